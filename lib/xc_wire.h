@@ -1,0 +1,233 @@
+/*
+ * NAME
+ *   xc_wire - the storaged wire protocol: frames and typed property values
+ *
+ * DESCRIPTION
+ *   Every message between storaged and its clients (the Apache modules,
+ *   mtad, tools) is one or more frames:
+ *
+ *     u32 length      bytes that follow this field (header rest + payload)
+ *     u8  version     XW_VERSION
+ *     u8  flags       XW_F_*
+ *     u16 opcode      XW_OP_*
+ *     u32 request id  chosen by the client, echoed in every response frame
+ *     ...  payload
+ *
+ *   All integers are little-endian. A request is one frame. A response is
+ *   zero or more frames flagged XW_F_MORE (table rows, or XW_F_CHUNK pieces
+ *   of a streamed value) and one final frame without XW_F_MORE whose first
+ *   property is XW_TAG_STATUS. Requests on one connection may be answered in
+ *   any order; the request id ties them together.
+ *
+ *   A payload is a sequence of tagged property values as in [MS-OXCDATA]
+ *   2.11 (PropertyTag = id << 16 | type, then the value). Fixed-size values
+ *   use their [MS-OXCDATA] 2.11.1 sizes; variable-size values carry a 32-bit
+ *   byte count as in the FastTransfer stream of [MS-OXCFXICS] 2.2.4.3;
+ *   multi-valued properties a 32-bit count then the values. PT_STRING8 is
+ *   UTF-8 on this wire. A PT_OBJECT value is a u64 length: that many bytes
+ *   follow in XW_F_CHUNK frames of the same request id (a streamed value).
+ *
+ *   Protocol arguments (user name, session token, ...) use tags with ids
+ *   below 0x0100, which [MS-OXPROPS] leaves unused; data uses the real
+ *   [MS-OXPROPS] tags.
+ *
+ *   Everything here is a pure function over buffers: no I/O, no logging.
+ */
+#ifndef XC_WIRE_H
+#define XC_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xc_buf.h"
+
+#define XW_VERSION 1
+#define XW_HDR_LEN 12           /* length field + header rest */
+#define XW_DEFAULT_MAX_FRAME (1u << 20)
+#define XW_MAX_PROPS 4096       /* properties in one frame */
+#define XW_MAX_MV 65536         /* values in one multi-valued property */
+#define XW_CHUNK 65536          /* streamed value piece size we send */
+
+/* frame flags */
+#define XW_F_RESPONSE 0x01
+#define XW_F_MORE 0x02          /* more frames follow for this request id */
+#define XW_F_CHUNK 0x04         /* payload is raw bytes of a streamed value */
+#define XW_F_PUSH 0x08          /* server-initiated (notifications) */
+
+/* opcodes */
+enum xw_op {
+    XW_OP_HELLO = 1,            /* -> server name, protocol version */
+    XW_OP_AUTH = 2,             /* user, password, remote addr -> session */
+    XW_OP_RESOLVE = 3,          /* session, SMTP address -> user, mailbox */
+    XW_OP_LIST_FOLDERS = 4,     /* session, mailbox -> rows of folders */
+    XW_OP_LOGOFF = 5,           /* session -> status */
+};
+
+/*
+ * Store status, returned by storaged and mapped by each protocol to its own
+ * codes at the edge (HTTP status, EWS ResponseCode, IMAP NO/BAD, ...).
+ */
+typedef enum xc_status {
+    XC_OK = 0,
+    XC_E_TEMP = 1,          /* temporary failure: retry later */
+    XC_E_NOTFOUND = 2,
+    XC_E_PERM = 3,          /* not allowed */
+    XC_E_EXISTS = 4,
+    XC_E_NOQUOTA = 5,
+    XC_E_LIMIT = 6,         /* a configured limit was hit */
+    XC_E_AUTH = 7,          /* bad credentials (or disabled account) */
+    XC_E_RATELIMIT = 8,     /* too many failures: try later */
+    XC_E_BADREQ = 9,        /* malformed request */
+    XC_E_UNSUPPORTED = 10,  /* unknown opcode or property type */
+    XC_E_SESSION = 11,      /* unknown or expired session */
+    XC_E_INTERNAL = 12,
+    XC_STATUS_MAX_ = 13
+} xc_status;
+
+const char *xc_status_name(uint32_t st);
+
+/* [MS-OXCDATA] 2.11.1 property types */
+#define PT_UNSPECIFIED 0x0000
+#define PT_NULL 0x0001
+#define PT_SHORT 0x0002
+#define PT_LONG 0x0003
+#define PT_FLOAT 0x0004
+#define PT_DOUBLE 0x0005
+#define PT_CURRENCY 0x0006
+#define PT_APPTIME 0x0007
+#define PT_ERROR 0x000A
+#define PT_BOOLEAN 0x000B
+#define PT_OBJECT 0x000D
+#define PT_I8 0x0014
+#define PT_STRING8 0x001E
+#define PT_UNICODE 0x001F
+#define PT_SYSTIME 0x0040
+#define PT_CLSID 0x0048
+#define PT_SVREID 0x00FB
+#define PT_BINARY 0x0102
+#define PT_MV 0x1000
+
+#define PROP_TAG(type, id) ((uint32_t)(id) << 16 | (uint32_t)(type))
+#define PROP_TYPE(tag) ((uint16_t)((tag) & 0xFFFF))
+#define PROP_ID(tag) ((uint16_t)((tag) >> 16))
+
+/* protocol argument tags (ids < 0x0100) */
+#define XW_TAG_STATUS PROP_TAG(PT_LONG, 0x0001)
+#define XW_TAG_ERRMSG PROP_TAG(PT_STRING8, 0x0002)
+#define XW_TAG_USER PROP_TAG(PT_STRING8, 0x0003)
+#define XW_TAG_PASSWORD PROP_TAG(PT_STRING8, 0x0004)
+#define XW_TAG_REMOTE_ADDR PROP_TAG(PT_STRING8, 0x0005)
+#define XW_TAG_SESSION PROP_TAG(PT_STRING8, 0x0006)
+#define XW_TAG_ADDRESS PROP_TAG(PT_STRING8, 0x0007)
+#define XW_TAG_USER_ID PROP_TAG(PT_I8, 0x0008)
+#define XW_TAG_MAILBOX_ID PROP_TAG(PT_I8, 0x0009)
+#define XW_TAG_SERVER_NAME PROP_TAG(PT_STRING8, 0x000A)
+#define XW_TAG_PROTO_VERSION PROP_TAG(PT_LONG, 0x000B)
+#define XW_TAG_CLIENT_NAME PROP_TAG(PT_STRING8, 0x000C)
+#define XW_TAG_DOMAIN PROP_TAG(PT_STRING8, 0x000D)
+
+/* [MS-OXPROPS] tags used so far */
+#define PR_DISPLAY_NAME PROP_TAG(PT_STRING8, 0x3001)
+#define PR_EMAIL_ADDRESS PROP_TAG(PT_STRING8, 0x3003)     /* legacy DN */
+#define PR_FOLDER_TYPE PROP_TAG(PT_LONG, 0x3601)
+#define PR_CONTENT_COUNT PROP_TAG(PT_LONG, 0x3602)
+#define PR_SUBFOLDERS PROP_TAG(PT_BOOLEAN, 0x360A)
+#define PR_CONTAINER_CLASS PROP_TAG(PT_STRING8, 0x3613)
+#define PR_SMTP_ADDRESS PROP_TAG(PT_STRING8, 0x39FE)
+#define PR_FID PROP_TAG(PT_I8, 0x6748)
+#define PR_PARENT_FID PROP_TAG(PT_I8, 0x6749)
+/* our own: which [MS-OXOSFLD] special folder this is (0 = none) */
+#define PR_XC_SPECIAL_FOLDER PROP_TAG(PT_LONG, 0x0050)
+
+/* A decoded property value. Variable-size values point into the frame. */
+typedef struct xc_propval {
+    uint32_t tag;
+    union {
+        int16_t i16;
+        int32_t i32;        /* PT_LONG, PT_ERROR */
+        int64_t i64;        /* PT_I8, PT_CURRENCY, PT_SYSTIME */
+        uint64_t u64;       /* PT_OBJECT: streamed length */
+        float f32;
+        double f64;         /* PT_DOUBLE, PT_APPTIME */
+        uint8_t b;          /* PT_BOOLEAN */
+        struct {            /* PT_STRING8, PT_UNICODE, PT_BINARY, PT_SVREID,
+                               PT_CLSID (16 bytes) */
+            const uint8_t *p;
+            uint32_t n;
+        } bin;
+        struct {            /* PT_MV_*: raw encoded values, see xc_mv_next */
+            const uint8_t *p;
+            uint32_t n;     /* bytes */
+            uint32_t count;
+        } mv;
+    } v;
+} xc_propval;
+
+typedef struct xw_hdr {
+    uint32_t len;           /* whole frame, including the length field */
+    uint8_t version;
+    uint8_t flags;
+    uint16_t op;
+    uint32_t reqid;
+} xw_hdr;
+
+typedef enum xw_parse {
+    XW_PARSE_DONE = 0,
+    XW_PARSE_MORE = 1,      /* need more bytes */
+    XW_PARSE_ERROR = -1
+} xw_parse;
+
+/*
+ * Look for one whole frame at the start of buf. On XW_PARSE_DONE, *hdr is
+ * filled and the payload is buf[XW_HDR_LEN .. hdr->len). Frames longer than
+ * max_frame, shorter than a header, or of another version are errors.
+ */
+xw_parse xw_frame_parse(const uint8_t *buf, size_t len, size_t max_frame,
+                        xw_hdr *hdr, const char **error_r);
+
+/* Start a frame in w (reset first); finish it with xw_frame_end. */
+void xw_frame_begin(xc_wbuf *w, uint8_t flags, uint16_t op, uint32_t reqid);
+/* Patch the length field; returns 0, or -1 if w overflowed its limit. */
+int xw_frame_end(xc_wbuf *w);
+
+/* Is this a property type we carry on the wire? */
+int xc_type_ok(uint16_t type);
+
+/*
+ * Decode the property list in payload into out[0..max). Returns 0 and the
+ * count, or -1 with an error message (truncated value, unknown type, bad
+ * UTF-8 in PT_STRING8, bad boolean, too many properties or values).
+ */
+int xc_props_decode(const uint8_t *payload, size_t len, xc_propval *out,
+                    size_t max, size_t *count_r, const char **error_r);
+
+/* Iterate a multi-valued property: fills one single-valued xc_propval. */
+typedef struct xc_mv_iter {
+    xc_rbuf r;
+    uint16_t type;          /* single-valued type */
+    uint32_t left;
+} xc_mv_iter;
+void xc_mv_iter_init(xc_mv_iter *it, const xc_propval *mv);
+int xc_mv_next(xc_mv_iter *it, xc_propval *out); /* 1 got one, 0 end, -1 err */
+
+/* Encoders: append one tagged value. */
+void xc_put_long(xc_wbuf *w, uint32_t tag, int32_t v);
+void xc_put_i8(xc_wbuf *w, uint32_t tag, int64_t v);
+void xc_put_bool(xc_wbuf *w, uint32_t tag, int v);
+void xc_put_str(xc_wbuf *w, uint32_t tag, const char *s);      /* STRING8 */
+void xc_put_strn(xc_wbuf *w, uint32_t tag, const char *s, size_t n);
+void xc_put_bin(xc_wbuf *w, uint32_t tag, const void *p, size_t n);
+void xc_put_object(xc_wbuf *w, uint32_t tag, uint64_t len);
+/* Generic: encode a decoded value back (used by tests and relays). */
+void xc_put_propval(xc_wbuf *w, const xc_propval *pv);
+
+/* Lookups over a decoded list; NULL if absent. */
+const xc_propval *xc_props_find(const xc_propval *pv, size_t n, uint32_t tag);
+/* PT_STRING8 value as a NUL-terminated copy in dst (truncation = -1). */
+int xc_props_str(const xc_propval *pv, size_t n, uint32_t tag, char *dst,
+                 size_t dstlen);
+
+/* Strict UTF-8 check (no overlongs, no surrogates, no NUL). */
+int xc_utf8_valid(const uint8_t *p, size_t n);
+
+#endif

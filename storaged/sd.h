@@ -1,0 +1,130 @@
+/*
+ * NAME
+ *   sd.h - storaged internal interfaces
+ *
+ * DESCRIPTION
+ *   storaged is the information store daemon. Threads: the main thread
+ *   accepts connections on the UNIX socket; one reader thread per client
+ *   connection splits its byte stream into request frames and queues them;
+ *   a fixed pool of worker threads, each owning one libpq connection, runs
+ *   the requests and writes the answers back (in any order: several
+ *   requests of one connection may be in flight); one thread LISTENs for
+ *   directory changes from other storaged instances and admin tools.
+ */
+#ifndef SD_H
+#define SD_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <libpq-fe.h>
+
+#include "xc_wire.h"
+
+/* ---- configuration (sd_conf.c) ---- */
+typedef struct sd_conf {
+    char socket_path[108];
+    char socket_group[64];
+    unsigned socket_mode;
+    char allow_users[512];      /* comma-separated user names */
+    char pid_file[256];
+    char database[1024];        /* libpq conninfo */
+    int workers;
+    int max_connections;
+    size_t max_frame;
+    int max_inflight;           /* per connection */
+    int auth_cache_ttl;         /* seconds; 0 = off */
+    int auth_fail_window;       /* seconds */
+    int auth_fail_max_user;
+    int auth_fail_max_source;
+    int session_idle;           /* seconds */
+    int max_sessions;
+    int io_timeout;             /* seconds a client may stall a write */
+    int log_debug;
+} sd_conf;
+
+void sd_conf_defaults(sd_conf *c);
+/* 0, or -1 with a message naming the line. */
+int sd_conf_load(sd_conf *c, const char *path, char *err, size_t errlen);
+
+/* ---- logging (sd_log.c) ---- */
+/* Every message carries a unique number SDnnnnn (build/next-logno). */
+void sd_log_info(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sd_log_warn(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sd_log_error(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sd_log_debug(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+extern int sd_log_debug_on;
+/* Copy s into dst with control characters and quotes escaped (\xNN), so
+   client-supplied text can't forge log lines. */
+void sd_log_sanitize(char *dst, size_t dstlen, const char *s, size_t n);
+
+/* ---- database (sd_db.c) ---- */
+typedef struct sd_db {
+    PGconn *conn;
+    const char *conninfo;
+} sd_db;
+
+int sd_db_open(sd_db *db, const char *conninfo);
+void sd_db_close(sd_db *db);
+/*
+ * Run a parameterised statement (text parameters). If the connection was
+ * lost (PostgreSQL restarted), reconnect and retry once. Returns the result
+ * (caller PQclear()s) or NULL; *st_r tells XC_E_TEMP for a lost database.
+ */
+PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
+                     const char *const *params, xc_status *st_r);
+/* Listen thread: flush caches on NOTIFY xc_directory. */
+int sd_db_listen_start(const char *conninfo);
+void sd_db_listen_stop(void);
+
+/* ---- authentication and sessions (sd_auth.c) ---- */
+typedef struct sd_user {
+    int64_t user_id;
+    int64_t mailbox_id;
+    char address[321];          /* primary SMTP address */
+    char display_name[257];
+    char legacy_dn[512];
+} sd_user;
+
+int sd_auth_init(const sd_conf *conf);
+void sd_auth_fini(void);
+/* Flush the credential cache (directory changed). */
+void sd_auth_flush(void);
+xc_status sd_auth_login(sd_db *db, const char *user, const char *password,
+                        const char *remote, sd_user *u, char token[65]);
+/* Look up a session; fills *u. */
+xc_status sd_session_get(const char *token, sd_user *u);
+void sd_session_drop(const char *token);
+
+/* ---- request handling (sd_ops.c) ---- */
+typedef struct sd_req {
+    xw_hdr hdr;
+    const uint8_t *payload;
+    size_t len;
+    xc_propval args[64];
+    size_t nargs;
+} sd_req;
+
+/* A response writer: rows and the final frame go through it. */
+typedef struct sd_reply sd_reply;
+int sd_reply_row(sd_reply *rp, xc_wbuf *row);      /* row: payload only */
+xc_wbuf *sd_reply_begin_row(sd_reply *rp);
+xc_wbuf *sd_reply_final(sd_reply *rp);             /* status already put */
+void sd_reply_status(sd_reply *rp, xc_status st, const char *msg);
+
+void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp);
+
+/* ---- connections and workers (sd_conn.c) ---- */
+extern const sd_conf *sd_config;
+int sd_workers_start(const sd_conf *conf);
+void sd_workers_stop(void);
+/* Take over an accepted client fd (peer already checked). */
+int sd_conn_start(int fd, uid_t uid, pid_t pid);
+void sd_conns_shutdown(void);
+int sd_conns_count(void);
+
+#endif

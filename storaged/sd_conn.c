@@ -1,0 +1,363 @@
+/*
+ * NAME
+ *   sd_conn - client connections and the worker pool of storaged
+ *
+ * DESCRIPTION
+ *   A reader thread per connection splits the byte stream into frames with
+ *   the pure codec of lib/xc_wire.c and queues each request; at most
+ *   max_inflight requests of one connection wait or run at a time (the
+ *   reader stops reading beyond that: back-pressure, bounded memory).
+ *   Workers take requests from the queue, each with its own libpq
+ *   connection, and write the answer frames under the connection's write
+ *   lock, so answers to one connection can come in any order.
+ *
+ *   A malformed frame closes the connection (the stream can't be resynced);
+ *   a well-framed request with bad arguments gets XC_E_BADREQ and the
+ *   connection lives on. A client that stops reading for io_timeout seconds
+ *   is dropped.
+ */
+#include "sd.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+typedef struct conn {
+    int fd;
+    uid_t uid;
+    pid_t pid;
+    pthread_mutex_t wlock;      /* one writer at a time */
+    int inflight;               /* under qlock */
+    int refs;                   /* under qlock */
+    int dead;
+    struct conn *next, *prev;   /* under qlock */
+} conn;
+
+typedef struct job {
+    struct job *next;
+    conn *c;
+    xw_hdr hdr;
+    uint8_t frame[];
+} job;
+
+struct sd_reply {
+    conn *c;
+    uint16_t op;
+    uint32_t reqid;
+    xc_wbuf row, fin;
+    int have_status;
+};
+
+const sd_conf *sd_config;
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;   /* jobs queued */
+static pthread_cond_t slot = PTHREAD_COND_INITIALIZER;    /* inflight-- */
+static pthread_cond_t gone = PTHREAD_COND_INITIALIZER;    /* conn freed */
+static job *qhead, **qtail = &qhead;
+static conn *conns;
+static int nconns;
+static int stopping;
+static pthread_t *workers;
+static int nworkers;
+
+static void conn_unref_locked(conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    nconns--;
+    close(c->fd);
+    pthread_mutex_destroy(&c->wlock);
+    free(c);
+    pthread_cond_broadcast(&gone);
+}
+
+static int send_frame(conn *c, xc_wbuf *w)
+{
+    size_t off = 0;
+    int rc = 0;
+
+    if (xw_frame_end(w) < 0)
+        return -1;
+    pthread_mutex_lock(&c->wlock);
+    while (!c->dead && off < w->len) {
+        ssize_t n = send(c->fd, w->p + off, w->len - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            sd_log_warn(17, "client pid %d stopped reading; dropping it",
+                        (int)c->pid);
+        c->dead = 1;
+        shutdown(c->fd, SHUT_RDWR);     /* wakes the reader */
+    }
+    rc = c->dead ? -1 : 0;
+    pthread_mutex_unlock(&c->wlock);
+    return rc;
+}
+
+xc_wbuf *sd_reply_begin_row(sd_reply *rp)
+{
+    xw_frame_begin(&rp->row, XW_F_RESPONSE | XW_F_MORE, rp->op, rp->reqid);
+    return &rp->row;
+}
+
+int sd_reply_row(sd_reply *rp, xc_wbuf *row)
+{
+    return send_frame(rp->c, row);
+}
+
+void sd_reply_status(sd_reply *rp, xc_status st, const char *msg)
+{
+    xw_frame_begin(&rp->fin, XW_F_RESPONSE, rp->op, rp->reqid);
+    xc_put_long(&rp->fin, XW_TAG_STATUS, (int32_t)st);
+    if (msg != NULL)
+        xc_put_str(&rp->fin, XW_TAG_ERRMSG, msg);
+    rp->have_status = 1;
+}
+
+xc_wbuf *sd_reply_final(sd_reply *rp)
+{
+    return &rp->fin;
+}
+
+static void run_job(sd_db *db, job *j)
+{
+    sd_reply rp = { .c = j->c, .op = j->hdr.op, .reqid = j->hdr.reqid };
+    sd_req req;
+    const char *err = NULL;
+
+    xc_wbuf_init(&rp.row, sd_config->max_frame);
+    xc_wbuf_init(&rp.fin, sd_config->max_frame);
+    memset(&req, 0, sizeof(req));
+    req.hdr = j->hdr;
+    req.payload = j->frame + XW_HDR_LEN;
+    req.len = j->hdr.len - XW_HDR_LEN;
+    if (j->hdr.flags != 0) {
+        sd_reply_status(&rp, XC_E_BADREQ, "request frames carry no flags");
+    } else if (xc_props_decode(req.payload, req.len, req.args,
+                               sizeof(req.args) / sizeof(req.args[0]),
+                               &req.nargs, &err) < 0) {
+        sd_reply_status(&rp, XC_E_BADREQ, err);
+    } else {
+        sd_ops_run(db, &req, &rp);
+    }
+    if (!rp.have_status)
+        sd_reply_status(&rp, XC_E_INTERNAL, "no answer");
+    if (rp.fin.err)
+        sd_reply_status(&rp, XC_E_LIMIT, "answer exceeds the frame size");
+    (void)send_frame(j->c, &rp.fin);
+    /* answers may hold secrets (session tokens): wipe before freeing */
+    if (rp.fin.p)
+        memset(rp.fin.p, 0, rp.fin.cap);
+    memset(j->frame, 0, j->hdr.len);    /* requests hold passwords */
+    xc_wbuf_free(&rp.row);
+    xc_wbuf_free(&rp.fin);
+}
+
+static void *worker_main(void *arg)
+{
+    sd_db db;
+
+    (void)arg;
+    (void)sd_db_open(&db, sd_config->database);    /* retried per query */
+    pthread_mutex_lock(&qlock);
+    for (;;) {
+        job *j;
+
+        while (qhead == NULL && !stopping)
+            pthread_cond_wait(&qcond, &qlock);
+        if (qhead == NULL)
+            break;
+        j = qhead;
+        qhead = j->next;
+        if (qhead == NULL)
+            qtail = &qhead;
+        pthread_mutex_unlock(&qlock);
+
+        run_job(&db, j);
+
+        pthread_mutex_lock(&qlock);
+        j->c->inflight--;
+        pthread_cond_broadcast(&slot);
+        conn_unref_locked(j->c);
+        free(j);
+    }
+    pthread_mutex_unlock(&qlock);
+    sd_db_close(&db);
+    return NULL;
+}
+
+int sd_workers_start(const sd_conf *conf)
+{
+    sd_config = conf;
+    workers = calloc((size_t)conf->workers, sizeof(*workers));
+    if (workers == NULL)
+        return -1;
+    for (nworkers = 0; nworkers < conf->workers; nworkers++)
+        if (pthread_create(&workers[nworkers], NULL, worker_main, NULL))
+            return -1;
+    return 0;
+}
+
+void sd_workers_stop(void)
+{
+    pthread_mutex_lock(&qlock);
+    stopping = 1;
+    pthread_cond_broadcast(&qcond);
+    pthread_mutex_unlock(&qlock);
+    for (int i = 0; i < nworkers; i++)
+        pthread_join(workers[i], NULL);
+    free(workers);
+}
+
+static void *reader_main(void *arg)
+{
+    conn *c = arg;
+    size_t cap = 65536, len = 0;
+    uint8_t *buf = malloc(cap);
+
+    while (buf != NULL) {
+        xw_hdr h;
+        const char *err = NULL;
+        xw_parse pr = xw_frame_parse(buf, len, sd_config->max_frame, &h, &err);
+
+        if (pr == XW_PARSE_ERROR) {
+            sd_log_warn(9, "bad frame from client pid %d: %s", (int)c->pid,
+                        err);
+            break;
+        }
+        if (pr == XW_PARSE_DONE) {
+            job *j = malloc(sizeof(*j) + h.len);
+            if (j == NULL) {
+                sd_log_error(18, "out of memory");
+                break;
+            }
+            j->c = c;
+            j->hdr = h;
+            j->next = NULL;
+            memcpy(j->frame, buf, h.len);
+            memset(buf, 0, h.len);
+            memmove(buf, buf + h.len, len - h.len);
+            len -= h.len;
+            pthread_mutex_lock(&qlock);
+            while (c->inflight >= sd_config->max_inflight && !c->dead)
+                pthread_cond_wait(&slot, &qlock);
+            c->inflight++;
+            c->refs++;
+            *qtail = j;
+            qtail = &j->next;
+            pthread_cond_signal(&qcond);
+            pthread_mutex_unlock(&qlock);
+            continue;
+        }
+        if (cap - len < 4096 || (len >= 4 && xc_le32(buf) + 4 > cap)) {
+            size_t want = len >= 4 ? (size_t)xc_le32(buf) + 4 : cap * 2;
+            uint8_t *nb;
+            if (want < cap * 2)
+                want = cap * 2;
+            nb = realloc(buf, want);
+            if (nb == NULL)
+                break;
+            buf = nb;
+            cap = want;
+        }
+        {
+            ssize_t n = recv(c->fd, buf + len, cap - len, 0);
+            if (n > 0)
+                len += (size_t)n;
+            else if (n < 0 && errno == EINTR)
+                continue;
+            else
+                break;      /* EOF, error, or shutdown */
+        }
+    }
+    if (buf != NULL) {
+        memset(buf, 0, cap);
+        free(buf);
+    }
+    shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_lock(&qlock);
+    c->dead = 1;
+    conn_unref_locked(c);
+    pthread_mutex_unlock(&qlock);
+    return NULL;
+}
+
+int sd_conn_start(int fd, uid_t uid, pid_t pid)
+{
+    conn *c;
+    pthread_t t;
+    pthread_attr_t at;
+    struct timeval tv = { .tv_sec = sd_config->io_timeout };
+
+    pthread_mutex_lock(&qlock);
+    if (nconns >= sd_config->max_connections || stopping) {
+        pthread_mutex_unlock(&qlock);
+        sd_log_warn(8, "too many connections (%d); refusing pid %d", nconns,
+                    (int)pid);
+        close(fd);
+        return -1;
+    }
+    pthread_mutex_unlock(&qlock);
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return -1;
+    }
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    c->fd = fd;
+    c->uid = uid;
+    c->pid = pid;
+    c->refs = 1;        /* the reader's */
+    pthread_mutex_init(&c->wlock, NULL);
+    pthread_mutex_lock(&qlock);
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
+    nconns++;
+    pthread_mutex_unlock(&qlock);
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 256 * 1024);
+    if (pthread_create(&t, &at, reader_main, c) != 0) {
+        pthread_mutex_lock(&qlock);
+        conn_unref_locked(c);
+        pthread_mutex_unlock(&qlock);
+        pthread_attr_destroy(&at);
+        return -1;
+    }
+    pthread_attr_destroy(&at);
+    return 0;
+}
+
+void sd_conns_shutdown(void)
+{
+    pthread_mutex_lock(&qlock);
+    for (conn *c = conns; c != NULL; c = c->next)
+        shutdown(c->fd, SHUT_RD);   /* readers stop; answers still go out */
+    while (nconns > 0)
+        pthread_cond_wait(&gone, &qlock);
+    pthread_mutex_unlock(&qlock);
+}
+
+int sd_conns_count(void)
+{
+    int n;
+    pthread_mutex_lock(&qlock);
+    n = nconns;
+    pthread_mutex_unlock(&qlock);
+    return n;
+}

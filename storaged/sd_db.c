@@ -1,0 +1,172 @@
+/*
+ * NAME
+ *   sd_db - libpq connections of storaged
+ *
+ * DESCRIPTION
+ *   Each worker thread owns one connection (so the worker pool is the
+ *   connection pool). Statements are always parameterised (PQexecParams).
+ *   When PostgreSQL restarts, the next statement fails with the connection
+ *   gone: we reset it and retry once; if the database is still away the
+ *   request gets XC_E_TEMP and the client may retry.
+ *
+ *   A separate thread LISTENs on "xc_directory": the SQL triggers of sql/
+ *   notify it whenever users, addresses or domains change, wherever the
+ *   change was made, and it flushes the credential cache.
+ */
+#include "sd.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int connect_db(sd_db *db)
+{
+    if (db->conn != NULL)
+        PQfinish(db->conn);
+    db->conn = PQconnectdb(db->conninfo);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        sd_log_error(4, "cannot connect to PostgreSQL: %s",
+                     PQerrorMessage(db->conn));
+        return -1;
+    }
+    return 0;
+}
+
+int sd_db_open(sd_db *db, const char *conninfo)
+{
+    db->conn = NULL;
+    db->conninfo = conninfo;
+    return connect_db(db);
+}
+
+void sd_db_close(sd_db *db)
+{
+    if (db->conn != NULL)
+        PQfinish(db->conn);
+    db->conn = NULL;
+}
+
+PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
+                     const char *const *params, xc_status *st_r)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *res;
+        ExecStatusType es;
+
+        if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+            if (connect_db(db) < 0)
+                break;
+            sd_log_info(5, "reconnected to PostgreSQL");
+        }
+        res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
+                           0);
+        es = PQresultStatus(res);
+        if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+            *st_r = XC_OK;
+            return res;
+        }
+        if (PQstatus(db->conn) == CONNECTION_OK) {
+            /* a real SQL error, not a lost connection */
+            sd_log_error(6, "query failed: %s", PQresultErrorMessage(res));
+            PQclear(res);
+            *st_r = XC_E_INTERNAL;
+            return NULL;
+        }
+        PQclear(res);
+        sd_log_warn(6, "lost the PostgreSQL connection, reconnecting");
+    }
+    *st_r = XC_E_TEMP;
+    return NULL;
+}
+
+static pthread_t listen_thread;
+static int listen_stop_pipe[2] = { -1, -1 };
+static char *listen_conninfo;
+
+static void *listen_main(void *arg)
+{
+    PGconn *conn = NULL;
+    int backoff = 1;
+
+    (void)arg;
+    for (;;) {
+        struct pollfd p[2];
+
+        if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+            PGresult *r;
+
+            if (conn != NULL)
+                PQfinish(conn);
+            conn = PQconnectdb(listen_conninfo);
+            if (PQstatus(conn) == CONNECTION_OK) {
+                r = PQexec(conn, "LISTEN xc_directory");
+                if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                    sd_log_error(13, "LISTEN failed: %s",
+                                 PQresultErrorMessage(r));
+                PQclear(r);
+                /* changes may have happened while we were away */
+                sd_auth_flush();
+                backoff = 1;
+            }
+        }
+        p[0].fd = listen_stop_pipe[0];
+        p[0].events = POLLIN;
+        p[1].fd = PQstatus(conn) == CONNECTION_OK ? PQsocket(conn) : -1;
+        p[1].events = POLLIN;
+        if (poll(p, 2, p[1].fd < 0 ? backoff * 1000 : -1) < 0 &&
+            errno != EINTR)
+            break;
+        if (p[0].revents)
+            break;
+        if (p[1].fd < 0) {
+            if (backoff < 30)
+                backoff *= 2;
+            continue;
+        }
+        if (p[1].revents) {
+            PGnotify *n;
+            int got = 0;
+
+            if (!PQconsumeInput(conn)) {
+                sd_log_warn(13, "directory listener lost PostgreSQL: %s",
+                            PQerrorMessage(conn));
+                PQfinish(conn);
+                conn = NULL;
+                continue;
+            }
+            while ((n = PQnotifies(conn)) != NULL) {
+                got = 1;
+                PQfreemem(n);
+            }
+            if (got) {
+                sd_log_debug(14, "directory changed: caches flushed");
+                sd_auth_flush();
+            }
+        }
+    }
+    if (conn != NULL)
+        PQfinish(conn);
+    return NULL;
+}
+
+int sd_db_listen_start(const char *conninfo)
+{
+    listen_conninfo = strdup(conninfo);
+    if (listen_conninfo == NULL || pipe(listen_stop_pipe) < 0)
+        return -1;
+    return pthread_create(&listen_thread, NULL, listen_main, NULL) ? -1 : 0;
+}
+
+void sd_db_listen_stop(void)
+{
+    if (listen_stop_pipe[1] < 0)
+        return;
+    if (write(listen_stop_pipe[1], "x", 1) != 1)
+        return;
+    pthread_join(listen_thread, NULL);
+    close(listen_stop_pipe[0]);
+    close(listen_stop_pipe[1]);
+    free(listen_conninfo);
+}

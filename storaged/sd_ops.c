@@ -1,0 +1,238 @@
+/*
+ * NAME
+ *   sd_ops - storaged request handlers
+ *
+ * DESCRIPTION
+ *   One function per opcode of xc_wire.h. Each checks its arguments, the
+ *   caller's session and its right to the object, runs parameterised SQL,
+ *   and answers with a status (and values, or rows).
+ *
+ *   Access rule for now: a session reaches its own mailbox only. Delegates
+ *   and folder permissions ([MS-OXCPERM]) extend this with the store.
+ */
+#include "sd.h"
+#include "xc_ids.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORAGED_VERSION "0.1"
+
+static int arg_str(const sd_req *req, uint32_t tag, char *dst, size_t len)
+{
+    return xc_props_str(req->args, req->nargs, tag, dst, len);
+}
+
+static int arg_i8(const sd_req *req, uint32_t tag, int64_t *v)
+{
+    const xc_propval *pv = xc_props_find(req->args, req->nargs, tag);
+    if (pv == NULL)
+        return -1;
+    *v = pv->v.i64;
+    return 0;
+}
+
+/* Look up the session argument; answers the request itself on failure. */
+static int need_session(const sd_req *req, sd_reply *rp, sd_user *u)
+{
+    char token[65];
+    xc_status st;
+
+    if (arg_str(req, XW_TAG_SESSION, token, sizeof(token)) < 0) {
+        sd_reply_status(rp, XC_E_SESSION, "no session");
+        return -1;
+    }
+    st = sd_session_get(token, u);
+    if (st != XC_OK) {
+        sd_reply_status(rp, st, "unknown or expired session");
+        return -1;
+    }
+    return 0;
+}
+
+static void put_user(xc_wbuf *w, const sd_user *u)
+{
+    xc_put_i8(w, XW_TAG_USER_ID, u->user_id);
+    xc_put_i8(w, XW_TAG_MAILBOX_ID, u->mailbox_id);
+    xc_put_str(w, PR_SMTP_ADDRESS, u->address);
+    xc_put_str(w, PR_DISPLAY_NAME, u->display_name);
+    xc_put_str(w, PR_EMAIL_ADDRESS, u->legacy_dn);
+}
+
+static void op_hello(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    xc_wbuf *w;
+
+    (void)db;
+    (void)req;
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    xc_put_str(w, XW_TAG_SERVER_NAME, "storaged " STORAGED_VERSION);
+    xc_put_long(w, XW_TAG_PROTO_VERSION, XW_VERSION);
+}
+
+static void op_auth(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    char user[321], password[1025], remote[64] = "unknown", token[65];
+    sd_user u;
+    xc_status st;
+
+    if (arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
+        arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0) {
+        sd_reply_status(rp, XC_E_AUTH, "user and password required");
+        return;
+    }
+    (void)arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
+    st = sd_auth_login(db, user, password, remote, &u, token);
+    memset(password, 0, sizeof(password));
+    if (st != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_str(sd_reply_final(rp), XW_TAG_SESSION, token);
+    put_user(sd_reply_final(rp), &u);
+}
+
+/*
+ * Resolve an SMTP address (or a legacy DN, which Outlook may send instead)
+ * to its user and mailbox, if the session may open that mailbox. Addresses
+ * it may not open answer NOTFOUND, like unknown ones: a lookup must not
+ * reveal who exists.
+ */
+static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_addr[] =
+        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn "
+        "FROM addresses a JOIN users u ON u.id = a.user_id "
+        "JOIN mailboxes m ON m.user_id = u.id "
+        "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
+        "WHERE a.address = lower($1) AND u.enabled";
+    static const char sql_dn[] =
+        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn "
+        "FROM users u JOIN mailboxes m ON m.user_id = u.id "
+        "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
+        "WHERE lower(u.legacy_dn) = lower($1) AND u.enabled";
+    char addr[1024];
+    const char *params[1] = { addr };
+    sd_user me, u;
+    PGresult *res;
+    xc_status st;
+
+    if (need_session(req, rp, &me) < 0)
+        return;
+    if (arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0 ||
+        addr[0] == '\0') {
+        sd_reply_status(rp, XC_E_BADREQ, "address required");
+        return;
+    }
+    res = sd_db_exec(db, addr[0] == '/' ? sql_dn : sql_addr, 1, params, &st);
+    if (res == NULL) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    if (PQntuples(res) != 1 ||
+        strtoll(PQgetvalue(res, 0, 0), NULL, 10) != me.user_id) {
+        PQclear(res);
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+        return;
+    }
+    memset(&u, 0, sizeof(u));
+    u.user_id = me.user_id;
+    u.mailbox_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    snprintf(u.address, sizeof(u.address), "%s", PQgetvalue(res, 0, 2));
+    snprintf(u.display_name, sizeof(u.display_name), "%s",
+             PQgetvalue(res, 0, 3));
+    snprintf(u.legacy_dn, sizeof(u.legacy_dn), "%s", PQgetvalue(res, 0, 4));
+    PQclear(res);
+    sd_reply_status(rp, XC_OK, NULL);
+    put_user(sd_reply_final(rp), &u);
+}
+
+/* One row per folder, parents before children ([MS-OXCFOLD] hierarchy). */
+static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "WITH RECURSIVE tree AS ("
+        "  SELECT f.*, 0 AS depth FROM folders f "
+        "  WHERE f.mailbox_id = $1 AND f.parent_fid IS NULL "
+        "  UNION ALL "
+        "  SELECT f.*, t.depth + 1 FROM folders f JOIN tree t "
+        "  ON f.mailbox_id = t.mailbox_id AND f.parent_fid = t.fid) "
+        "SELECT t.fid, t.parent_fid, t.display_name, t.container_class, "
+        "       t.folder_type, coalesce(t.special, 0), m.replica_id, "
+        "       EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id "
+        "               AND c.parent_fid = t.fid) "
+        "FROM tree t JOIN mailboxes m ON m.id = t.mailbox_id "
+        "ORDER BY t.depth, t.fid";
+    char mbx[24];
+    const char *params[1] = { mbx };
+    sd_user me;
+    int64_t mailbox;
+    PGresult *res;
+    xc_status st;
+
+    if (need_session(req, rp, &me) < 0)
+        return;
+    if (arg_i8(req, XW_TAG_MAILBOX_ID, &mailbox) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "mailbox required");
+        return;
+    }
+    if (mailbox != me.mailbox_id) {
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+        return;
+    }
+    snprintf(mbx, sizeof(mbx), "%" PRId64, mailbox);
+    res = sd_db_exec(db, sql, 1, params, &st);
+    if (res == NULL) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        xc_wbuf *w = sd_reply_begin_row(rp);
+        uint16_t replid = (uint16_t)atoi(PQgetvalue(res, i, 6));
+
+        xc_put_i8(w, PR_FID, (int64_t)xc_make_id(replid,
+                  (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10)));
+        if (!PQgetisnull(res, i, 1))
+            xc_put_i8(w, PR_PARENT_FID, (int64_t)xc_make_id(replid,
+                      (uint64_t)strtoll(PQgetvalue(res, i, 1), NULL, 10)));
+        xc_put_str(w, PR_DISPLAY_NAME, PQgetvalue(res, i, 2));
+        if (!PQgetisnull(res, i, 3))
+            xc_put_str(w, PR_CONTAINER_CLASS, PQgetvalue(res, i, 3));
+        xc_put_long(w, PR_FOLDER_TYPE, atoi(PQgetvalue(res, i, 4)));
+        xc_put_long(w, PR_XC_SPECIAL_FOLDER, atoi(PQgetvalue(res, i, 5)));
+        xc_put_bool(w, PR_SUBFOLDERS, PQgetvalue(res, i, 7)[0] == 't');
+        if (sd_reply_row(rp, w) < 0)
+            break;          /* client gone; the final frame fails too */
+    }
+    PQclear(res);
+    sd_reply_status(rp, XC_OK, NULL);
+}
+
+static void op_logoff(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    char token[65];
+
+    (void)db;
+    if (arg_str(req, XW_TAG_SESSION, token, sizeof(token)) == 0)
+        sd_session_drop(token);
+    sd_reply_status(rp, XC_OK, NULL);
+}
+
+void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    switch (req->hdr.op) {
+    case XW_OP_HELLO: op_hello(db, req, rp); break;
+    case XW_OP_AUTH: op_auth(db, req, rp); break;
+    case XW_OP_RESOLVE: op_resolve(db, req, rp); break;
+    case XW_OP_LIST_FOLDERS: op_list_folders(db, req, rp); break;
+    case XW_OP_LOGOFF: op_logoff(db, req, rp); break;
+    default:
+        sd_log_warn(16, "unknown opcode %u", req->hdr.op);
+        sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");
+        break;
+    }
+}
