@@ -8,7 +8,8 @@ CREATE TABLE settings (
     key   text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO settings VALUES ('organization', 'First Organization');
+INSERT INTO settings VALUES ('organization', 'First Organization'),
+    ('deployment_id', gen_random_uuid()::text);  -- Autodiscover DeploymentId
 
 CREATE TABLE domains (
     id         bigserial PRIMARY KEY,

@@ -88,6 +88,8 @@ typedef struct sd_user {
     char address[321];          /* primary SMTP address */
     char display_name[257];
     char legacy_dn[512];
+    char mailbox_guid[37];
+    char deployment_id[37];
 } sd_user;
 
 int sd_auth_init(const sd_conf *conf);

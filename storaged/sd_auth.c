@@ -192,7 +192,8 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
 {
     static const char sql[] =
         "SELECT u.id, u.password_hash, u.enabled, u.display_name, "
-        "       u.legacy_dn, m.id, p.address "
+        "       u.legacy_dn, m.id, p.address, m.replica_guid, "
+        "       (SELECT value FROM settings WHERE key = 'deployment_id') "
         "FROM addresses a JOIN users u ON u.id = a.user_id "
         "JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
@@ -266,6 +267,8 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
     copy_field(u->legacy_dn, sizeof(u->legacy_dn), res, 4);
     u->mailbox_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
     copy_field(u->address, sizeof(u->address), res, 6);
+    copy_field(u->mailbox_guid, sizeof(u->mailbox_guid), res, 7);
+    copy_field(u->deployment_id, sizeof(u->deployment_id), res, 8);
     PQclear(res);
 
     pthread_mutex_lock(&lock);

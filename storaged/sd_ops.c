@@ -59,6 +59,8 @@ static void put_user(xc_wbuf *w, const sd_user *u)
     xc_put_str(w, PR_SMTP_ADDRESS, u->address);
     xc_put_str(w, PR_DISPLAY_NAME, u->display_name);
     xc_put_str(w, PR_EMAIL_ADDRESS, u->legacy_dn);
+    xc_put_str(w, XW_TAG_MAILBOX_GUID, u->mailbox_guid);
+    xc_put_str(w, XW_TAG_DEPLOYMENT_ID, u->deployment_id);
 }
 
 static void op_hello(sd_db *db, sd_req *req, sd_reply *rp)
@@ -105,13 +107,17 @@ static void op_auth(sd_db *db, sd_req *req, sd_reply *rp)
 static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_addr[] =
-        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn "
+        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn, "
+        "       m.replica_guid, "
+        "       (SELECT value FROM settings WHERE key = 'deployment_id') "
         "FROM addresses a JOIN users u ON u.id = a.user_id "
         "JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
         "WHERE a.address = lower($1) AND u.enabled";
     static const char sql_dn[] =
-        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn "
+        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn, "
+        "       m.replica_guid, "
+        "       (SELECT value FROM settings WHERE key = 'deployment_id') "
         "FROM users u JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
         "WHERE lower(u.legacy_dn) = lower($1) AND u.enabled";
@@ -146,6 +152,10 @@ static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
     snprintf(u.display_name, sizeof(u.display_name), "%s",
              PQgetvalue(res, 0, 3));
     snprintf(u.legacy_dn, sizeof(u.legacy_dn), "%s", PQgetvalue(res, 0, 4));
+    snprintf(u.mailbox_guid, sizeof(u.mailbox_guid), "%s",
+             PQgetvalue(res, 0, 5));
+    snprintf(u.deployment_id, sizeof(u.deployment_id), "%s",
+             PQgetvalue(res, 0, 6));
     PQclear(res);
     sd_reply_status(rp, XC_OK, NULL);
     put_user(sd_reply_final(rp), &u);
