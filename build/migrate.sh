@@ -8,6 +8,7 @@
 # advisory lock keeps two concurrent runs from applying the same file.
 set -eu
 dir=${1:?usage: migrate.sh SQLDIR}
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 PSQL="psql -X -q -v ON_ERROR_STOP=1 --no-psqlrc"
 
 $PSQL -c "CREATE TABLE IF NOT EXISTS schema_migrations (
