@@ -102,8 +102,8 @@ FUZZ_BIN = $(FUZZ_SRC:t/fuzz/%.c=out-fuzz/%)
 fuzz: $(FUZZ_BIN)
 out-fuzz/fuzz_%: t/fuzz/fuzz_%.c $(LIB_SRC) modules/autodiscover/adisc_parse.c
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -D_GNU_SOURCE -Ilib -Imodules/autodiscover $(XML_CFLAGS) \
-	    -o $@ $< $(LIB_SRC) modules/autodiscover/adisc_parse.c $(XML_LIBS)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -D_GNU_SOURCE -Ilib -Imodules/autodiscover $(XML_CFLAGS) $(APR_CFLAGS) \
+	    -o $@ $< $(LIB_SRC) modules/autodiscover/adisc_parse.c $(XML_LIBS) $(APR_LIBS)
 
 deps:
 	build/deps.sh run

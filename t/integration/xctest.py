@@ -1,0 +1,310 @@
+"""xctest - helpers for the integration tests (run with /usr/bin/python3).
+
+TAP output: check(name, cond, detail) prints "ok N - name" or
+"not ok N - name" (and the detail as "# " lines); done() exits non-zero if
+anything failed.
+
+The stack is described by the environment t/run.sh sets up: XC_DIR,
+XC_SRC, XC_HTTP, XC_HTTPS, XC_PGPORT, XC_SOCKET, XC_PW_ALICE, XC_PW_BOB,
+PGHOST/PGPORT/PGDATABASE.
+
+Storaged is reached with an independent implementation of the wire
+protocol (lib/xc_wire.h), written here from the description, not from the C
+code, so the two check each other.
+"""
+import base64
+import http.client
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import time
+import traceback
+
+ENV = os.environ
+DIR = ENV.get("XC_DIR", "")
+SRC = ENV.get("XC_SRC", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+HTTP = int(ENV.get("XC_HTTP", "0") or 0)
+HTTPS = int(ENV.get("XC_HTTPS", "0") or 0)
+SOCKET = ENV.get("XC_SOCKET", "")
+ALICE = ("alice@example.test", ENV.get("XC_PW_ALICE", ""))
+BOB = ("bob@example.test", ENV.get("XC_PW_BOB", ""))
+
+_n = 0
+_failed = 0
+
+
+def check(name, cond, detail=None):
+    global _n, _failed
+    _n += 1
+    if cond:
+        print("ok %d - %s" % (_n, name))
+    else:
+        _failed += 1
+        print("not ok %d - %s" % (_n, name))
+        if detail is not None:
+            for line in str(detail).splitlines()[:40]:
+                print("#   " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def run_tests(*funcs):
+    """Run each test function; an exception is a failed check."""
+    for f in funcs:
+        try:
+            f()
+        except Exception:
+            check(f.__name__ + " raised", False, traceback.format_exc())
+    done()
+
+
+def done():
+    print("1..%d" % _n)
+    sys.exit(1 if _failed else 0)
+
+
+# ---------------------------------------------------------------- wire ----
+VERSION = 1
+F_RESPONSE, F_MORE, F_CHUNK, F_PUSH = 1, 2, 4, 8
+OP_HELLO, OP_AUTH, OP_RESOLVE, OP_LIST_FOLDERS, OP_LOGOFF = 1, 2, 3, 4, 5
+(OK, E_TEMP, E_NOTFOUND, E_PERM, E_EXISTS, E_NOQUOTA, E_LIMIT, E_AUTH,
+ E_RATELIMIT, E_BADREQ, E_UNSUPPORTED, E_SESSION, E_INTERNAL) = range(13)
+
+PT_SHORT, PT_LONG, PT_FLOAT, PT_DOUBLE, PT_CURRENCY, PT_APPTIME = 2, 3, 4, 5, 6, 7
+PT_ERROR, PT_BOOLEAN, PT_OBJECT, PT_I8 = 0x0A, 0x0B, 0x0D, 0x14
+PT_STRING8, PT_UNICODE, PT_SYSTIME, PT_CLSID, PT_SVREID, PT_BINARY = 0x1E, 0x1F, 0x40, 0x48, 0xFB, 0x102
+PT_MV = 0x1000
+
+
+def tag(ptype, pid):
+    return (pid << 16) | ptype
+
+
+T_STATUS = tag(PT_LONG, 1)
+T_ERRMSG = tag(PT_STRING8, 2)
+T_USER = tag(PT_STRING8, 3)
+T_PASSWORD = tag(PT_STRING8, 4)
+T_REMOTE = tag(PT_STRING8, 5)
+T_SESSION = tag(PT_STRING8, 6)
+T_ADDRESS = tag(PT_STRING8, 7)
+T_USER_ID = tag(PT_I8, 8)
+T_MAILBOX_ID = tag(PT_I8, 9)
+T_SERVER_NAME = tag(PT_STRING8, 0x0A)
+T_PROTO_VERSION = tag(PT_LONG, 0x0B)
+T_MAILBOX_GUID = tag(PT_STRING8, 0x0E)
+PR_DISPLAY_NAME = tag(PT_STRING8, 0x3001)
+PR_EMAIL_ADDRESS = tag(PT_STRING8, 0x3003)
+PR_FOLDER_TYPE = tag(PT_LONG, 0x3601)
+PR_SUBFOLDERS = tag(PT_BOOLEAN, 0x360A)
+PR_CONTAINER_CLASS = tag(PT_STRING8, 0x3613)
+PR_SMTP_ADDRESS = tag(PT_STRING8, 0x39FE)
+PR_FID = tag(PT_I8, 0x6748)
+PR_PARENT_FID = tag(PT_I8, 0x6749)
+PR_XC_SPECIAL_FOLDER = tag(PT_LONG, 0x0050)
+
+_FIXED = {PT_SHORT: "<h", PT_LONG: "<i", PT_FLOAT: "<f", PT_DOUBLE: "<d",
+          PT_CURRENCY: "<q", PT_APPTIME: "<d", PT_ERROR: "<I", PT_BOOLEAN: "<B",
+          PT_I8: "<q", PT_SYSTIME: "<q", PT_OBJECT: "<Q"}
+
+
+def enc_value(ptype, v):
+    if ptype in _FIXED:
+        return struct.pack(_FIXED[ptype], v)
+    if ptype == PT_CLSID:
+        assert len(v) == 16
+        return bytes(v)
+    if ptype == PT_STRING8:
+        b = v.encode("utf-8") if isinstance(v, str) else bytes(v)
+        return struct.pack("<I", len(b)) + b
+    if ptype == PT_UNICODE:
+        b = v.encode("utf-16-le")
+        return struct.pack("<I", len(b)) + b
+    if ptype in (PT_BINARY, PT_SVREID):
+        return struct.pack("<I", len(v)) + bytes(v)
+    raise ValueError("type %x" % ptype)
+
+
+def enc_props(props):
+    """props: list of (tag, value); multi-valued values are lists."""
+    out = b""
+    for t, v in props:
+        ptype = t & 0xFFFF
+        out += struct.pack("<I", t)
+        if ptype & PT_MV:
+            out += struct.pack("<I", len(v))
+            for x in v:
+                out += enc_value(ptype & ~PT_MV, x)
+        else:
+            out += enc_value(ptype, v)
+    return out
+
+
+def dec_value(ptype, b, o):
+    if ptype in _FIXED:
+        n = struct.calcsize(_FIXED[ptype])
+        return struct.unpack_from(_FIXED[ptype], b, o)[0], o + n
+    if ptype == PT_CLSID:
+        return b[o:o + 16], o + 16
+    (n,) = struct.unpack_from("<I", b, o)
+    o += 4
+    raw = b[o:o + n]
+    if len(raw) != n:
+        raise ValueError("truncated")
+    if ptype == PT_STRING8:
+        return raw.decode("utf-8"), o + n
+    if ptype == PT_UNICODE:
+        return raw.decode("utf-16-le"), o + n
+    return raw, o + n
+
+
+def dec_props(b):
+    out = {}
+    o = 0
+    while o < len(b):
+        (t,) = struct.unpack_from("<I", b, o)
+        o += 4
+        ptype = t & 0xFFFF
+        if ptype & PT_MV:
+            (cnt,) = struct.unpack_from("<I", b, o)
+            o += 4
+            vals = []
+            for _ in range(cnt):
+                v, o = dec_value(ptype & ~PT_MV, b, o)
+                vals.append(v)
+            out[t] = vals
+        else:
+            out[t], o = dec_value(ptype, b, o)
+    return out
+
+
+def frame(op, reqid, payload=b"", flags=0, version=VERSION):
+    return struct.pack("<IBBHI", 8 + len(payload), version, flags, op, reqid) + payload
+
+
+class Storaged:
+    """A raw connection to storaged."""
+
+    def __init__(self, path=None, timeout=10):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path or SOCKET)
+        self.buf = b""
+        self.next_id = 1
+
+    def close(self):
+        self.s.close()
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def send(self, op, props, reqid=None):
+        if reqid is None:
+            reqid = self.next_id
+            self.next_id += 1
+        self.s.sendall(frame(op, reqid, enc_props(props)))
+        return reqid
+
+    def read_frame(self):
+        """(flags, op, reqid, payload) or None on EOF."""
+        while True:
+            if len(self.buf) >= 4:
+                (n,) = struct.unpack_from("<I", self.buf)
+                if len(self.buf) >= n + 4:
+                    f = self.buf[:n + 4]
+                    self.buf = self.buf[n + 4:]
+                    _, ver, flags, op, reqid = struct.unpack_from("<IBBHI", f)
+                    return flags, op, reqid, f[12:]
+            d = self.s.recv(65536)
+            if not d:
+                return None
+            self.buf += d
+
+    def reply(self):
+        """Read frames until a final one: (reqid, status, props, rows)."""
+        rows = []
+        while True:
+            fr = self.read_frame()
+            if fr is None:
+                raise EOFError("storaged closed the connection")
+            flags, op, reqid, pl = fr
+            if flags & F_MORE:
+                rows.append(dec_props(pl))
+                continue
+            props = dec_props(pl)
+            return reqid, props.get(T_STATUS), props, rows
+
+    def call(self, op, props=()):
+        rid = self.send(op, list(props))
+        got, st, props, rows = self.reply()
+        assert got == rid, "reply to %d, expected %d" % (got, rid)
+        return st, props, rows
+
+    def login(self, user, password, remote="192.0.2.10"):
+        return self.call(OP_AUTH, [(T_USER, user), (T_PASSWORD, password),
+                                   (T_REMOTE, remote)])
+
+
+# ---------------------------------------------------------------- HTTP ----
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def request(method, path, body=None, headers=None, auth=None, https=False,
+            timeout=30):
+    """(status, headers dict (lower-case keys), body bytes)."""
+    if https:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", HTTPS, timeout=timeout, context=ctx)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", HTTP, timeout=timeout)
+    h = dict(headers or {})
+    if auth:
+        h["Authorization"] = basic(*auth)
+    if body is not None and "Content-Type" not in h:
+        h["Content-Type"] = "text/xml; charset=utf-8"
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    c.close()
+    return r.status, hdrs, data
+
+
+def pox_request(email, schema="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a",
+                ns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"):
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<Autodiscover xmlns="%s"><Request>'
+            '<EMailAddress>%s</EMailAddress>'
+            '<AcceptableResponseSchema>%s</AcceptableResponseSchema>'
+            '</Request></Autodiscover>' % (ns, email, schema)).encode()
+
+
+# --------------------------------------------------------------- stack ----
+def stack(cmd):
+    """build/stack.sh CMD XC_DIR (stop-storaged, restart-storaged,
+    restart-postgres)."""
+    subprocess.run([os.path.join(SRC, "build", "stack.sh"), cmd, DIR],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def log_text(name):
+    """Contents of XC_DIR/log/NAME."""
+    with open(os.path.join(DIR, "log", name), errors="replace") as f:
+        return f.read()
+
+
+def wait_until(pred, timeout=10.0, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if pred():
+                return True
+        except Exception:
+            pass
+        time.sleep(step)
+    return False
