@@ -92,7 +92,10 @@ start)
             -keyout "$DIR/etc/tls.key" -out "$DIR/etc/tls.crt" 2>/dev/null
         chmod 0600 "$DIR/etc/tls.key"
     fi
-    [ ${#AS[@]} -gt 0 ] && chown -R "$RUNUSER:" "$DIR"
+    if [ ${#AS[@]} -gt 0 ]; then
+        chown "$RUNUSER:" "$DIR"
+        chown -R "$RUNUSER:" "$DIR"/{lib,etc,run,log,www}
+    fi
     if ! as test -x "$DIR/lib/storaged"; then
         log "$RUNUSER cannot reach $DIR: make its parent directories searchable"
         exit 1
@@ -175,6 +178,7 @@ Include $DIR/etc/exchange.conf
 ${XC_HTTPD_EXTRA:-}
 CONF
     [ ${#AS[@]} -gt 0 ] && chown -R "$RUNUSER:" "$DIR/etc" "$DIR/www"
+    true
     if pid_alive "$DIR/run/httpd.pid"; then
         as "$HTTPD" -f "$DIR/etc/httpd.conf" -k graceful
     else
