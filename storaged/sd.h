@@ -63,17 +63,22 @@ extern int sd_log_debug_on;
 void sd_log_sanitize(char *dst, size_t dstlen, const char *s, size_t n);
 
 /* ---- database (sd_db.c) ---- */
+#define SD_DB_MAX_PREPARED 64
 typedef struct sd_db {
     PGconn *conn;
     const char *conninfo;
+    const char *prepared[SD_DB_MAX_PREPARED];   /* sql texts, by index */
+    int nprepared;
 } sd_db;
 
 int sd_db_open(sd_db *db, const char *conninfo);
 void sd_db_close(sd_db *db);
 /*
- * Run a parameterised statement (text parameters). If the connection was
- * lost (PostgreSQL restarted), reconnect and retry once. Returns the result
- * (caller PQclear()s) or NULL; *st_r tells XC_E_TEMP for a lost database.
+ * Run a parameterised statement (text parameters), prepared on first use
+ * per connection: sql must have static storage (its address names it). If
+ * the connection was lost (PostgreSQL restarted), reconnect and retry once.
+ * Returns the result (caller PQclear()s) or NULL; *st_r tells XC_E_TEMP for
+ * a lost database.
  */
 PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
                      const char *const *params, xc_status *st_r);
@@ -94,10 +99,22 @@ typedef struct sd_user {
 
 int sd_auth_init(const sd_conf *conf);
 void sd_auth_fini(void);
-/* Flush the credential cache (directory changed). */
+/* Flush the caches (directory changed). */
 void sd_auth_flush(void);
+/* The NOTIFY listener connected (1) or lost its connection (0): caches are
+   used only while it is connected. */
+void sd_auth_listening(int on);
+/* Address-lookup cache: key is a lower-cased address or legacy DN. Take the
+   generation before reading the database and pass it to sd_dir_put. */
+int sd_dir_get(const char *key, sd_user *u);
+unsigned long sd_dir_generation(void);
+void sd_dir_put(const char *key, const sd_user *u, unsigned long gen);
 xc_status sd_auth_login(sd_db *db, const char *user, const char *password,
                         const char *remote, sd_user *u, char token[65]);
+/* The cached-login path of sd_auth_login only: 1 and the session if the
+   credentials were verified before (no directory change since), else 0. */
+int sd_auth_login_cached(const char *user, const char *password,
+                         const char *remote, sd_user *u, char token[65]);
 /* Look up a session; fills *u. */
 xc_status sd_session_get(const char *token, sd_user *u);
 void sd_session_drop(const char *token);
@@ -119,6 +136,9 @@ xc_wbuf *sd_reply_final(sd_reply *rp);             /* status already put */
 void sd_reply_status(sd_reply *rp, xc_status st, const char *msg);
 
 void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp);
+/* Answer req from memory if possible (no database): 1 if answered, 0 if it
+   must go to a worker. Called by connection reader threads. */
+int sd_ops_fast(sd_req *req, sd_reply *rp);
 
 /* ---- connections and workers (sd_conn.c) ---- */
 extern const sd_conf *sd_config;

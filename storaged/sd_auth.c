@@ -1,16 +1,24 @@
 /*
  * NAME
- *   sd_auth - password verification, failed-login limits, sessions
+ *   sd_auth - password verification, failed-login limits, sessions and the
+ *   directory caches
  *
  * DESCRIPTION
- *   Passwords are verified against argon2id hashes (libargon2). A verified
- *   (user, password hash, password) triple is remembered for auth_cache_ttl
- *   seconds under an HMAC-SHA256 key with a per-process random secret, so
- *   that clients sending Basic credentials with every request (Autodiscover,
- *   EWS, ActiveSync) cost a table lookup instead of an argon2 run. The key
- *   includes the stored hash, so a password change invalidates it at once;
- *   the account row is still read on every login, so disabling an account
- *   takes effect at once too.
+ *   Passwords are verified against argon2id hashes (libargon2). Clients that
+ *   send Basic credentials with every request (Autodiscover, EWS,
+ *   ActiveSync) would cost an argon2 run and a query each, so storaged keeps
+ *   two caches, answered from memory in steady state:
+ *     - verified credentials: HMAC-SHA256(per-process secret, user NUL
+ *       password) -> the user, for auth_cache_ttl seconds (the password
+ *       itself is never stored);
+ *     - address lookups: SMTP address or legacy DN -> the mailbox owner.
+ *   Both are dropped whenever the directory changes: the SQL triggers of
+ *   sql/ NOTIFY xc_directory on every change to users, addresses or
+ *   domains, wherever it was made, and sd_db's listener flushes. While the
+ *   listener is not connected the caches are not used at all, so a
+ *   disabled account or changed password can never outlive its NOTIFY. A
+ *   generation counter keeps a lookup that raced with a flush from being
+ *   cached afterwards.
  *
  *   Failed logins are counted per user and per source address in a fixed
  *   window; past the limit, logins are refused without checking the
@@ -47,9 +55,14 @@ typedef struct session {
 
 typedef struct cred {
     time_t expires;
-    int64_t user_id;
+    sd_user u;
     char token[65];
 } cred;
+
+typedef struct dirent_ {
+    time_t expires;
+    sd_user u;
+} dir_entry;
 
 typedef struct fails {
     time_t start;
@@ -58,9 +71,12 @@ typedef struct fails {
 
 static const sd_conf *conf;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static sd_map *sessions, *creds, *failmap;
+static sd_map *sessions, *creds, *failmap, *dircache;
 static uint8_t secret[32];
 static char dummy_hash[128];
+static EVP_MAC *hmac;
+static int listening;           /* the NOTIFY listener is connected */
+static unsigned long generation; /* bumped by every flush */
 
 static int session_expired(void *v, time_t now)
 {
@@ -70,6 +86,11 @@ static int session_expired(void *v, time_t now)
 static int cred_expired(void *v, time_t now)
 {
     return now >= ((cred *)v)->expires;
+}
+
+static int dir_expired(void *v, time_t now)
+{
+    return now >= ((dir_entry *)v)->expires;
 }
 
 static int fails_expired(void *v, time_t now)
@@ -87,7 +108,11 @@ int sd_auth_init(const sd_conf *c)
     creds = sd_map_new(16384, (size_t)c->max_sessions, sizeof(cred),
                        cred_expired);
     failmap = sd_map_new(16384, 100000, sizeof(fails), fails_expired);
-    if (sessions == NULL || creds == NULL || failmap == NULL)
+    dircache = sd_map_new(16384, (size_t)c->max_sessions, sizeof(dir_entry),
+                          dir_expired);
+    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (sessions == NULL || creds == NULL || failmap == NULL ||
+        dircache == NULL || hmac == NULL)
         return -1;
     if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret) ||
         getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt) ||
@@ -105,6 +130,8 @@ void sd_auth_fini(void)
     sd_map_free(sessions);
     sd_map_free(creds);
     sd_map_free(failmap);
+    sd_map_free(dircache);
+    EVP_MAC_free(hmac);
     OPENSSL_cleanse(secret, sizeof(secret));
 }
 
@@ -112,6 +139,61 @@ void sd_auth_flush(void)
 {
     pthread_mutex_lock(&lock);
     sd_map_clear(creds);
+    sd_map_clear(dircache);
+    generation++;
+    pthread_mutex_unlock(&lock);
+}
+
+void sd_auth_listening(int on)
+{
+    pthread_mutex_lock(&lock);
+    listening = on;
+    sd_map_clear(creds);
+    sd_map_clear(dircache);
+    generation++;
+    pthread_mutex_unlock(&lock);
+}
+
+static int cache_usable(void)
+{
+    return listening && conf->auth_cache_ttl > 0;
+}
+
+int sd_dir_get(const char *key, sd_user *u)
+{
+    dir_entry *e;
+    int hit = 0;
+
+    pthread_mutex_lock(&lock);
+    if (cache_usable() &&
+        (e = sd_map_get(dircache, key, strlen(key), time(NULL))) != NULL) {
+        *u = e->u;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    return hit;
+}
+
+unsigned long sd_dir_generation(void)
+{
+    unsigned long g;
+
+    pthread_mutex_lock(&lock);
+    g = generation;
+    pthread_mutex_unlock(&lock);
+    return g;
+}
+
+void sd_dir_put(const char *key, const sd_user *u, unsigned long gen)
+{
+    dir_entry *e;
+
+    pthread_mutex_lock(&lock);
+    if (cache_usable() && gen == generation &&
+        (e = sd_map_put(dircache, key, strlen(key), time(NULL))) != NULL) {
+        e->u = *u;
+        e->expires = time(NULL) + conf->auth_cache_ttl;
+    }
     pthread_mutex_unlock(&lock);
 }
 
@@ -160,11 +242,9 @@ static int new_token(char token[65])
     return 0;
 }
 
-static int cred_key(uint8_t out[32], int64_t uid, const char *hash,
-                    const char *password)
+static int cred_key(uint8_t out[32], const char *user, const char *password)
 {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
         OSSL_PARAM_construct_end()
@@ -172,19 +252,71 @@ static int cred_key(uint8_t out[32], int64_t uid, const char *hash,
     size_t outl = 0;
     int ok = ctx != NULL &&
              EVP_MAC_init(ctx, secret, sizeof(secret), params) &&
-             EVP_MAC_update(ctx, (const uint8_t *)&uid, sizeof(uid)) &&
-             EVP_MAC_update(ctx, (const uint8_t *)hash, strlen(hash) + 1) &&
+             EVP_MAC_update(ctx, (const uint8_t *)user, strlen(user) + 1) &&
              EVP_MAC_update(ctx, (const uint8_t *)password, strlen(password)) &&
              EVP_MAC_final(ctx, out, &outl, 32) && outl == 32;
 
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     return ok ? 0 : -1;
 }
 
 static void copy_field(char *dst, size_t dstlen, PGresult *res, int col)
 {
     snprintf(dst, dstlen, "%s", PQgetvalue(res, 0, col));
+}
+
+/* Bind a session to a successful login: the session of a cached login is
+   reused, so Basic auth per request doesn't mint a session per request. */
+static xc_status open_session(const sd_user *u, cred *c, char token[65],
+                              time_t now)
+{
+    session *s = NULL;
+
+    if (c != NULL && c->token[0])
+        s = sd_map_get(sessions, c->token, 64, now);
+    if (s == NULL) {
+        if (new_token(token) < 0 ||
+            (s = sd_map_put(sessions, token, 64, now)) == NULL)
+            return XC_E_TEMP;
+    } else {
+        memcpy(token, c->token, 65);
+    }
+    s->u = *u;
+    s->last_used = now;
+    if (c != NULL)
+        memcpy(c->token, token, 65);
+    return XC_OK;
+}
+
+int sd_auth_login_cached(const char *user_in, const char *password,
+                         const char *remote, sd_user *u, char token[65])
+{
+    char user[MAX_USER + 1];
+    uint8_t key[32];
+    size_t ulen = strlen(user_in);
+    time_t now = time(NULL);
+    int hit = 0;
+
+    if (ulen == 0 || ulen > MAX_USER || strlen(password) > MAX_PASSWORD)
+        return 0;
+    for (size_t i = 0; i <= ulen; i++)
+        user[i] = (char)tolower((unsigned char)user_in[i]);
+    if (cred_key(key, user, password) < 0)
+        return 0;
+    pthread_mutex_lock(&lock);
+    /* a rate-limited user or source takes the slow path, which refuses */
+    if (cache_usable() &&
+        !over_limit("u", user, conf->auth_fail_max_user, now) &&
+        !over_limit("s", remote, conf->auth_fail_max_source, now)) {
+        cred *c = sd_map_get(creds, key, sizeof(key), now);
+        if (c != NULL) {
+            *u = c->u;
+            hit = open_session(u, c, token, now) == XC_OK;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    OPENSSL_cleanse(key, sizeof(key));
+    return hit;
 }
 
 xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
@@ -204,7 +336,8 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
     PGresult *res;
     xc_status st;
     time_t now = time(NULL);
-    int found, ok = 0, have_key = 0;
+    unsigned long gen;
+    int found, ok = 0, have_key;
     size_t ulen = strlen(user_in);
 
     if (ulen == 0 || ulen > MAX_USER || strlen(password) > MAX_PASSWORD)
@@ -214,6 +347,7 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
     sd_log_sanitize(logu, sizeof(logu), user, ulen > 64 ? 64 : ulen);
     sd_log_sanitize(logr, sizeof(logr), remote,
                     strlen(remote) > 46 ? 46 : strlen(remote));
+    have_key = cred_key(key, user, password) == 0;
 
     pthread_mutex_lock(&lock);
     if (over_limit("u", user, conf->auth_fail_max_user, now) ||
@@ -223,6 +357,17 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
                     logr);
         return XC_E_RATELIMIT;
     }
+    /* steady state: a login verified before, no directory change since */
+    if (have_key && cache_usable()) {
+        cred *c = sd_map_get(creds, key, sizeof(key), now);
+        if (c != NULL) {
+            *u = c->u;
+            st = open_session(u, c, token, now);
+            pthread_mutex_unlock(&lock);
+            return st;
+        }
+    }
+    gen = generation;
     pthread_mutex_unlock(&lock);
 
     res = sd_db_exec(db, sql, 1, params, &st);
@@ -231,21 +376,8 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
     found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) &&
             strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     if (found) {
-        const char *hash = PQgetvalue(res, 0, 1);
-        int64_t uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-
-        if (conf->auth_cache_ttl > 0 &&
-            cred_key(key, uid, hash, password) == 0) {
-            cred *c;
-            have_key = 1;
-            pthread_mutex_lock(&lock);
-            c = sd_map_get(creds, key, sizeof(key), now);
-            ok = c != NULL && c->user_id == uid;
-            pthread_mutex_unlock(&lock);
-        }
-        if (!ok)
-            ok = argon2id_verify(hash, password, strlen(password)) ==
-                 ARGON2_OK;
+        ok = argon2id_verify(PQgetvalue(res, 0, 1), password,
+                             strlen(password)) == ARGON2_OK;
     } else {
         /* spend the same time as for a real user */
         (void)argon2id_verify(dummy_hash, password, strlen(password));
@@ -274,33 +406,18 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
     pthread_mutex_lock(&lock);
     clear_failures("u", user);
     {
-        cred *c = have_key ? sd_map_put(creds, key, sizeof(key), now) : NULL;
-        session *s = NULL;
-
-        /* reuse the session of a cached login: Basic auth per request
-           must not mint a session per request */
-        if (c != NULL && c->token[0])
-            s = sd_map_get(sessions, c->token, 64, now);
-        if (s == NULL) {
-            if (new_token(token) < 0 ||
-                (s = sd_map_put(sessions, token, 64, now)) == NULL) {
-                pthread_mutex_unlock(&lock);
-                return XC_E_TEMP;
-            }
-        } else {
-            memcpy(token, c->token, 65);
-        }
-        s->u = *u;
-        s->last_used = now;
-        if (c != NULL) {
-            c->user_id = u->user_id;
+        cred *c = NULL;
+        if (have_key && cache_usable() && gen == generation &&
+            (c = sd_map_put(creds, key, sizeof(key), now)) != NULL) {
+            c->u = *u;
             c->expires = now + conf->auth_cache_ttl;
-            memcpy(c->token, token, 65);
         }
+        st = open_session(u, c, token, now);
     }
     pthread_mutex_unlock(&lock);
+    OPENSSL_cleanse(key, sizeof(key));
     sd_log_debug(12, "login: user=%s rhost=%s", logu, logr);
-    return XC_OK;
+    return st;
 }
 
 xc_status sd_session_get(const char *token, sd_user *u)

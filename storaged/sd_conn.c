@@ -132,7 +132,12 @@ xc_wbuf *sd_reply_final(sd_reply *rp)
     return &rp->fin;
 }
 
-static void run_job(sd_db *db, job *j)
+/*
+ * Run one request. With db == NULL (a reader thread) only what can be
+ * answered from memory is: returns 0 without answering otherwise, and the
+ * request goes to a worker. Returns 1 once answered.
+ */
+static int run_job(sd_db *db, job *j)
 {
     sd_reply rp = { .c = j->c, .op = j->hdr.op, .reqid = j->hdr.reqid };
     sd_req req;
@@ -150,8 +155,12 @@ static void run_job(sd_db *db, job *j)
                                sizeof(req.args) / sizeof(req.args[0]),
                                &req.nargs, &err) < 0) {
         sd_reply_status(&rp, XC_E_BADREQ, err);
-    } else {
+    } else if (db != NULL) {
         sd_ops_run(db, &req, &rp);
+    } else if (!sd_ops_fast(&req, &rp)) {
+        xc_wbuf_free(&rp.row);
+        xc_wbuf_free(&rp.fin);
+        return 0;
     }
     if (!rp.have_status)
         sd_reply_status(&rp, XC_E_INTERNAL, "no answer");
@@ -164,6 +173,7 @@ static void run_job(sd_db *db, job *j)
     memset(j->frame, 0, j->hdr.len);    /* requests hold passwords */
     xc_wbuf_free(&rp.row);
     xc_wbuf_free(&rp.fin);
+    return 1;
 }
 
 static void *worker_main(void *arg)
@@ -186,7 +196,7 @@ static void *worker_main(void *arg)
             qtail = &qhead;
         pthread_mutex_unlock(&qlock);
 
-        run_job(&db, j);
+        (void)run_job(&db, j);
 
         pthread_mutex_lock(&qlock);
         j->c->inflight--;
@@ -251,6 +261,11 @@ static void *reader_main(void *arg)
             memset(buf, 0, h.len);
             memmove(buf, buf + h.len, len - h.len);
             len -= h.len;
+            /* answered from memory right here: no hand-off to a worker */
+            if (run_job(NULL, j)) {
+                free(j);
+                continue;
+            }
             pthread_mutex_lock(&qlock);
             while (c->inflight >= sd_config->max_inflight && !c->dead)
                 pthread_cond_wait(&slot, &qlock);

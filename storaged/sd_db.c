@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ static int connect_db(sd_db *db)
 {
     if (db->conn != NULL)
         PQfinish(db->conn);
+    db->nprepared = 0;          /* statements die with the connection */
     db->conn = PQconnectdb(db->conninfo);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         sd_log_error(4, "cannot connect to PostgreSQL: %s",
@@ -37,6 +39,7 @@ static int connect_db(sd_db *db)
 int sd_db_open(sd_db *db, const char *conninfo)
 {
     db->conn = NULL;
+    db->nprepared = 0;
     db->conninfo = conninfo;
     return connect_db(db);
 }
@@ -48,21 +51,61 @@ void sd_db_close(sd_db *db)
     db->conn = NULL;
 }
 
+/* The name of sql's prepared statement on this connection, preparing it
+   first if needed; NULL if preparing failed. */
+static const char *prepared(sd_db *db, const char *sql, int nparams,
+                            char name[16])
+{
+    int i;
+
+    for (i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == sql)
+            break;
+    snprintf(name, 16, "sd%d", i);
+    if (i < db->nprepared)
+        return name;
+    if (i == SD_DB_MAX_PREPARED)
+        return NULL;
+    {
+        PGresult *r = PQprepare(db->conn, name, sql, nparams, NULL);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok && PQstatus(db->conn) == CONNECTION_OK)
+            sd_log_error(6, "cannot prepare a statement: %s",
+                         PQresultErrorMessage(r));
+        PQclear(r);
+        if (!ok)
+            return NULL;
+    }
+    db->prepared[db->nprepared++] = sql;
+    return name;
+}
+
 PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
                      const char *const *params, xc_status *st_r)
 {
+    if (db == NULL) {           /* a reader thread's fast path: no database */
+        *st_r = XC_E_TEMP;
+        return NULL;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *res;
         ExecStatusType es;
+        char name[16];
 
         if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
             if (connect_db(db) < 0)
                 break;
             sd_log_info(5, "reconnected to PostgreSQL");
         }
-        res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
-                           0);
-        es = PQresultStatus(res);
+        if (prepared(db, sql, nparams, name) != NULL)
+            res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL,
+                                 0);
+        else if (PQstatus(db->conn) == CONNECTION_OK)
+            res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
+                               NULL, 0);
+        else
+            res = NULL;
+        es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
             *st_r = XC_OK;
             return res;
@@ -102,18 +145,24 @@ static void *listen_main(void *arg)
             conn = PQconnectdb(listen_conninfo);
             if (PQstatus(conn) == CONNECTION_OK) {
                 r = PQexec(conn, "LISTEN xc_directory");
-                if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                     sd_log_error(13, "LISTEN failed: %s",
                                  PQresultErrorMessage(r));
+                    PQfinish(conn);
+                    conn = NULL;
+                } else {
+                    /* changes may have happened while we were away: start
+                       from empty caches */
+                    sd_auth_listening(1);
+                    backoff = 1;
+                }
                 PQclear(r);
-                /* changes may have happened while we were away */
-                sd_auth_flush();
-                backoff = 1;
             }
         }
         p[0].fd = listen_stop_pipe[0];
         p[0].events = POLLIN;
-        p[1].fd = PQstatus(conn) == CONNECTION_OK ? PQsocket(conn) : -1;
+        p[1].fd = conn != NULL && PQstatus(conn) == CONNECTION_OK
+                      ? PQsocket(conn) : -1;
         p[1].events = POLLIN;
         if (poll(p, 2, p[1].fd < 0 ? backoff * 1000 : -1) < 0 &&
             errno != EINTR)
@@ -130,6 +179,7 @@ static void *listen_main(void *arg)
             int got = 0;
 
             if (!PQconsumeInput(conn)) {
+                sd_auth_listening(0);   /* caches off until we're back */
                 sd_log_warn(13, "directory listener lost PostgreSQL: %s",
                             PQerrorMessage(conn));
                 PQfinish(conn);

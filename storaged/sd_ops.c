@@ -13,6 +13,7 @@
 #include "sd.h"
 #include "xc_ids.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,19 +114,20 @@ static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
         "FROM addresses a JOIN users u ON u.id = a.user_id "
         "JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
-        "WHERE a.address = lower($1) AND u.enabled";
+        "WHERE a.address = $1 AND u.enabled";
     static const char sql_dn[] =
         "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn, "
         "       m.replica_guid, "
         "       (SELECT value FROM settings WHERE key = 'deployment_id') "
         "FROM users u JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
-        "WHERE lower(u.legacy_dn) = lower($1) AND u.enabled";
+        "WHERE lower(u.legacy_dn) = $1 AND u.enabled";
     char addr[1024];
     const char *params[1] = { addr };
     sd_user me, u;
     PGresult *res;
     xc_status st;
+    unsigned long gen;
 
     if (need_session(req, rp, &me) < 0)
         return;
@@ -134,29 +136,40 @@ static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
         sd_reply_status(rp, XC_E_BADREQ, "address required");
         return;
     }
-    res = sd_db_exec(db, addr[0] == '/' ? sql_dn : sql_addr, 1, params, &st);
-    if (res == NULL) {
-        sd_reply_status(rp, st, NULL);
-        return;
-    }
-    if (PQntuples(res) != 1 ||
-        strtoll(PQgetvalue(res, 0, 0), NULL, 10) != me.user_id) {
+    for (char *s = addr; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+    if (!sd_dir_get(addr, &u)) {
+        gen = sd_dir_generation();
+        res = sd_db_exec(db, addr[0] == '/' ? sql_dn : sql_addr, 1, params,
+                         &st);
+        if (res == NULL) {
+            sd_reply_status(rp, st, NULL);
+            return;
+        }
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+            return;
+        }
+        memset(&u, 0, sizeof(u));
+        u.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        u.mailbox_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        snprintf(u.address, sizeof(u.address), "%s", PQgetvalue(res, 0, 2));
+        snprintf(u.display_name, sizeof(u.display_name), "%s",
+                 PQgetvalue(res, 0, 3));
+        snprintf(u.legacy_dn, sizeof(u.legacy_dn), "%s",
+                 PQgetvalue(res, 0, 4));
+        snprintf(u.mailbox_guid, sizeof(u.mailbox_guid), "%s",
+                 PQgetvalue(res, 0, 5));
+        snprintf(u.deployment_id, sizeof(u.deployment_id), "%s",
+                 PQgetvalue(res, 0, 6));
         PQclear(res);
+        sd_dir_put(addr, &u, gen);
+    }
+    if (u.user_id != me.user_id) {
         sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
         return;
     }
-    memset(&u, 0, sizeof(u));
-    u.user_id = me.user_id;
-    u.mailbox_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    snprintf(u.address, sizeof(u.address), "%s", PQgetvalue(res, 0, 2));
-    snprintf(u.display_name, sizeof(u.display_name), "%s",
-             PQgetvalue(res, 0, 3));
-    snprintf(u.legacy_dn, sizeof(u.legacy_dn), "%s", PQgetvalue(res, 0, 4));
-    snprintf(u.mailbox_guid, sizeof(u.mailbox_guid), "%s",
-             PQgetvalue(res, 0, 5));
-    snprintf(u.deployment_id, sizeof(u.deployment_id), "%s",
-             PQgetvalue(res, 0, 6));
-    PQclear(res);
     sd_reply_status(rp, XC_OK, NULL);
     put_user(sd_reply_final(rp), &u);
 }
@@ -230,6 +243,52 @@ static void op_logoff(sd_db *db, sd_req *req, sd_reply *rp)
     if (arg_str(req, XW_TAG_SESSION, token, sizeof(token)) == 0)
         sd_session_drop(token);
     sd_reply_status(rp, XC_OK, NULL);
+}
+
+int sd_ops_fast(sd_req *req, sd_reply *rp)
+{
+    char user[321], password[1025], remote[64] = "unknown", token[65];
+    char addr[1024];
+    sd_user u, me;
+    int hit;
+
+    switch (req->hdr.op) {
+    case XW_OP_HELLO:
+    case XW_OP_LOGOFF:
+        sd_ops_run(NULL, req, rp);
+        return 1;
+    case XW_OP_AUTH:
+        if (arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
+            arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0)
+            return 0;
+        (void)arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
+        hit = sd_auth_login_cached(user, password, remote, &u, token);
+        memset(password, 0, sizeof(password));
+        if (!hit)
+            return 0;
+        sd_reply_status(rp, XC_OK, NULL);
+        xc_put_str(sd_reply_final(rp), XW_TAG_SESSION, token);
+        put_user(sd_reply_final(rp), &u);
+        return 1;
+    case XW_OP_RESOLVE:
+        if (arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0)
+            return 0;
+        for (char *s = addr; *s; s++)
+            *s = (char)tolower((unsigned char)*s);
+        if (!sd_dir_get(addr, &u))
+            return 0;
+        if (need_session(req, rp, &me) < 0)
+            return 1;
+        if (u.user_id != me.user_id) {
+            sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+            return 1;
+        }
+        sd_reply_status(rp, XC_OK, NULL);
+        put_user(sd_reply_final(rp), &u);
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)

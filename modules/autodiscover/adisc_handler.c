@@ -302,9 +302,35 @@ static const char *rstr(request_rec *r, const xc_reply *rep, uint32_t tag)
     return apr_pstrmemdup(r->pool, (const char *)v->v.bin.p, v->v.bin.n);
 }
 
+static void fill_mbx(request_rec *r, mbx_info *m, const char *address,
+                     const char *display_name, const char *legacy_dn,
+                     const char *guid, const char *deployment_id)
+{
+    const char *at, *org;
+
+    m->address = address;
+    m->display_name = display_name;
+    m->legacy_dn = legacy_dn;
+    m->guid = guid;
+    m->deployment_id = deployment_id;
+    at = strchr(m->address, '@');
+    m->domain = at ? at + 1 : "";
+    m->server = apr_pstrcat(r->pool, m->guid, "@", m->domain, NULL);
+    /* the organization part of the user's DN: "/o=.../ou=..." */
+    org = apr_pstrdup(r->pool, m->legacy_dn);
+    if ((at = strstr(org, "/cn=")) != NULL)
+        org = apr_pstrndup(r->pool, org, (apr_size_t)(at - org));
+    m->server_dn = apr_pstrcat(r->pool, org, "/cn=Configuration/cn=Servers/cn=",
+                               m->server, NULL);
+    m->mdb_dn = apr_pstrcat(r->pool, m->server_dn,
+                            "/cn=Microsoft Private MDB", NULL);
+}
+
 /*
  * Resolve address (SMTP or legacy DN) for the caller. Returns OK with *m,
- * HTTP_NOT_FOUND, or an HTTP status for a failure of the store.
+ * HTTP_NOT_FOUND, or an HTTP status for a failure of the store. The
+ * caller's own primary address needs no round trip: authentication
+ * already told us all about it.
  */
 static int resolve(request_rec *r, const xc_identity *id, const char *address,
                    mbx_info *m)
@@ -312,8 +338,13 @@ static int resolve(request_rec *r, const xc_identity *id, const char *address,
     APR_OPTIONAL_FN_TYPE(xc_store_call) *call =
         APR_RETRIEVE_OPTIONAL_FN(xc_store_call);
     const char *args[2] = { id->session, address };
-    const char *at, *org;
     xc_reply rep;
+
+    if (strcasecmp(address, id->address) == 0 && id->mailbox_guid[0]) {
+        fill_mbx(r, m, id->address, id->display_name, id->legacy_dn,
+                 id->mailbox_guid, id->deployment_id);
+        return OK;
+    }
 
     if (call == NULL || call(r, XW_OP_RESOLVE, build_resolve, args, NULL,
                              &rep) < 0) {
@@ -327,22 +358,10 @@ static int resolve(request_rec *r, const xc_identity *id, const char *address,
                       "mailbox failed: %s", xc_status_name(rep.status));
         return xc_status_to_http(rep.status);
     }
-    m->address = rstr(r, &rep, PR_SMTP_ADDRESS);
-    m->display_name = rstr(r, &rep, PR_DISPLAY_NAME);
-    m->legacy_dn = rstr(r, &rep, PR_EMAIL_ADDRESS);
-    m->guid = rstr(r, &rep, XW_TAG_MAILBOX_GUID);
-    m->deployment_id = rstr(r, &rep, XW_TAG_DEPLOYMENT_ID);
-    at = strchr(m->address, '@');
-    m->domain = at ? at + 1 : "";
-    m->server = apr_pstrcat(r->pool, m->guid, "@", m->domain, NULL);
-    /* the organization part of the user's DN: "/o=.../ou=..." */
-    org = apr_pstrdup(r->pool, m->legacy_dn);
-    if ((at = strstr(org, "/cn=")) != NULL)
-        org = apr_pstrndup(r->pool, org, (apr_size_t)(at - org));
-    m->server_dn = apr_pstrcat(r->pool, org, "/cn=Configuration/cn=Servers/cn=",
-                               m->server, NULL);
-    m->mdb_dn = apr_pstrcat(r->pool, m->server_dn,
-                            "/cn=Microsoft Private MDB", NULL);
+    fill_mbx(r, m, rstr(r, &rep, PR_SMTP_ADDRESS),
+             rstr(r, &rep, PR_DISPLAY_NAME), rstr(r, &rep, PR_EMAIL_ADDRESS),
+             rstr(r, &rep, XW_TAG_MAILBOX_GUID),
+             rstr(r, &rep, XW_TAG_DEPLOYMENT_ID));
     return OK;
 }
 

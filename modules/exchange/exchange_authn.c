@@ -72,6 +72,8 @@ static authn_status check_password(request_rec *r, const char *user,
     id->address = reply_str(r, &rep, PR_SMTP_ADDRESS);
     id->display_name = reply_str(r, &rep, PR_DISPLAY_NAME);
     id->legacy_dn = reply_str(r, &rep, PR_EMAIL_ADDRESS);
+    id->mailbox_guid = reply_str(r, &rep, XW_TAG_MAILBOX_GUID);
+    id->deployment_id = reply_str(r, &rep, XW_TAG_DEPLOYMENT_ID);
     id->user_id = xc_reply_i8(&rep, XW_TAG_USER_ID, 0);
     id->mailbox_id = xc_reply_i8(&rep, XW_TAG_MAILBOX_ID, 0);
     xc_set_identity(r, id);

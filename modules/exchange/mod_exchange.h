@@ -21,6 +21,8 @@ typedef struct xc_identity {
     const char *address;        /* primary SMTP address */
     const char *display_name;
     const char *legacy_dn;
+    const char *mailbox_guid;
+    const char *deployment_id;
     apr_int64_t user_id;
     apr_int64_t mailbox_id;
 } xc_identity;

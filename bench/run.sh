@@ -1,0 +1,77 @@
+#!/bin/bash
+# bench/run.sh - `make bench`: Autodiscover and storaged throughput, each
+# next to a baseline measured in the same run on the same machine.
+#
+#  1. Autodiscover POX requests/s (wrk, keep-alive, 16 connections, Basic
+#     auth, the real request body) vs the same httpd serving a static file
+#     of the response's size: target ratio >= 0.5.
+#  2. storaged authenticate+resolve pairs/s at 16 clients (bench/sd_bench)
+#     vs pgbench -S (select-only) at 16 clients on the same PostgreSQL.
+#
+# env: BENCH_SECONDS (default 10).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRC"
+SECS=${BENCH_SECONDS:-10}
+PY=/usr/bin/python3
+command -v wrk >/dev/null || { echo "bench: wrk is missing (build/deps.sh test)"; exit 1; }
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+DIR=$(mktemp -d /tmp/xc-bench.XXXXXX)
+chmod 0755 "$DIR"
+trap 'build/stack.sh stop "$DIR" >/dev/null 2>&1; rm -rf "$DIR"' EXIT
+HTTP=$(free_port); HTTPS=$(free_port); PGP=$(free_port)
+build/stack.sh start "$DIR" "$HTTP" "$HTTPS" "$PGP" out >/dev/null
+AS=(); [ "$(id -u)" -eq 0 ] && AS=(runuser -u xcdev --)
+PW=$(openssl rand -hex 12)
+admin() { (cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" XC_PASSWD="$DIR/lib/xc-passwd" "$SRC/tools/xcadmin" "$@"); }
+admin domain-add example.test
+echo "$PW" | admin user-add alice@example.test "Alice Bench"
+
+URL="http://127.0.0.1:$HTTP/autodiscover/autodiscover.xml"
+AUTH="Basic $(printf 'alice@example.test:%s' "$PW" | base64 -w0)"
+BODY=$(cat t/data/pox-alice.xml)
+size=$(curl -s -H "Authorization: $AUTH" -H 'Content-Type: text/xml' \
+       --data-binary @t/data/pox-alice.xml "$URL" | wc -c)
+[ "$size" -gt 1000 ] || { echo "bench: POX request failed"; exit 1; }
+head -c "$size" /dev/zero | tr '\0' 'x' >"$DIR/www/static.xml"
+[ ${#AS[@]} -gt 0 ] && chown xcdev: "$DIR/www/static.xml"
+
+cat >"$DIR/pox.lua" <<LUA
+wrk.method = "POST"
+wrk.body = [==[$BODY]==]
+wrk.headers["Content-Type"] = "text/xml; charset=utf-8"
+wrk.headers["Authorization"] = "$AUTH"
+LUA
+
+wrk_rps() {     # wrk_rps ARGS...: prints requests/s
+    wrk -t2 -c16 -d"${SECS}s" --latency "$@" | tee "$DIR/wrk.out" >&2
+    if grep -q 'Non-2xx' "$DIR/wrk.out"; then
+        echo "bench: non-2xx answers" >&2
+        exit 1
+    fi
+    awk '/^Requests\/sec/ {print $2}' "$DIR/wrk.out"
+}
+
+echo "== baseline: httpd serving a static file of $size bytes" >&2
+static=$(wrk_rps "http://127.0.0.1:$HTTP/static.xml")
+echo "== Autodiscover POX ($size-byte answers)" >&2
+pox=$(wrk_rps -s "$DIR/pox.lua" "$URL")
+
+echo "== storaged authenticate+resolve, 16 clients" >&2
+sd=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" alice@example.test "$PW" 16 "$SECS")
+echo "$sd" >&2
+sdrate=$(echo "$sd" | sed -n 's/.* \([0-9]*\) pairs\/s.*/\1/p')
+echo "== baseline: pgbench -S, 16 clients" >&2
+(cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" pgbench -q -i -s 1 exchange >/dev/null 2>&1)
+pg=$(cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" \
+     pgbench -S -n -c 16 -j 2 -T "$SECS" exchange 2>/dev/null |
+     sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+rss=$(ps -o rss= -p "$(cat "$DIR/run/storaged.pid")")
+
+echo
+echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "BEGIN{printf \"%.2f\", $pox/$static}") (target >= 0.5)"
+echo "storaged:           $sd"
+echo "pgbench -S:         $pg tps; auth+resolve pairs per pgbench transaction: $(awk "BEGIN{printf \"%.2f\", $sdrate/$pg}")"
+echo "storaged RSS after the run: $rss KiB"
