@@ -49,7 +49,15 @@ UNIT_BIN = $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
 
 BENCH_BIN = $(O)/bench/sd_bench
 
-all: $(LIBXC) $(O)/storaged/storaged $(O)/bin/xc-passwd $(MODS) $(UNIT_BIN) $(BENCH_BIN)
+all: $(LIBXC) $(O)/storaged/storaged $(O)/bin/xc-passwd $(MODS) $(UNIT_BIN) $(BENCH_BIN) $(O)/.sanitized
+
+# marks a sanitizer build (build/stack.sh preloads the runtime into httpd)
+$(O)/.sanitized:
+	@mkdir -p $(@D)
+	@if [ "$(SAN)" = 1 ]; then touch $@; fi
+
+# keep objects of pattern rules (unit tests) for incremental builds
+.SECONDARY:
 
 $(O)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)

@@ -179,10 +179,18 @@ ${XC_HTTPD_EXTRA:-}
 CONF
     [ ${#AS[@]} -gt 0 ] && chown -R "$RUNUSER:" "$DIR/etc" "$DIR/www"
     true
+    # A sanitizer build of the modules needs the runtime preloaded into
+    # httpd; reports go to log/asan-httpd.* (t/run.sh looks at them).
+    HTTPD_ENV=()
+    if [ -f "$OUT/.sanitized" ]; then
+        HTTPD_ENV=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so)"
+                   "ASAN_OPTIONS=detect_leaks=0:log_path=$DIR/log/asan-httpd"
+                   "UBSAN_OPTIONS=print_stacktrace=1:log_path=$DIR/log/ubsan-httpd")
+    fi
     if pid_alive "$DIR/run/httpd.pid"; then
-        as "$HTTPD" -f "$DIR/etc/httpd.conf" -k graceful
+        as "${HTTPD_ENV[@]}" "$HTTPD" -f "$DIR/etc/httpd.conf" -k graceful
     else
-        as "$HTTPD" -f "$DIR/etc/httpd.conf" -k start
+        as "${HTTPD_ENV[@]}" "$HTTPD" -f "$DIR/etc/httpd.conf" -k start
     fi
     if ! wait_for 20 curl -s -o /dev/null "http://127.0.0.1:$HTTP/"; then
         log "httpd did not start; see $DIR/log/httpd-error.log"

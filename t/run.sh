@@ -131,14 +131,19 @@ else
     for t in t/integration/test_*.sh; do
         [ -f "$t" ] && run "integration:$(basename "$t")" bash "$t"
     done
-    # the sanitizer build of storaged reports at exit: stop it and look
-    build/stack.sh stop-storaged "$XC_DIR" >/dev/null 2>&1
-    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$XC_DIR/log/storaged.log"; then
-        echo "not ok - sanitizer findings in storaged.log:"
-        grep -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$XC_DIR/log/storaged.log" | head -60
+    # sanitizer builds report at exit (leaks) or at the error: stop the
+    # stack and look at storaged's log and httpd's sanitizer logs
+    build/stack.sh stop "$XC_DIR" >/dev/null 2>&1
+    san_logs=("$XC_DIR/log/storaged.log")
+    for f in "$XC_DIR"/log/asan-httpd.* "$XC_DIR"/log/ubsan-httpd.*; do
+        [ -f "$f" ] && san_logs+=("$f")
+    done
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "${san_logs[@]}"; then
+        echo "not ok - sanitizer findings:"
+        grep -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "${san_logs[@]}" | head -80
         fail=$((fail + 1))
     else
-        echo "ok - storaged ran clean under ASan/UBSan ($STACK_OUT)"
+        echo "ok - storaged and httpd ran clean under ASan/UBSan ($STACK_OUT)"
         pass=$((pass + 1))
     fi
 fi
