@@ -97,6 +97,16 @@ typedef struct sd_user {
     char deployment_id[37];
 } sd_user;
 
+/*
+ * The columns that make an sd_user, in the order sd_user_from_row reads
+ * them; FROM must bind u (users), m (mailboxes) and p (primary address).
+ */
+#define SD_USER_COLS                                                        \
+    "u.id, m.id, p.address, u.display_name, u.legacy_dn, m.replica_guid, "  \
+    "(SELECT value FROM settings WHERE key = 'deployment_id')"
+#define SD_USER_NCOLS 7
+void sd_user_from_row(PGresult *res, int row, sd_user *u);
+
 int sd_auth_init(const sd_conf *conf);
 void sd_auth_fini(void);
 /* Flush the caches (directory changed). */

@@ -260,9 +260,22 @@ static int cred_key(uint8_t out[32], const char *user, const char *password)
     return ok ? 0 : -1;
 }
 
-static void copy_field(char *dst, size_t dstlen, PGresult *res, int col)
+static void copy_field(char *dst, size_t dstlen, PGresult *res, int row,
+                       int col)
 {
-    snprintf(dst, dstlen, "%s", PQgetvalue(res, 0, col));
+    snprintf(dst, dstlen, "%s", PQgetvalue(res, row, col));
+}
+
+void sd_user_from_row(PGresult *res, int row, sd_user *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->user_id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    u->mailbox_id = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+    copy_field(u->address, sizeof(u->address), res, row, 2);
+    copy_field(u->display_name, sizeof(u->display_name), res, row, 3);
+    copy_field(u->legacy_dn, sizeof(u->legacy_dn), res, row, 4);
+    copy_field(u->mailbox_guid, sizeof(u->mailbox_guid), res, row, 5);
+    copy_field(u->deployment_id, sizeof(u->deployment_id), res, row, 6);
 }
 
 /* Bind a session to a successful login: the session of a cached login is
@@ -312,6 +325,8 @@ int sd_auth_login_cached(const char *user_in, const char *password,
         if (c != NULL) {
             *u = c->u;
             hit = open_session(u, c, token, now) == XC_OK;
+            if (hit)        /* a success resets the count, cached or not */
+                clear_failures("u", user);
         }
     }
     pthread_mutex_unlock(&lock);
@@ -323,9 +338,7 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
                         const char *remote, sd_user *u, char token[65])
 {
     static const char sql[] =
-        "SELECT u.id, u.password_hash, u.enabled, u.display_name, "
-        "       u.legacy_dn, m.id, p.address, m.replica_guid, "
-        "       (SELECT value FROM settings WHERE key = 'deployment_id') "
+        "SELECT " SD_USER_COLS ", u.password_hash, u.enabled "
         "FROM addresses a JOIN users u ON u.id = a.user_id "
         "JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
@@ -363,6 +376,8 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
         if (c != NULL) {
             *u = c->u;
             st = open_session(u, c, token, now);
+            if (st == XC_OK)
+                clear_failures("u", user);
             pthread_mutex_unlock(&lock);
             return st;
         }
@@ -373,10 +388,10 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
     res = sd_db_exec(db, sql, 1, params, &st);
     if (res == NULL)
         return st;
-    found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) &&
-            strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    found = PQntuples(res) == 1 && !PQgetisnull(res, 0, SD_USER_NCOLS) &&
+            strcmp(PQgetvalue(res, 0, SD_USER_NCOLS + 1), "t") == 0;
     if (found) {
-        ok = argon2id_verify(PQgetvalue(res, 0, 1), password,
+        ok = argon2id_verify(PQgetvalue(res, 0, SD_USER_NCOLS), password,
                              strlen(password)) == ARGON2_OK;
     } else {
         /* spend the same time as for a real user */
@@ -393,14 +408,7 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
         return XC_E_AUTH;
     }
 
-    memset(u, 0, sizeof(*u));
-    u->user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    copy_field(u->display_name, sizeof(u->display_name), res, 3);
-    copy_field(u->legacy_dn, sizeof(u->legacy_dn), res, 4);
-    u->mailbox_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-    copy_field(u->address, sizeof(u->address), res, 6);
-    copy_field(u->mailbox_guid, sizeof(u->mailbox_guid), res, 7);
-    copy_field(u->deployment_id, sizeof(u->deployment_id), res, 8);
+    sd_user_from_row(res, 0, u);
     PQclear(res);
 
     pthread_mutex_lock(&lock);

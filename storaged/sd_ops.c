@@ -108,17 +108,13 @@ static void op_auth(sd_db *db, sd_req *req, sd_reply *rp)
 static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_addr[] =
-        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn, "
-        "       m.replica_guid, "
-        "       (SELECT value FROM settings WHERE key = 'deployment_id') "
+        "SELECT " SD_USER_COLS " "
         "FROM addresses a JOIN users u ON u.id = a.user_id "
         "JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
         "WHERE a.address = $1 AND u.enabled";
     static const char sql_dn[] =
-        "SELECT u.id, m.id, p.address, u.display_name, u.legacy_dn, "
-        "       m.replica_guid, "
-        "       (SELECT value FROM settings WHERE key = 'deployment_id') "
+        "SELECT " SD_USER_COLS " "
         "FROM users u JOIN mailboxes m ON m.user_id = u.id "
         "JOIN addresses p ON p.user_id = u.id AND p.is_primary "
         "WHERE lower(u.legacy_dn) = $1 AND u.enabled";
@@ -151,18 +147,7 @@ static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
             sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
             return;
         }
-        memset(&u, 0, sizeof(u));
-        u.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        u.mailbox_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        snprintf(u.address, sizeof(u.address), "%s", PQgetvalue(res, 0, 2));
-        snprintf(u.display_name, sizeof(u.display_name), "%s",
-                 PQgetvalue(res, 0, 3));
-        snprintf(u.legacy_dn, sizeof(u.legacy_dn), "%s",
-                 PQgetvalue(res, 0, 4));
-        snprintf(u.mailbox_guid, sizeof(u.mailbox_guid), "%s",
-                 PQgetvalue(res, 0, 5));
-        snprintf(u.deployment_id, sizeof(u.deployment_id), "%s",
-                 PQgetvalue(res, 0, 6));
+        sd_user_from_row(res, 0, &u);
         PQclear(res);
         sd_dir_put(addr, &u, gen);
     }

@@ -523,22 +523,30 @@ static const char *user_setting(request_rec *r, const adisc_conf *c,
     return NULL;
 }
 
-static void soap_begin(xc_wbuf *w, const char *action)
+/* Envelope, header and the opening of <op>ResponseMessage/Response with
+   ErrorCode NoError, up to the opening tag of the list of answers. */
+static void soap_begin(xc_wbuf *w, const char *op, const char *list)
 {
     out_init(w);
     xc_out(w, "<s:Envelope xmlns:s=\"" NS_SOAP "\" xmlns:a=\"" NS_WSA "\">"
               "<s:Header><a:Action s:mustUnderstand=\"1\">"
               "http://schemas.microsoft.com/exchange/2010/Autodiscover/"
               "Autodiscover/");
-    xc_out(w, action);
-    xc_out(w, "</a:Action><h:ServerVersionInfo xmlns:h=\"" NS_ADISC "\" "
+    xc_out(w, op);
+    xc_out(w, "Response</a:Action><h:ServerVersionInfo xmlns:h=\"" NS_ADISC "\" "
               "xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">"
               "<h:MajorVersion>15</h:MajorVersion>"
               "<h:MinorVersion>1</h:MinorVersion>"
               "<h:MajorBuildNumber>2507</h:MajorBuildNumber>"
               "<h:MinorBuildNumber>6</h:MinorBuildNumber>"
               "<h:Version>Exchange2016</h:Version>"
-              "</h:ServerVersionInfo></s:Header><s:Body>");
+              "</h:ServerVersionInfo></s:Header><s:Body><");
+    xc_out(w, op);
+    xc_out(w, "ResponseMessage xmlns=\"" NS_ADISC "\">"
+              "<Response xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">"
+              "<ErrorCode>NoError</ErrorCode><ErrorMessage /><");
+    xc_out(w, list);
+    xc_out(w, ">");
 }
 
 static int soap_fault(request_rec *r, const char *msg)
@@ -559,10 +567,7 @@ static int soap_user_settings(request_rec *r, const adisc_conf *c,
 {
     xc_wbuf w;
 
-    soap_begin(&w, "GetUserSettingsResponse");
-    xc_out(&w, "<GetUserSettingsResponseMessage xmlns=\"" NS_ADISC "\">"
-               "<Response xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">"
-               "<ErrorCode>NoError</ErrorCode><ErrorMessage /><UserResponses>");
+    soap_begin(&w, "GetUserSettings", "UserResponses");
     for (int u = 0; u < q->nnames; u++) {
         const char *target;
         mbx_info m;
@@ -636,10 +641,7 @@ static int soap_domain_settings(request_rec *r, const adisc_conf *c,
     const char *ews = adisc_url(r, c, "EWS");
     xc_wbuf w;
 
-    soap_begin(&w, "GetDomainSettingsResponse");
-    xc_out(&w, "<GetDomainSettingsResponseMessage xmlns=\"" NS_ADISC "\">"
-               "<Response xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">"
-               "<ErrorCode>NoError</ErrorCode><ErrorMessage /><DomainResponses>");
+    soap_begin(&w, "GetDomainSettings", "DomainResponses");
     for (int d = 0; d < q->nnames; d++) {
         const char *to = apr_table_get(c->redirects, q->names[d]);
 
