@@ -29,7 +29,15 @@ void xc_out_xml(xc_wbuf *w, const char *s)
         default:
             if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
                 rep = "";
-            else
+            else if (c == 0xEF && (unsigned char)s[1] == 0xBF &&
+                     ((unsigned char)s[2] == 0xBE ||
+                      (unsigned char)s[2] == 0xBF)) {
+                /* U+FFFE, U+FFFF: not XML characters either */
+                xc_put_bytes(w, run, (size_t)(s - run));
+                s += 2;
+                run = s + 1;
+                continue;
+            } else
                 continue;
         }
         xc_put_bytes(w, run, (size_t)(s - run));

@@ -8,8 +8,8 @@
 #include "xc_buf.h"
 
 void xc_out(xc_wbuf *w, const char *s);
-/* XML character data or attribute value: & < > " ' escaped; control
-   characters XML 1.0 forbids are dropped. */
+/* XML character data or attribute value: & < > " ' escaped; characters
+   XML 1.0 forbids (controls, U+FFFE, U+FFFF) are dropped. */
 void xc_out_xml(xc_wbuf *w, const char *s);
 /* <name>escaped text</name> */
 void xc_out_elem(xc_wbuf *w, const char *name, const char *text);

@@ -178,6 +178,9 @@ void *sd_map_put(sd_map *m, const void *key, size_t keylen, time_t now)
     entry *e = *pp;
 
     if (e != NULL) {
+        /* an expired entry not yet purged counts as absent: start afresh */
+        if (m->expired != NULL && m->expired(e->value, now))
+            memset(e->value, 0, m->vsize);
         e->touched = now;
         return e->value;
     }

@@ -16,6 +16,7 @@
 #include <libxml/tree.h>
 
 #include "apr_strings.h"
+#include "xc_wire.h"
 
 static void quiet(void *ctx, const char *msg, ...)
 {
@@ -65,6 +66,16 @@ static xmlDoc *parse_xml(apr_pool_t *p, const char *buf, size_t len,
         *error_r = "request body empty or too large";
         return NULL;
     }
+    /* libxml2 checks each attribute against all earlier ones of its
+       element: bound attributes (and namespace declarations), which all
+       carry a '=', before parsing */
+    for (const char *q = buf; (q = memchr(q, '=', len - (size_t)(q - buf)));
+         q++)
+        if (++count > ADISC_MAX_NODES) {
+            *error_r = "XML too large or too deeply nested";
+            return NULL;
+        }
+    count = 0;
     /* no NOENT (entities stay unexpanded), no DTDLOAD, no network */
     doc = xmlReadMemory(buf, (int)len, "request.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR |
@@ -308,8 +319,10 @@ static int hexval(int c)
     return -1;
 }
 
-/* %-decode into the pool; NULL on a bad or control-character escape. */
-static char *unescape(apr_pool_t *p, const char *s, size_t n)
+/* %-decode into the pool; NULL on a bad or control-character escape or
+   invalid UTF-8. form: the query-string rule '+' = space (RFC 3986 paths
+   keep '+'). */
+static char *unescape(apr_pool_t *p, const char *s, size_t n, int form)
 {
     char *out = apr_palloc(p, n + 1), *o = out;
 
@@ -325,7 +338,7 @@ static char *unescape(apr_pool_t *p, const char *s, size_t n)
                 return NULL;
             c = h << 4 | l;
             i += 2;
-        } else if (c == '+') {
+        } else if (c == '+' && form) {
             c = ' ';
         }
         if (c < 0x20 || c == 0x7F)
@@ -333,7 +346,7 @@ static char *unescape(apr_pool_t *p, const char *s, size_t n)
         *o++ = (char)c;
     }
     *o = '\0';
-    return out;
+    return xc_utf8_valid((const uint8_t *)out, (size_t)(o - out)) ? out : NULL;
 }
 
 int adisc_json_parse(apr_pool_t *p, const char *rest, const char *query,
@@ -350,7 +363,7 @@ int adisc_json_parse(apr_pool_t *p, const char *rest, const char *query,
             *error_r = "no such resource";
             return 404;
         }
-        email = unescape(p, e, strlen(e));
+        email = unescape(p, e, strlen(e), 0);
     } else if (*rest != '\0') {
         *error_r = "no such resource";
         return 404;
@@ -365,8 +378,8 @@ int adisc_json_parse(apr_pool_t *p, const char *rest, const char *query,
             *error_r = "malformed query string";
             return 400;
         }
-        key = unescape(p, query, (size_t)(eq - query));
-        val = unescape(p, eq + 1, n - (size_t)(eq - query) - 1);
+        key = unescape(p, query, (size_t)(eq - query), 1);
+        val = unescape(p, eq + 1, n - (size_t)(eq - query) - 1, 1);
         if (key == NULL || val == NULL) {
             *error_r = "malformed query string";
             return 400;

@@ -795,6 +795,11 @@ static const struct json_case {
     { "/v1.0/alice@example.test", NULL, 0, "alice@example.test", NULL },
     { "/v1.0/alice@example.test", "", 0, "alice@example.test", NULL },
     { "", "Email=alice%40example.test", 0, "alice@example.test", NULL },
+    /* escapes must decode to valid UTF-8 (answers echo the protocol) */
+    { "/v1.0/alice@example.test", "Protocol=EWS%FF", 400, NULL, NULL },
+    { "/v1.0/al%C3%A9@example.test", "Protocol=EWS", 0,
+      "al\xc3\xa9@example.test", "EWS" },
+    { "/v1.0/al%C3@example.test", "Protocol=EWS", 400, NULL, NULL },
     /* ProxyShell (CVE-2021-34473) and friends */
     { "", "@x/mapi/", 400, NULL, NULL },
     { "", "@evil.test/mapi/nspi/?&Email=autodiscover/autodiscover.json"

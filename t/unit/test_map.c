@@ -163,6 +163,10 @@ static void test_expired(void)
     /* an expired key can be put again, fresh */
     v = put(m, "short", 200);
     test_assert(v != NULL && v->expires == 0 && sd_map_count(m) == 1);
+    /* put on an expired entry not yet purged also starts zeroed */
+    v->expires = 300;
+    v = put(m, "short", 400);
+    test_assert(v != NULL && v->expires == 0 && sd_map_count(m) == 1);
     sd_map_free(m);
     test_end();
 

@@ -836,6 +836,9 @@ static const struct text_case {
     { "\x7f", "\x7f", "\x7f" },
     { "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac",
       "caf\xc3\xa9 \xe2\x82\xac" },
+    /* U+FFFE and U+FFFF are no XML characters: dropped from XML only */
+    { "a\xef\xbf\xbe" "b\xef\xbf\xbf" "c\xef\xbf\xbd",
+      "abc\xef\xbf\xbd", "a\xef\xbf\xbe" "b\xef\xbf\xbf" "c\xef\xbf\xbd" },
     { "<a href=\"x\">&amp;</a>",
       "&lt;a href=&quot;x&quot;&gt;&amp;amp;&lt;/a&gt;",
       "<a href=\\\"x\\\">&amp;</a>" },
