@@ -161,6 +161,10 @@ ThreadsPerChild 32
 MaxRequestWorkers 128
 KeepAlive On
 MaxKeepAliveRequests 0
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
 DocumentRoot $DIR/www
 <Directory $DIR/www>
     Require all granted

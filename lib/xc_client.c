@@ -34,23 +34,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int wait_fd(int fd, short ev, long long deadline)
-{
-    struct pollfd p = { .fd = fd, .events = ev };
-    int r;
-
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return 0;
-        r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
-        if (r > 0)
-            return 1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
 int xc_client_connect(const char *path, int timeout_ms, size_t max_frame,
                       xc_client **c_r, const char **error_r)
 {
@@ -86,6 +69,21 @@ int xc_client_connect(const char *path, int timeout_ms, size_t max_frame,
     }
     c->fd = fd;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+    /* From here on the socket blocks, bounded by the timeout: one recv per
+       answer instead of recv (EAGAIN) + poll + recv. */
+    {
+        struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
+                              .tv_usec = (c->timeout_ms % 1000) * 1000 };
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+            close(fd);
+            free(c);
+            *error_r = "cannot set up the storaged socket";
+            return -1;
+        }
+    }
     c->max_frame = max_frame ? max_frame : XW_DEFAULT_MAX_FRAME;
     c->next_id = 1;
     xc_wbuf_init(&c->out, c->max_frame);
@@ -144,11 +142,11 @@ static int send_all(xc_client *c, long long deadline, const char **error_r)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int w = wait_fd(c->fd, POLLOUT, deadline);
-            if (w > 0)
-                continue;
-            *error_r = w == 0 ? "timeout sending to storaged"
-                              : "poll failed";
+            *error_r = "timeout sending to storaged";
+            return -1;
+        }
+        if (now_ms() > deadline) {
+            *error_r = "timeout sending to storaged";
             return -1;
         }
         *error_r = "connection to storaged lost";
@@ -194,6 +192,10 @@ static int read_frame(xc_client *c, long long deadline, xw_hdr *hdr,
             c->in = p;
             c->in_cap = cap;
         }
+        if (now_ms() > deadline) {
+            *error_r = "timeout waiting for storaged";
+            return -1;
+        }
         n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n > 0) {
             c->in_len += (size_t)n;
@@ -202,11 +204,7 @@ static int read_frame(xc_client *c, long long deadline, xw_hdr *hdr,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int w = wait_fd(c->fd, POLLIN, deadline);
-            if (w > 0)
-                continue;
-            *error_r = w == 0 ? "timeout waiting for storaged"
-                              : "poll failed";
+            *error_r = "timeout waiting for storaged";
             return -1;
         }
         *error_r = "connection to storaged lost";

@@ -28,6 +28,7 @@
 
 #include "apr_strings.h"
 #include "http_protocol.h"
+#include "http_request.h"
 
 #define MERGE(f, unset) (add->f != (unset) ? add->f : base->f)
 
@@ -136,6 +137,19 @@ static const command_rec cmds[] = {
     { NULL }
 };
 
+/*
+ * Nothing under /autodiscover/ is a file: skip the filesystem walk (a stat
+ * and an .htaccess probe per directory level, per request), as mod_proxy
+ * does for its URLs. <Location> sections still apply: the location walk
+ * runs after this hook.
+ */
+static int map_to_storage(request_rec *r)
+{
+    if (r->uri != NULL && strncasecmp(r->uri, "/autodiscover/", 14) == 0)
+        return OK;
+    return DECLINED;
+}
+
 static void child_init(apr_pool_t *p, server_rec *s)
 {
     (void)p;
@@ -147,6 +161,7 @@ static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(adisc_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
