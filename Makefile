@@ -36,7 +36,8 @@ LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
 LIBXC = $(O)/lib/libxc.a
 
 SD_SRC = storaged/sd_main.c storaged/sd_conf.c storaged/sd_log.c storaged/sd_db.c \
-         storaged/sd_map.c storaged/sd_auth.c storaged/sd_ops.c storaged/sd_conn.c
+         storaged/sd_map.c storaged/sd_auth.c storaged/sd_ops.c storaged/sd_conn.c \
+         storaged/sd_state.c
 SD_OBJ = $(SD_SRC:%.c=$(O)/%.o)
 SD_LIBS = -lpq -largon2 -lcrypto -lpthread
 
@@ -84,7 +85,7 @@ $(O)/modules/%.o: modules/%.c
 	$(CC) $(ALL_CFLAGS) $(HTTPD_CFLAGS) $(APR_CFLAGS) $(APU_CFLAGS) $(XML_CFLAGS) -Imodules/exchange -c $< -o $@
 
 $(O)/modules/mod_exchange.so: $(MOD_EXCHANGE_SRC:%.c=$(O)/%.o) $(LIBXC)
-	$(CC) -shared $(LDFLAGS_ALL) -Wl,--version-script=build/module.map -o $@ $(filter %.o,$^) $(LIBXC)
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,--version-script=build/module.map -o $@ $(filter %.o,$^) $(LIBXC) -lcrypto
 
 $(O)/modules/mod_autodiscover.so: $(MOD_ADISC_SRC:%.c=$(O)/%.o) $(LIBXC)
 	$(CC) -shared $(LDFLAGS_ALL) -Wl,--version-script=build/module.map -o $@ $(filter %.o,$^) $(LIBXC) $(XML_LIBS)

@@ -4,7 +4,8 @@
 #
 # usage: build/stack.sh start DIR HTTP_PORT HTTPS_PORT PG_PORT [OUT]
 #        build/stack.sh stop DIR
-#        build/stack.sh restart-storaged DIR | stop-storaged DIR
+#        build/stack.sh restart-storaged|stop-storaged|kill-storaged|
+#                       start-storaged|restart-postgres DIR
 #
 # Used by `make run` (DIR = ./var) and by the tests (a temporary DIR). OUT
 # is the build directory whose binaries are used (default: out). Binaries,
@@ -220,11 +221,20 @@ restart-storaged)
     stop_pid "$DIR/run/storaged.pid"
     start_storaged
     ;;
+kill-storaged)      # a crash: SIGKILL, no clean shutdown
+    if pid_alive "$DIR/run/storaged.pid"; then
+        kill -KILL "$(head -n1 "$DIR/run/storaged.pid")"
+        rm -f "$DIR/run/storaged.pid"
+    fi
+    ;;
+start-storaged)
+    start_storaged
+    ;;
 restart-postgres)
     as "$PGBIN/pg_ctl" -D "$DIR/pgdata" -m fast -w restart >/dev/null
     ;;
 *)
-    echo "usage: stack.sh start|stop|stop-storaged|restart-storaged|restart-postgres DIR ..." >&2
+    echo "usage: stack.sh start|stop|stop-storaged|restart-storaged|kill-storaged|start-storaged|restart-postgres DIR ..." >&2
     exit 2
     ;;
 esac

@@ -129,6 +129,12 @@ int sd_auth_login_cached(const char *user, const char *password,
 xc_status sd_session_get(const char *token, sd_user *u);
 void sd_session_drop(const char *token);
 
+/* ---- published state for clients' caches (sd_state.c) ---- */
+int sd_state_open(const sd_conf *conf);
+void sd_state_set(int valid);       /* under sd_auth's lock */
+void sd_state_heartbeat(void);
+void sd_state_close(void);
+
 /* ---- request handling (sd_ops.c) ---- */
 typedef struct sd_req {
     xw_hdr hdr;

@@ -141,6 +141,7 @@ void sd_auth_flush(void)
     sd_map_clear(creds);
     sd_map_clear(dircache);
     generation++;
+    sd_state_set(listening);    /* clients drop their caches too */
     pthread_mutex_unlock(&lock);
 }
 
@@ -151,6 +152,7 @@ void sd_auth_listening(int on)
     sd_map_clear(creds);
     sd_map_clear(dircache);
     generation++;
+    sd_state_set(on);
     pthread_mutex_unlock(&lock);
 }
 

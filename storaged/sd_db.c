@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int connect_db(sd_db *db)
@@ -128,53 +129,58 @@ static pthread_t listen_thread;
 static int listen_stop_pipe[2] = { -1, -1 };
 static char *listen_conninfo;
 
+/*
+ * Wakes at least once a second: to beat the heart of the state file
+ * (sd_state.c), and to retry PostgreSQL with a growing back-off while it
+ * is away (during which caches are off).
+ */
 static void *listen_main(void *arg)
 {
     PGconn *conn = NULL;
     int backoff = 1;
+    time_t next_try = 0;
 
     (void)arg;
     for (;;) {
         struct pollfd p[2];
+        int up = conn != NULL && PQstatus(conn) == CONNECTION_OK;
 
-        if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        sd_state_heartbeat();
+        if (!up && time(NULL) >= next_try) {
             PGresult *r;
 
             if (conn != NULL)
                 PQfinish(conn);
             conn = PQconnectdb(listen_conninfo);
-            if (PQstatus(conn) == CONNECTION_OK) {
-                r = PQexec(conn, "LISTEN xc_directory");
-                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            r = PQstatus(conn) == CONNECTION_OK
+                    ? PQexec(conn, "LISTEN xc_directory") : NULL;
+            if (r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK) {
+                /* changes may have happened while we were away: start
+                   from empty caches */
+                sd_auth_listening(1);
+                backoff = 1;
+                up = 1;
+            } else {
+                if (r != NULL)
                     sd_log_error(13, "LISTEN failed: %s",
                                  PQresultErrorMessage(r));
-                    PQfinish(conn);
-                    conn = NULL;
-                } else {
-                    /* changes may have happened while we were away: start
-                       from empty caches */
-                    sd_auth_listening(1);
-                    backoff = 1;
-                }
-                PQclear(r);
+                PQfinish(conn);
+                conn = NULL;
+                next_try = time(NULL) + backoff;
+                if (backoff < 30)
+                    backoff *= 2;
             }
+            PQclear(r);
         }
         p[0].fd = listen_stop_pipe[0];
         p[0].events = POLLIN;
-        p[1].fd = conn != NULL && PQstatus(conn) == CONNECTION_OK
-                      ? PQsocket(conn) : -1;
+        p[1].fd = up ? PQsocket(conn) : -1;
         p[1].events = POLLIN;
-        if (poll(p, 2, p[1].fd < 0 ? backoff * 1000 : -1) < 0 &&
-            errno != EINTR)
+        if (poll(p, 2, 1000) < 0 && errno != EINTR)
             break;
         if (p[0].revents)
             break;
-        if (p[1].fd < 0) {
-            if (backoff < 30)
-                backoff *= 2;
-            continue;
-        }
-        if (p[1].revents) {
+        if (up && p[1].revents) {
             PGnotify *n;
             int got = 0;
 

@@ -175,7 +175,7 @@ int main(int argc, char **argv)
         return 1;
     }
     lfd = open_socket(&conf);
-    if (lfd < 0 || sfd < 0)
+    if (lfd < 0 || sfd < 0 || sd_state_open(&conf) < 0)
         return 1;
     if (conf.pid_file[0]) {
         FILE *f = fopen(conf.pid_file, "w");
@@ -228,6 +228,7 @@ int main(int argc, char **argv)
     }
 
     sd_log_info(2, "stopping: finishing requests in flight");
+    sd_state_close();       /* clients stop trusting their caches now */
     close(lfd);
     unlink(conf.socket_path);
     sd_conns_shutdown();

@@ -46,10 +46,20 @@ static authn_status check_password(request_rec *r, const char *user,
     auth_args a = { user, password, r->useragent_ip ? r->useragent_ip : "" };
     xc_reply rep;
     xc_identity *id;
+    const xc_identity *cached;
+    apr_uint64_t gen = 0;
+    int trusted;
 
     if (!xc_utf8_valid((const uint8_t *)user, strlen(user)) ||
         !xc_utf8_valid((const uint8_t *)password, strlen(password)))
         return AUTH_DENIED;
+    /* the generation is read before asking storaged: a directory change
+       during the call leaves the new entry stale, never wrongly fresh */
+    trusted = xc_cache_state(&gen);
+    if (trusted && (cached = xc_cache_get(r, user, password, gen)) != NULL) {
+        xc_set_identity(r, cached);
+        return AUTH_GRANTED;
+    }
     if (xc_store_call(r, XW_OP_AUTH, build_auth, &a, NULL, &rep) < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "XC00004: storaged unreachable: cannot authenticate");
@@ -77,6 +87,8 @@ static authn_status check_password(request_rec *r, const char *user,
     id->user_id = xc_reply_i8(&rep, XW_TAG_USER_ID, 0);
     id->mailbox_id = xc_reply_i8(&rep, XW_TAG_MAILBOX_ID, 0);
     xc_set_identity(r, id);
+    if (trusted)
+        xc_cache_put(r, user, password, id, gen);
     return AUTH_GRANTED;
 }
 

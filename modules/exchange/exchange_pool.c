@@ -17,7 +17,6 @@
 
 APLOG_USE_MODULE(exchange);
 
-#define DEFAULT_SOCKET "/run/storaged/storaged.sock"
 
 typedef struct req_state {
     xc_client *c;
@@ -32,12 +31,12 @@ static apr_status_t construct(void **res, void *params, apr_pool_t *p)
     const char *err;
 
     (void)p;
-    if (xc_client_connect(sc->socket ? sc->socket : DEFAULT_SOCKET,
+    if (xc_client_connect(sc->socket ? sc->socket : XC_DEFAULT_SOCKET,
                           (sc->timeout > 0 ? sc->timeout : 30) * 1000,
                           sc->max_frame, &c, &err) < 0) {
         ap_log_perror(APLOG_MARK, APLOG_ERR, 0, p,
                       "XC00002: cannot connect to storaged at %s: %s",
-                      sc->socket ? sc->socket : DEFAULT_SOCKET, err);
+                      sc->socket ? sc->socket : XC_DEFAULT_SOCKET, err);
         return APR_ECONNREFUSED;
     }
     *res = c;
@@ -61,6 +60,8 @@ apr_status_t xc_pool_init(apr_pool_t *p, server_rec *s)
     apr_status_t rv;
 
     /* one pool per process, the main server's; virtual hosts share it */
+    xc_cache_init(p, s, sc->socket ? sc->socket : XC_DEFAULT_SOCKET,
+                  sc->cache_ttl != XC_UNSET ? sc->cache_ttl : 60);
     rv = apr_reslist_create(&sc->pool, 0, max, max, apr_time_from_sec(300),
                             construct, destruct, sc, p);
     if (rv == APR_SUCCESS)

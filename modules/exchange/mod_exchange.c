@@ -11,6 +11,10 @@
  *   ExchangeStoragedTimeout seconds  per call (server, default 30)
  *   ExchangeStoragedConnections n    pooled connections per process
  *                                    (server, default 64)
+ *   ExchangeAuthCacheTTL seconds     how long a process remembers a login
+ *                                    storaged accepted (server, default 60;
+ *                                    0 = ask storaged every time); any
+ *                                    directory change ends them at once
  *   ExchangeStore On|Off             requests here need the store: answer
  *                                    503 while storaged is unreachable
  *                                    (directory, default Off)
@@ -35,6 +39,7 @@ static void *create_srv(apr_pool_t *p, server_rec *s)
     c->timeout = XC_UNSET;
     c->max_conns = XC_UNSET;
     c->max_frame = 0;
+    c->cache_ttl = XC_UNSET;
     return c;
 }
 
@@ -46,6 +51,7 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->timeout = MERGE(timeout, XC_UNSET);
     c->max_conns = MERGE(max_conns, XC_UNSET);
     c->max_frame = MERGE(max_frame, 0);
+    c->cache_ttl = MERGE(cache_ttl, XC_UNSET);
     return c;
 }
 
@@ -85,13 +91,15 @@ static const char *set_int(cmd_parms *cmd, void *d, const char *arg)
     long v = strtol(arg, &end, 10);
 
     (void)d;
-    if (*end || v < 1 || v > 100000)
-        return apr_psprintf(cmd->pool, "%s needs a number from 1 to 100000",
+    if (*end || v < (cmd->info == (void *)3 ? 0 : 1) || v > 100000)
+        return apr_psprintf(cmd->pool, "%s needs a number up to 100000",
                             cmd->cmd->name);
     if (cmd->info == (void *)1)
         c->timeout = (int)v;
-    else
+    else if (cmd->info == (void *)2)
         c->max_conns = (int)v;
+    else
+        c->cache_ttl = (int)v;
     return NULL;
 }
 
@@ -102,6 +110,8 @@ static const command_rec cmds[] = {
                   "seconds a storaged call may take"),
     AP_INIT_TAKE1("ExchangeStoragedConnections", set_int, (void *)2,
                   RSRC_CONF, "pooled storaged connections per process"),
+    AP_INIT_TAKE1("ExchangeAuthCacheTTL", set_int, (void *)3, RSRC_CONF,
+                  "seconds a process remembers an accepted login (0 = off)"),
     AP_INIT_FLAG("ExchangeStore", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(xc_dir_conf, store), OR_AUTHCFG,
                  "requests here need storaged: 503 while it is down"),
@@ -118,7 +128,12 @@ static int check_store(request_rec *r)
     xc_dir_conf *d = ap_get_module_config(r->per_dir_config,
                                           &exchange_module);
 
+    apr_uint64_t gen;
+
     if (d->store != 1)
+        return DECLINED;
+    /* storaged's heartbeat says it is up: no need to ask it */
+    if (xc_cache_state(&gen))
         return DECLINED;
     if (xc_pool_acquire(r) == NULL) {
         apr_table_setn(r->err_headers_out, "Retry-After", "10");

@@ -4,6 +4,7 @@ caches logins and address lookups (the caches are dropped on the database's
 NOTIFY)."""
 import os
 import subprocess
+import time
 
 import xctest
 from xctest import (check, run_tests, Storaged, OK, E_AUTH, E_NOTFOUND,
@@ -82,6 +83,39 @@ def test_disable_and_enable():
           eventually(lambda: login_status("dora@example.test", "second-Pass-2")[0] == OK))
 
 
+def pox_status(user, pw):
+    st, _, _ = xctest.request("POST", "/autodiscover/autodiscover.xml",
+                              body=xctest.pox_request(user), auth=(user, pw))
+    return st
+
+
+def test_httpd_honours_changes_at_once():
+    """httpd processes remember accepted logins too; a directory change
+    must end them as fast as storaged's own."""
+    rc, out = admin("user-add", "fred@example.test", "Fred Web", password="web-Pass-1")
+    check("a user for the web checks", rc == 0, out)
+    for _ in range(20):       # reach every httpd process, so each caches it
+        pox_status("fred@example.test", "web-Pass-1")
+    check("Autodiscover works with a cached login", pox_status("fred@example.test", "web-Pass-1") == 200)
+    # The NOTIFY takes milliseconds; wait a second, then try fewer times
+    # than the failure limit (5 in the tests), spread over httpd's
+    # processes by fresh connections.
+    rc, out = admin("passwd", "fred@example.test", password="web-Pass-2")
+    time.sleep(1)
+    seen = [pox_status("fred@example.test", "web-Pass-1") for _ in range(4)]
+    check("after a password change httpd refuses the old password at once",
+          seen == [401] * 4, seen)
+    check("and accepts the new one", pox_status("fred@example.test", "web-Pass-2") == 200)
+    for _ in range(20):
+        pox_status("fred@example.test", "web-Pass-2")
+    rc, out = admin("disable", "fred@example.test")
+    time.sleep(1)
+    seen = [pox_status("fred@example.test", "web-Pass-2") for _ in range(4)]
+    check("after disabling, httpd refuses the user at once", seen == [401] * 4, seen)
+    st = os.stat(os.path.join(xctest.DIR, "run", "storaged.sock.state"))
+    check("storaged's state file is not world-readable", (st.st_mode & 0o007) == 0, oct(st.st_mode))
+
+
 def test_aliases():
     rc, out = admin("alias-add", "dora@example.test", "d.admin@example.test")
     check("xcadmin alias-add", rc == 0, out)
@@ -135,5 +169,5 @@ def test_migrations_recorded_and_idempotent():
 
 if __name__ == "__main__":
     run_tests(test_create_user_and_login, test_password_change_takes_effect_at_once,
-              test_disable_and_enable, test_aliases, test_bad_admin_input,
+              test_disable_and_enable, test_httpd_honours_changes_at_once, test_aliases, test_bad_admin_input,
               test_migrations_recorded_and_idempotent)

@@ -116,6 +116,26 @@ def postgres_restart_is_survived():
           new_log_lines(since)[-1500:])
 
 
+def a_crashed_storaged_ends_cached_logins():
+    """httpd answers logins it already saw from its own cache while
+    storaged's heartbeat is fresh; after a crash (SIGKILL: no goodbye) the
+    heartbeat stops and httpd must fall back to asking, i.e. 503."""
+    for _ in range(10):
+        pox()
+    check("before the crash POX gets 200", pox()[0] == 200)
+    xctest.stack("kill-storaged")
+    seen = []
+
+    def all_503():
+        seen[:] = [pox()[0] for _ in range(6)]
+        return seen == [503] * 6
+    check("within 5 s of a storaged crash every POX gets 503, none served "
+          "from a stale cache", xctest.wait_until(all_503, timeout=5, step=0.25), seen)
+    xctest.stack("start-storaged")
+    ok, seen = pox_ok_within(5)
+    check("after storaged starts again POX gets 200 within 5 s", ok, seen)
+
+
 def sigterm_shuts_storaged_down_cleanly():
     since = log_size()
     xctest.stack("stop-storaged")
@@ -142,6 +162,7 @@ xctest.run_tests(
     storaged_down_gives_503_with_retry_after,
     storaged_back_means_pox_works_again,
     postgres_restart_is_survived,
+    a_crashed_storaged_ends_cached_logins,
     sigterm_shuts_storaged_down_cleanly,
     the_stack_is_left_healthy,
 )
