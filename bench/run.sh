@@ -8,12 +8,14 @@
 #  2. storaged authenticate+resolve pairs/s at 16 clients (bench/sd_bench)
 #     vs pgbench -S (select-only) at 16 clients on the same PostgreSQL.
 #
-# env: BENCH_SECONDS (default 10).
+# env: BENCH_SECONDS (default 10) per run, BENCH_ROUNDS (default 3) of
+#      alternating baseline/POX runs, medians reported.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 cd "$SRC"
 SECS=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 PY=/usr/bin/python3
 command -v wrk >/dev/null || { echo "bench: wrk is missing (build/deps.sh test)"; exit 1; }
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -54,10 +56,18 @@ wrk_rps() {     # wrk_rps ARGS...: prints requests/s
     awk '/^Requests\/sec/ {print $2}' "$DIR/wrk.out"
 }
 
-echo "== baseline: httpd serving a static file of $size bytes" >&2
-static=$(wrk_rps "http://127.0.0.1:$HTTP/static.xml")
-echo "== Autodiscover POX ($size-byte answers)" >&2
-pox=$(wrk_rps -s "$DIR/pox.lua" "$URL")
+# alternate baseline and POX runs and take medians: the machine's speed
+# drifts (frequency, neighbours) by more than the difference we measure
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+statics=(); poxes=()
+for round in $(seq 1 "$ROUNDS"); do
+    echo "== round $round: baseline, httpd serving a static file of $size bytes" >&2
+    statics+=("$(wrk_rps "http://127.0.0.1:$HTTP/static.xml")")
+    echo "== round $round: Autodiscover POX ($size-byte answers)" >&2
+    poxes+=("$(wrk_rps -s "$DIR/pox.lua" "$URL")")
+done
+static=$(printf '%s\n' "${statics[@]}" | median)
+pox=$(printf '%s\n' "${poxes[@]}" | median)
 
 echo "== storaged authenticate+resolve, 16 clients" >&2
 sd=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" alice@example.test "$PW" 16 "$SECS")
@@ -71,7 +81,8 @@ pg=$(cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" \
 rss=$(ps -o rss= -p "$(cat "$DIR/run/storaged.pid")")
 
 echo
-echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "BEGIN{printf \"%.2f\", $pox/$static}") (target >= 0.5)"
+echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "BEGIN{printf \"%.2f\", $pox/$static}") (target >= 0.5; medians of $ROUNDS)"
+echo "  runs: static ${statics[*]}; POX ${poxes[*]}"
 echo "storaged:           $sd"
 echo "pgbench -S:         $pg tps; auth+resolve pairs per pgbench transaction: $(awk "BEGIN{printf \"%.2f\", $sdrate/$pg}")"
 echo "storaged RSS after the run: $rss KiB"
