@@ -37,9 +37,9 @@ LIBXC = $(O)/lib/libxc.a
 
 SD_SRC = storaged/sd_main.c storaged/sd_conf.c storaged/sd_log.c storaged/sd_db.c \
          storaged/sd_map.c storaged/sd_auth.c storaged/sd_ops.c storaged/sd_conn.c \
-         storaged/sd_state.c
+         storaged/sd_state.c storaged/sd_store.c
 SD_OBJ = $(SD_SRC:%.c=$(O)/%.o)
-SD_LIBS = -lpq -largon2 -lcrypto -lpthread
+SD_LIBS = -lpq -largon2 -lcrypto -lpthread -lm
 
 MOD_EXCHANGE_SRC = $(wildcard modules/exchange/*.c)
 MOD_ADISC_SRC = $(wildcard modules/autodiscover/*.c)

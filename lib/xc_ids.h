@@ -10,6 +10,7 @@
 #ifndef XC_IDS_H
 #define XC_IDS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define XC_GC_MAX ((UINT64_C(1) << 48) - 1)
@@ -34,5 +35,31 @@ static inline uint16_t xc_id_replid(uint64_t id)
 {
     return (uint16_t)(id & 0xFFFF);
 }
+
+/*
+ * [MS-OXCFXICS] 2.2.2.2: an XID is a namespace GUID and a local id; ours
+ * are the mailbox's replica GUID and the change number, 6 bytes big-endian
+ * (22 bytes: a change key). 2.2.2.4: a predecessor change list (PCL) is a
+ * sequence of SizedXid (a size byte, then the XID), one per namespace.
+ */
+#define XC_XID_LEN 22
+#define XC_PCL_MAX 2048         /* bytes we keep of a PCL */
+
+static inline void xc_xid(uint8_t out[XC_XID_LEN], const uint8_t guid[16],
+                          uint64_t cn)
+{
+    for (int i = 0; i < 16; i++)
+        out[i] = guid[i];
+    for (int i = 0; i < 6; i++)
+        out[16 + i] = (uint8_t)(cn >> (8 * (5 - i)));
+}
+
+/*
+ * A PCL with xid as the newest change of its namespace: entries of other
+ * namespaces are kept, one of the same namespace is replaced. Returns the
+ * new length in out (at most XC_PCL_MAX), or -1 if pcl is malformed.
+ */
+int xc_pcl_merge(const uint8_t *pcl, size_t len, const uint8_t *xid,
+                 size_t xidlen, uint8_t *out, size_t outcap);
 
 #endif

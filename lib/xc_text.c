@@ -3,6 +3,7 @@
  *   xc_text - escaping text into XML and JSON output
  */
 #include "xc_text.h"
+#include "xc_wire.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -74,4 +75,68 @@ void xc_out_json(xc_wbuf *w, const char *s)
             xc_put_u8(w, c);
         }
     }
+}
+
+int xc_utf16le_to_utf8(xc_wbuf *w, const uint8_t *p, size_t n)
+{
+    if (n & 1)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        uint32_t u = (uint32_t)(p[i] | p[i + 1] << 8);
+
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            uint32_t lo;
+            if (i + 3 >= n)
+                return -1;
+            lo = (uint32_t)(p[i + 2] | p[i + 3] << 8);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return -1;
+            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            i += 2;
+        } else if ((u >= 0xDC00 && u <= 0xDFFF) || u == 0) {
+            return -1;
+        }
+        if (u < 0x80) {
+            xc_put_u8(w, (uint8_t)u);
+        } else if (u < 0x800) {
+            xc_put_u8(w, (uint8_t)(0xC0 | u >> 6));
+            xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
+        } else if (u < 0x10000) {
+            xc_put_u8(w, (uint8_t)(0xE0 | u >> 12));
+            xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
+            xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
+        } else {
+            xc_put_u8(w, (uint8_t)(0xF0 | u >> 18));
+            xc_put_u8(w, (uint8_t)(0x80 | ((u >> 12) & 0x3F)));
+            xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
+            xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
+        }
+    }
+    return w->err ? -1 : 0;
+}
+
+int xc_utf8_to_utf16le(xc_wbuf *w, const uint8_t *p, size_t n)
+{
+    if (!xc_utf8_valid(p, n))
+        return -1;
+    for (size_t i = 0; i < n;) {
+        uint32_t u;
+        int k;
+
+        if (p[i] < 0x80) { u = p[i]; k = 0; }
+        else if (p[i] < 0xE0) { u = p[i] & 0x1F; k = 1; }
+        else if (p[i] < 0xF0) { u = p[i] & 0x0F; k = 2; }
+        else { u = p[i] & 0x07; k = 3; }
+        for (int j = 1; j <= k; j++)
+            u = u << 6 | (p[i + j] & 0x3F);
+        i += (size_t)k + 1;
+        if (u >= 0x10000) {
+            u -= 0x10000;
+            xc_put_u16(w, (uint16_t)(0xD800 | u >> 10));
+            xc_put_u16(w, (uint16_t)(0xDC00 | (u & 0x3FF)));
+        } else {
+            xc_put_u16(w, (uint16_t)u);
+        }
+    }
+    return w->err ? -1 : 0;
 }

@@ -16,4 +16,9 @@ void xc_out_elem(xc_wbuf *w, const char *name, const char *text);
 /* JSON string contents (no quotes added). */
 void xc_out_json(xc_wbuf *w, const char *s);
 
+/* UTF-16LE (PT_UNICODE) <-> UTF-8 (how strings are stored), appended to w.
+   0, or -1 on an unpaired surrogate, a NUL, or invalid UTF-8. */
+int xc_utf16le_to_utf8(xc_wbuf *w, const uint8_t *p, size_t n);
+int xc_utf8_to_utf16le(xc_wbuf *w, const uint8_t *p, size_t n);
+
 #endif

@@ -28,8 +28,12 @@
  *   follow in XW_F_CHUNK frames of the same request id (a streamed value).
  *
  *   Protocol arguments (user name, session token, ...) use tags with ids
- *   below 0x0100, which [MS-OXPROPS] leaves unused; data uses the real
- *   [MS-OXPROPS] tags.
+ *   below 0x0100; data uses the real [MS-OXPROPS] tags. [MS-OXPROPS] uses
+ *   low ids too (PR_SUBJECT is 0x0037), so wherever a frame carries
+ *   content a client chose (a message to save, a message read), that
+ *   content stands between XW_MARK_START_MESSAGE and XW_MARK_END_MESSAGE,
+ *   as messageContent does in a FastTransfer stream, and arguments only
+ *   outside it.
  *
  *   Everything here is a pure function over buffers: no I/O, no logging.
  */
@@ -61,6 +65,29 @@ enum xw_op {
     XW_OP_RESOLVE = 3,          /* session, SMTP address -> user, mailbox */
     XW_OP_LIST_FOLDERS = 4,     /* session, mailbox -> rows of folders */
     XW_OP_LOGOFF = 5,           /* session -> status */
+    /*
+     * The store (all take SESSION and MAILBOX_ID; the session may use its
+     * own mailbox; ids on the wire are [MS-OXCDATA] 2.2.1 ids with the
+     * replica id in the low 16 bits):
+     */
+    XW_OP_CREATE_FOLDER = 10,   /* PR_PARENT_FID, PR_DISPLAY_NAME,
+                                   [PR_CONTAINER_CLASS] -> PR_FID, CN */
+    XW_OP_SAVE_MESSAGE = 11,    /* PR_FID (create) or PR_MID (replace the
+                                   whole message), [FAI], then
+                                   START_MESSAGE, the content (properties,
+                                   then recipients and attachments between
+                                   their markers), END_MESSAGE -> PR_MID,
+                                   PR_CHANGE_KEY, CN. One transaction:
+                                   nothing is visible before it commits. */
+    XW_OP_GET_MESSAGE = 12,     /* PR_MID -> START_MESSAGE, computed and
+                                   stored properties, recipients,
+                                   attachments, END_MESSAGE */
+    XW_OP_DELETE_MESSAGES = 13, /* MIDS -> TOTAL deleted, CN (tombstones) */
+    XW_OP_CONTENTS = 14,        /* PR_FID, COLUMNS, [SORT], [OFFSET],
+                                   [LIMIT], [FAI] -> rows, TOTAL */
+    XW_OP_SET_READ = 15,        /* MIDS, READ -> TOTAL changed, CN */
+    XW_OP_CHANGES = 16,         /* CN (after), [LIMIT] -> rows of CN, KIND,
+                                   PR_FID, [PR_MID]; final CN = newest */
 };
 
 /*
@@ -127,6 +154,31 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_DOMAIN PROP_TAG(PT_STRING8, 0x000D)
 #define XW_TAG_MAILBOX_GUID PROP_TAG(PT_STRING8, 0x000E)
 #define XW_TAG_DEPLOYMENT_ID PROP_TAG(PT_STRING8, 0x000F)
+#define XW_TAG_FAI PROP_TAG(PT_BOOLEAN, 0x0010)
+#define XW_TAG_MIDS PROP_TAG(PT_MV | PT_I8, 0x0011)
+#define XW_TAG_READ PROP_TAG(PT_BOOLEAN, 0x0012)
+#define XW_TAG_COLUMNS PROP_TAG(PT_MV | PT_LONG, 0x0013)
+/* sort: pairs of (property tag, 0 ascending / 1 descending) */
+#define XW_TAG_SORT PROP_TAG(PT_MV | PT_LONG, 0x0014)
+#define XW_TAG_OFFSET PROP_TAG(PT_LONG, 0x0015)
+#define XW_TAG_LIMIT PROP_TAG(PT_LONG, 0x0016)
+#define XW_TAG_TOTAL PROP_TAG(PT_LONG, 0x0017)
+#define XW_TAG_CN PROP_TAG(PT_I8, 0x0018)
+#define XW_TAG_KIND PROP_TAG(PT_STRING8, 0x0019)
+
+/*
+ * Sub-object markers in message content, as in the FastTransfer stream
+ * ([MS-OXCFXICS] 2.2.4.1.4), but carrying a 4-byte value: the recipient
+ * row id or attachment number (0 on end markers).
+ */
+#define XW_MARK_START_MESSAGE 0x400C0003u
+#define XW_MARK_END_MESSAGE 0x400D0003u
+#define XW_MARK_START_RECIP 0x40030003u
+#define XW_MARK_END_RECIP 0x40040003u
+#define XW_MARK_NEW_ATTACH 0x40000003u
+#define XW_MARK_END_ATTACH 0x400E0003u
+#define XW_MARK_START_EMBED 0x40010003u
+#define XW_MARK_END_EMBED 0x40020003u
 
 /* [MS-OXPROPS] tags used so far */
 #define PR_DISPLAY_NAME PROP_TAG(PT_STRING8, 0x3001)
@@ -138,6 +190,22 @@ const char *xc_status_name(uint32_t st);
 #define PR_SMTP_ADDRESS PROP_TAG(PT_STRING8, 0x39FE)
 #define PR_FID PROP_TAG(PT_I8, 0x6748)
 #define PR_PARENT_FID PROP_TAG(PT_I8, 0x6749)
+#define PR_MID PROP_TAG(PT_I8, 0x674A)
+#define PR_CHANGE_NUMBER PROP_TAG(PT_I8, 0x67A4)
+#define PR_CHANGE_KEY PROP_TAG(PT_BINARY, 0x65E2)
+#define PR_PREDECESSOR_CHANGE_LIST PROP_TAG(PT_BINARY, 0x65E3)
+#define PR_MESSAGE_CLASS PROP_TAG(PT_UNICODE, 0x001A)
+#define PR_SUBJECT PROP_TAG(PT_UNICODE, 0x0037)
+#define PR_MESSAGE_DELIVERY_TIME PROP_TAG(PT_SYSTIME, 0x0E06)
+#define PR_MESSAGE_FLAGS PROP_TAG(PT_LONG, 0x0E07)
+#define PR_MESSAGE_SIZE PROP_TAG(PT_LONG, 0x0E08)
+#define PR_ATTACH_NUM PROP_TAG(PT_LONG, 0x0E21)
+#define PR_ROWID PROP_TAG(PT_LONG, 0x3000)
+#define PR_CREATION_TIME PROP_TAG(PT_SYSTIME, 0x3007)
+#define PR_LAST_MODIFICATION_TIME PROP_TAG(PT_SYSTIME, 0x3008)
+#define PR_ASSOCIATED PROP_TAG(PT_BOOLEAN, 0x67AA)
+#define MSGFLAG_READ 0x0001
+#define MSGFLAG_ASSOCIATED 0x0040
 /* our own: which [MS-OXOSFLD] special folder this is (0 = none) */
 #define PR_XC_SPECIAL_FOLDER PROP_TAG(PT_LONG, 0x0050)
 

@@ -69,6 +69,7 @@ typedef struct sd_db {
     const char *conninfo;
     const char *prepared[SD_DB_MAX_PREPARED];   /* sql texts, by index */
     int nprepared;
+    int in_tx;                  /* inside sd_db_begin .. commit/rollback */
 } sd_db;
 
 int sd_db_open(sd_db *db, const char *conninfo);
@@ -82,6 +83,20 @@ void sd_db_close(sd_db *db);
  */
 PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
                      const char *const *params, xc_status *st_r);
+/* The same with per-parameter lengths and formats (1 = binary, for
+   bytea) and a result format (1 = binary); NULL arrays mean text. */
+PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
+                      const char *const *params, const int *lengths,
+                      const int *formats, int result_format,
+                      xc_status *st_r);
+/*
+ * Transactions. Inside one, a lost connection is not retried (the work
+ * so far is gone with it): the statement fails with XC_E_TEMP and the
+ * caller rolls back, which is then a no-op.
+ */
+xc_status sd_db_begin(sd_db *db);
+xc_status sd_db_commit(sd_db *db);
+void sd_db_rollback(sd_db *db);
 /* Listen thread: flush caches on NOTIFY xc_directory. */
 int sd_db_listen_start(const char *conninfo);
 void sd_db_listen_stop(void);
@@ -140,7 +155,7 @@ typedef struct sd_req {
     xw_hdr hdr;
     const uint8_t *payload;
     size_t len;
-    xc_propval args[64];
+    xc_propval *args;           /* decoded payload, sized per request */
     size_t nargs;
 } sd_req;
 
@@ -152,6 +167,21 @@ xc_wbuf *sd_reply_final(sd_reply *rp);             /* status already put */
 void sd_reply_status(sd_reply *rp, xc_status st, const char *msg);
 
 void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp);
+/* Argument helpers: 0, or -1 if absent (strings: or too long). */
+int sd_arg_str(const sd_req *req, uint32_t tag, char *dst, size_t len);
+int sd_arg_i8(const sd_req *req, uint32_t tag, int64_t *v);
+/* The caller's session; answers the request itself and returns -1 if
+   there is none. */
+int sd_need_session(const sd_req *req, sd_reply *rp, sd_user *u);
+
+/* ---- the store (sd_store.c) ---- */
+void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp);
 /* Answer req from memory if possible (no database): 1 if answered, 0 if it
    must go to a worker. Called by connection reader threads. */
 int sd_ops_fast(sd_req *req, sd_reply *rp);

@@ -151,17 +151,25 @@ static int run_job(sd_db *db, job *j)
     req.len = j->hdr.len - XW_HDR_LEN;
     if (j->hdr.flags != 0) {
         sd_reply_status(&rp, XC_E_BADREQ, "request frames carry no flags");
+    } else if ((req.args = malloc(sizeof(*req.args) *
+                                  (req.len / 4 + 1 < XW_MAX_PROPS
+                                       ? req.len / 4 + 1 : XW_MAX_PROPS)))
+               == NULL) {
+        sd_reply_status(&rp, XC_E_TEMP, "out of memory");
     } else if (xc_props_decode(req.payload, req.len, req.args,
-                               sizeof(req.args) / sizeof(req.args[0]),
+                               req.len / 4 + 1 < XW_MAX_PROPS
+                                   ? req.len / 4 + 1 : XW_MAX_PROPS,
                                &req.nargs, &err) < 0) {
         sd_reply_status(&rp, XC_E_BADREQ, err);
     } else if (db != NULL) {
         sd_ops_run(db, &req, &rp);
     } else if (!sd_ops_fast(&req, &rp)) {
+        free(req.args);
         xc_wbuf_free(&rp.row);
         xc_wbuf_free(&rp.fin);
         return 0;
     }
+    free(req.args);
     if (!rp.have_status)
         sd_reply_status(&rp, XC_E_INTERNAL, "no answer");
     if (rp.fin.err)

@@ -41,6 +41,7 @@ int sd_db_open(sd_db *db, const char *conninfo)
 {
     db->conn = NULL;
     db->nprepared = 0;
+    db->in_tx = 0;
     db->conninfo = conninfo;
     return connect_db(db);
 }
@@ -84,26 +85,36 @@ static const char *prepared(sd_db *db, const char *sql, int nparams,
 PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
                      const char *const *params, xc_status *st_r)
 {
+    return sd_db_execv(db, sql, nparams, params, NULL, NULL, 0, st_r);
+}
+
+PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
+                      const char *const *params, const int *lengths,
+                      const int *formats, int result_format,
+                      xc_status *st_r)
+{
     if (db == NULL) {           /* a reader thread's fast path: no database */
         *st_r = XC_E_TEMP;
         return NULL;
     }
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < (db->in_tx ? 1 : 2); attempt++) {
         PGresult *res;
         ExecStatusType es;
         char name[16];
 
         if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+            if (db->in_tx)
+                break;          /* the transaction died with it */
             if (connect_db(db) < 0)
                 break;
             sd_log_info(5, "reconnected to PostgreSQL");
         }
         if (prepared(db, sql, nparams, name) != NULL)
-            res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL,
-                                 0);
+            res = PQexecPrepared(db->conn, name, nparams, params, lengths,
+                                 formats, result_format);
         else if (PQstatus(db->conn) == CONNECTION_OK)
-            res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
-                               NULL, 0);
+            res = PQexecParams(db->conn, sql, nparams, NULL, params, lengths,
+                               formats, result_format);
         else
             res = NULL;
         es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -112,10 +123,20 @@ PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
             return res;
         }
         if (PQstatus(db->conn) == CONNECTION_OK) {
-            /* a real SQL error, not a lost connection */
-            sd_log_error(6, "query failed: %s", PQresultErrorMessage(res));
+            /* a real SQL error, not a lost connection: constraint
+               violations are the caller's "exists" / "not found" */
+            const char *state = res ? PQresultErrorField(res,
+                                          PG_DIAG_SQLSTATE) : NULL;
+            if (state != NULL && strcmp(state, "23505") == 0)
+                *st_r = XC_E_EXISTS;
+            else if (state != NULL && strcmp(state, "23503") == 0)
+                *st_r = XC_E_NOTFOUND;
+            else {
+                sd_log_error(6, "query failed: %s",
+                             res ? PQresultErrorMessage(res) : "no result");
+                *st_r = XC_E_INTERNAL;
+            }
             PQclear(res);
-            *st_r = XC_E_INTERNAL;
             return NULL;
         }
         PQclear(res);
@@ -123,6 +144,43 @@ PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
     }
     *st_r = XC_E_TEMP;
     return NULL;
+}
+
+static xc_status simple(sd_db *db, const char *sql)
+{
+    xc_status st;
+    PGresult *r = sd_db_exec(db, sql, 0, NULL, &st);
+
+    PQclear(r);
+    return r != NULL ? XC_OK : st;
+}
+
+xc_status sd_db_begin(sd_db *db)
+{
+    static const char sql[] = "BEGIN";
+    xc_status st = simple(db, sql);
+
+    db->in_tx = st == XC_OK;
+    return st;
+}
+
+xc_status sd_db_commit(sd_db *db)
+{
+    static const char sql[] = "COMMIT";
+    xc_status st = simple(db, sql);
+
+    db->in_tx = 0;
+    return st;
+}
+
+void sd_db_rollback(sd_db *db)
+{
+    static const char sql[] = "ROLLBACK";
+
+    if (db->in_tx && db->conn != NULL &&
+        PQstatus(db->conn) == CONNECTION_OK)
+        (void)simple(db, sql);
+    db->in_tx = 0;
 }
 
 static pthread_t listen_thread;

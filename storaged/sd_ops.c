@@ -21,12 +21,12 @@
 
 #define STORAGED_VERSION "0.1"
 
-static int arg_str(const sd_req *req, uint32_t tag, char *dst, size_t len)
+int sd_arg_str(const sd_req *req, uint32_t tag, char *dst, size_t len)
 {
     return xc_props_str(req->args, req->nargs, tag, dst, len);
 }
 
-static int arg_i8(const sd_req *req, uint32_t tag, int64_t *v)
+int sd_arg_i8(const sd_req *req, uint32_t tag, int64_t *v)
 {
     const xc_propval *pv = xc_props_find(req->args, req->nargs, tag);
     if (pv == NULL)
@@ -35,13 +35,12 @@ static int arg_i8(const sd_req *req, uint32_t tag, int64_t *v)
     return 0;
 }
 
-/* Look up the session argument; answers the request itself on failure. */
-static int need_session(const sd_req *req, sd_reply *rp, sd_user *u)
+int sd_need_session(const sd_req *req, sd_reply *rp, sd_user *u)
 {
     char token[65];
     xc_status st;
 
-    if (arg_str(req, XW_TAG_SESSION, token, sizeof(token)) < 0) {
+    if (sd_arg_str(req, XW_TAG_SESSION, token, sizeof(token)) < 0) {
         sd_reply_status(rp, XC_E_SESSION, "no session");
         return -1;
     }
@@ -82,12 +81,12 @@ static void op_auth(sd_db *db, sd_req *req, sd_reply *rp)
     sd_user u;
     xc_status st;
 
-    if (arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
-        arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0) {
+    if (sd_arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
+        sd_arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0) {
         sd_reply_status(rp, XC_E_AUTH, "user and password required");
         return;
     }
-    (void)arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
+    (void)sd_arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
     st = sd_auth_login(db, user, password, remote, &u, token);
     memset(password, 0, sizeof(password));
     if (st != XC_OK) {
@@ -125,9 +124,9 @@ static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     unsigned long gen;
 
-    if (need_session(req, rp, &me) < 0)
+    if (sd_need_session(req, rp, &me) < 0)
         return;
-    if (arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0 ||
+    if (sd_arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0 ||
         addr[0] == '\0') {
         sd_reply_status(rp, XC_E_BADREQ, "address required");
         return;
@@ -182,9 +181,9 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
     PGresult *res;
     xc_status st;
 
-    if (need_session(req, rp, &me) < 0)
+    if (sd_need_session(req, rp, &me) < 0)
         return;
-    if (arg_i8(req, XW_TAG_MAILBOX_ID, &mailbox) < 0) {
+    if (sd_arg_i8(req, XW_TAG_MAILBOX_ID, &mailbox) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "mailbox required");
         return;
     }
@@ -225,7 +224,7 @@ static void op_logoff(sd_db *db, sd_req *req, sd_reply *rp)
     char token[65];
 
     (void)db;
-    if (arg_str(req, XW_TAG_SESSION, token, sizeof(token)) == 0)
+    if (sd_arg_str(req, XW_TAG_SESSION, token, sizeof(token)) == 0)
         sd_session_drop(token);
     sd_reply_status(rp, XC_OK, NULL);
 }
@@ -243,10 +242,10 @@ int sd_ops_fast(sd_req *req, sd_reply *rp)
         sd_ops_run(NULL, req, rp);
         return 1;
     case XW_OP_AUTH:
-        if (arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
-            arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0)
+        if (sd_arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
+            sd_arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0)
             return 0;
-        (void)arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
+        (void)sd_arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
         hit = sd_auth_login_cached(user, password, remote, &u, token);
         memset(password, 0, sizeof(password));
         if (!hit)
@@ -256,13 +255,13 @@ int sd_ops_fast(sd_req *req, sd_reply *rp)
         put_user(sd_reply_final(rp), &u);
         return 1;
     case XW_OP_RESOLVE:
-        if (arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0)
+        if (sd_arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0)
             return 0;
         for (char *s = addr; *s; s++)
             *s = (char)tolower((unsigned char)*s);
         if (!sd_dir_get(addr, &u))
             return 0;
-        if (need_session(req, rp, &me) < 0)
+        if (sd_need_session(req, rp, &me) < 0)
             return 1;
         if (u.user_id != me.user_id) {
             sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
@@ -284,6 +283,13 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_RESOLVE: op_resolve(db, req, rp); break;
     case XW_OP_LIST_FOLDERS: op_list_folders(db, req, rp); break;
     case XW_OP_LOGOFF: op_logoff(db, req, rp); break;
+    case XW_OP_CREATE_FOLDER: sd_store_create_folder(db, req, rp); break;
+    case XW_OP_SAVE_MESSAGE: sd_store_save_message(db, req, rp); break;
+    case XW_OP_GET_MESSAGE: sd_store_get_message(db, req, rp); break;
+    case XW_OP_DELETE_MESSAGES: sd_store_delete_messages(db, req, rp); break;
+    case XW_OP_CONTENTS: sd_store_contents(db, req, rp); break;
+    case XW_OP_SET_READ: sd_store_set_read(db, req, rp); break;
+    case XW_OP_CHANGES: sd_store_changes(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

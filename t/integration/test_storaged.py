@@ -506,11 +506,12 @@ def invalid_utf8_is_a_bad_request():
 
 def too_many_properties_are_a_bad_request():
     sd = connect()
-    pad = [(tag(xctest.PT_LONG, 0x0020), i) for i in range(64)]
+    # XW_MAX_PROPS: 4096 properties in one frame
+    pad = [(tag(xctest.PT_LONG, 0x0020), i) for i in range(4096)]
     sd.send_raw(xctest.frame(OP_HELLO, 45, xctest.enc_props(pad)))
-    check("64 properties in a request are fine", sd.reply()[1] == OK)
+    check("4096 properties in a request are fine", sd.reply()[1] == OK)
     sd.send_raw(xctest.frame(OP_HELLO, 46, xctest.enc_props(pad + pad[:1])))
-    check("65 properties get E_BADREQ", sd.reply()[1] == E_BADREQ)
+    check("4097 properties get E_BADREQ", sd.reply()[1] == E_BADREQ)
     sd.send_raw(xctest.frame(OP_HELLO, 47, struct.pack(
         "<IB", tag(xctest.PT_BOOLEAN, 0x0020), 2)))
     check("a boolean other than 0 or 1 gets E_BADREQ", sd.reply()[1] == E_BADREQ)

@@ -1,0 +1,1377 @@
+/*
+ * NAME
+ *   sd_store - folders, messages, contents tables and the change log
+ *
+ * DESCRIPTION
+ *   The store operations of lib/xc_wire.h on the model of sql/002_store.sql
+ *   ([MS-OXCFOLD], [MS-OXCMSG], [MS-OXCPRPT], [MS-OXCTABL]).
+ *
+ *   Every change runs in one transaction that first takes the mailbox row
+ *   (UPDATE ... next_cn): the change number, the change key (the mailbox's
+ *   replica GUID + CN, [MS-OXCFXICS] 2.2.2.2), the predecessor change list,
+ *   the rows themselves and the change log entry commit together or not at
+ *   all, and CN order is commit order. Nothing is visible before COMMIT.
+ *
+ *   Property values are kept in the column of their type (ival, fval,
+ *   tval, bval); strings as UTF-8 whatever their wire type, so that they
+ *   can be searched; values over 4 KiB once per content in blobs.
+ *
+ *   Access: a session reaches its own mailbox (delegation and folder
+ *   permissions, [MS-OXCPERM], come later); other mailboxes are NOTFOUND.
+ */
+#include "sd.h"
+#include "xc_ids.h"
+#include "xc_text.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INLINE_MAX 4096         /* larger values go to blobs */
+#define MAX_ROWS 1000           /* contents rows per request */
+#define FILETIME_UNIX_DIFF 11644473600LL   /* seconds 1601 -> 1970 */
+
+typedef struct mbx {
+    int64_t id;
+    uint16_t replid;
+    uint8_t guid[16];           /* [MS-OXCDATA] GUID byte order */
+} mbx;
+
+/* ---- small helpers --------------------------------------------------- */
+
+static uint64_t be64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (uint8_t)p[i];
+    return v;
+}
+
+static uint32_t be32(const char *p)
+{
+    return (uint32_t)(uint8_t)p[0] << 24 | (uint32_t)(uint8_t)p[1] << 16 |
+           (uint32_t)(uint8_t)p[2] << 8 | (uint8_t)p[3];
+}
+
+/* RFC 4122 byte order (PostgreSQL uuid) -> [MS-OXCDATA] 2.5.1 GUID. */
+static void guid_from_uuid(uint8_t out[16], const uint8_t in[16])
+{
+    static const int map[16] = { 3, 2, 1, 0, 5, 4, 7, 6,
+                                 8, 9, 10, 11, 12, 13, 14, 15 };
+    for (int i = 0; i < 16; i++)
+        out[i] = in[map[i]];
+}
+
+static int64_t filetime_of_epoch(double secs)
+{
+    return (int64_t)llround((secs + (double)FILETIME_UNIX_DIFF) * 1e7);
+}
+
+/* The caller's own mailbox, or answer NOTFOUND and return -1. */
+static int open_mailbox(sd_req *req, sd_reply *rp, sd_user *me)
+{
+    int64_t m;
+
+    if (sd_need_session(req, rp, me) < 0)
+        return -1;
+    if (sd_arg_i8(req, XW_TAG_MAILBOX_ID, &m) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "mailbox id required");
+        return -1;
+    }
+    if (m != me->mailbox_id) {
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+        return -1;
+    }
+    return 0;
+}
+
+/* Take the mailbox row for a change: next CN (and n new ids). */
+static xc_status take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
+                              uint64_t *cn_r, uint64_t *gc_r)
+{
+    static const char sql[] =
+        "UPDATE mailboxes SET next_cn = next_cn + 1, next_gc = next_gc + $2 "
+        "WHERE id = $1 "
+        "RETURNING next_cn - 1, next_gc - $2, replica_id, "
+        "          uuid_send(replica_guid)";
+    char a[24], b[16];
+    const char *params[2] = { a, b };
+    const int fmt[2] = { 0, 0 };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%d", nids);
+    res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st);
+    if (res == NULL)
+        return st;
+    if (PQntuples(res) != 1 || PQgetlength(res, 0, 3) != 16) {
+        PQclear(res);
+        return XC_E_NOTFOUND;
+    }
+    *cn_r = be64(PQgetvalue(res, 0, 0));
+    if (gc_r != NULL)
+        *gc_r = be64(PQgetvalue(res, 0, 1));
+    m->id = mailbox;
+    m->replid = (uint16_t)be32(PQgetvalue(res, 0, 2));
+    guid_from_uuid(m->guid, (const uint8_t *)PQgetvalue(res, 0, 3));
+    PQclear(res);
+    if (*cn_r > XC_GC_MAX || (gc_r != NULL && *gc_r + (uint64_t)nids > XC_GC_MAX))
+        return XC_E_LIMIT;
+    return XC_OK;
+}
+
+static xc_status log_change(sd_db *db, int64_t mailbox, uint64_t cn,
+                            const char *kind, uint64_t fid, const uint64_t *mid,
+                            int fai)
+{
+    static const char sql[] =
+        "INSERT INTO changes (mailbox_id, cn, kind, fid, mid, is_fai) "
+        "VALUES ($1, $2, $3, $4, $5, $6)";
+    char a[24], b[24], d[24], e[24];
+    const char *params[6] = { a, b, kind, d, mid ? e : NULL, fai ? "t" : "f" };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, cn);
+    snprintf(d, sizeof(d), "%" PRIu64, fid);
+    if (mid)
+        snprintf(e, sizeof(e), "%" PRIu64, *mid);
+    res = sd_db_exec(db, sql, 6, params, &st);
+    PQclear(res);
+    return res ? XC_OK : st;
+}
+
+/* Wire id of this mailbox -> global counter, or -1. */
+static int64_t gc_of(const mbx *m, int64_t wire)
+{
+    if (xc_id_replid((uint64_t)wire) != m->replid)
+        return -1;
+    return (int64_t)xc_id_gc((uint64_t)wire);
+}
+
+/* The mailbox's replica id (before a change: for argument ids). */
+static xc_status replica_of(sd_db *db, int64_t mailbox, uint16_t *replid)
+{
+    static const char sql[] = "SELECT replica_id FROM mailboxes WHERE id = $1";
+    char a[24];
+    const char *params[1] = { a };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    res = sd_db_exec(db, sql, 1, params, &st);
+    if (res == NULL)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return XC_E_NOTFOUND;
+    }
+    *replid = (uint16_t)atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return XC_OK;
+}
+
+/* ---- property values <-> typed columns -------------------------------- */
+
+/* Which tags are arguments or computed, never stored as content. */
+static int is_computed(uint32_t tag)
+{
+    switch (PROP_ID(tag)) {
+    case PROP_ID(PR_FID): case PROP_ID(PR_PARENT_FID): case PROP_ID(PR_MID):
+    case PROP_ID(PR_CHANGE_KEY): case PROP_ID(PR_PREDECESSOR_CHANGE_LIST):
+    case PROP_ID(PR_MESSAGE_FLAGS): case PROP_ID(PR_MESSAGE_SIZE):
+    case PROP_ID(PR_CHANGE_NUMBER): case PROP_ID(PR_ASSOCIATED):
+    case PROP_ID(PR_CREATION_TIME): case PROP_ID(PR_LAST_MODIFICATION_TIME):
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int is_marker(uint32_t tag)
+{
+    return tag == XW_MARK_START_MESSAGE || tag == XW_MARK_END_MESSAGE ||
+           tag == XW_MARK_START_RECIP || tag == XW_MARK_END_RECIP ||
+           tag == XW_MARK_NEW_ATTACH || tag == XW_MARK_END_ATTACH ||
+           tag == XW_MARK_START_EMBED || tag == XW_MARK_END_EMBED;
+}
+
+enum { T_MSG, T_RECIP, T_ATTACH };
+
+/*
+ * Store one value. sub is the recipient row or attachment number. Adds
+ * the value's size to *size.
+ */
+static xc_status put_value(sd_db *db, int table, int64_t mailbox,
+                           uint64_t mid, int32_t sub, const xc_propval *pv,
+                           int64_t *size)
+{
+    static const char sql_msg[] =
+        "INSERT INTO message_props (mailbox_id, mid, tag, ival, fval, tval, "
+        "bval, blob) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    static const char sql_recip[] =
+        "INSERT INTO recipients (mailbox_id, mid, tag, ival, fval, tval, "
+        "bval, blob, row_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    static const char sql_attach[] =
+        "INSERT INTO attachments (mailbox_id, mid, tag, ival, fval, tval, "
+        "bval, blob, attach_num) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    static const char sql_blob[] = "SELECT xc_blob_put($1, $2)";
+    char a[24], b[24], t[16], iv[32], fv[40], s[16];
+    const char *params[9] = { a, b, t, NULL, NULL, NULL, NULL, NULL, s };
+    int len[9] = { 0 }, fmt[9] = { 0, 0, 0, 0, 0, 1, 1, 1, 0 };
+    uint16_t type = PROP_TYPE(pv->tag);
+    const uint8_t *data = NULL;     /* tval (text) or bval (bytes) */
+    size_t dlen = 0;
+    int is_text = 0;
+    uint8_t hash[32], *mvbuf = NULL;
+    xc_wbuf u8;
+    xc_status st;
+    PGresult *res;
+
+    xc_wbuf_init(&u8, 0);
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, mid);
+    snprintf(t, sizeof(t), "%d", (int32_t)pv->tag);
+    snprintf(s, sizeof(s), "%d", sub);
+    if (type & PT_MV) {
+        /* the wire form: count, then the values */
+        mvbuf = malloc(4 + pv->v.mv.n);
+        if (mvbuf == NULL)
+            return XC_E_TEMP;
+        mvbuf[0] = (uint8_t)pv->v.mv.count;
+        mvbuf[1] = (uint8_t)(pv->v.mv.count >> 8);
+        mvbuf[2] = (uint8_t)(pv->v.mv.count >> 16);
+        mvbuf[3] = (uint8_t)(pv->v.mv.count >> 24);
+        memcpy(mvbuf + 4, pv->v.mv.p, pv->v.mv.n);
+        data = mvbuf;
+        dlen = 4 + pv->v.mv.n;
+    } else {
+        switch (type) {
+        case PT_SHORT:
+            snprintf(iv, sizeof(iv), "%d", pv->v.i16);
+            params[3] = iv;
+            break;
+        case PT_LONG:
+            snprintf(iv, sizeof(iv), "%d", pv->v.i32);
+            params[3] = iv;
+            break;
+        case PT_ERROR:
+            snprintf(iv, sizeof(iv), "%u", (uint32_t)pv->v.i32);
+            params[3] = iv;
+            break;
+        case PT_BOOLEAN:
+            snprintf(iv, sizeof(iv), "%d", pv->v.b);
+            params[3] = iv;
+            break;
+        case PT_I8: case PT_CURRENCY: case PT_SYSTIME:
+            snprintf(iv, sizeof(iv), "%" PRId64, pv->v.i64);
+            params[3] = iv;
+            break;
+        case PT_FLOAT:
+            snprintf(fv, sizeof(fv), "%.9g", (double)pv->v.f32);
+            params[4] = fv;
+            break;
+        case PT_DOUBLE: case PT_APPTIME:
+            snprintf(fv, sizeof(fv), "%.17g", pv->v.f64);
+            params[4] = fv;
+            break;
+        case PT_STRING8:
+            data = pv->v.bin.p;
+            dlen = pv->v.bin.n;
+            is_text = 1;
+            break;
+        case PT_UNICODE:
+            if (xc_utf16le_to_utf8(&u8, pv->v.bin.p, pv->v.bin.n) < 0) {
+                xc_wbuf_free(&u8);
+                return XC_E_BADREQ;
+            }
+            data = u8.p ? u8.p : (const uint8_t *)"";
+            dlen = u8.len;
+            is_text = 1;
+            break;
+        case PT_BINARY: case PT_SVREID: case PT_CLSID:
+            data = pv->v.bin.p ? pv->v.bin.p : (const uint8_t *)"";
+            dlen = pv->v.bin.n;
+            break;
+        default:
+            return XC_E_BADREQ;     /* PT_NULL, PT_OBJECT: not storable */
+        }
+    }
+    if (data != NULL && dlen > INLINE_MAX) {
+        /* single-instance: the value lives in blobs once per content */
+        const char *bp[2] = { (const char *)hash, (const char *)data };
+        const int bl[2] = { 32, (int)dlen }, bf[2] = { 1, 1 };
+        unsigned int hl = 0;
+
+        if (!EVP_Digest(data, dlen, hash, &hl, EVP_sha256(), NULL)) {
+            st = XC_E_INTERNAL;
+            goto out;
+        }
+        res = sd_db_execv(db, sql_blob, 2, bp, bl, bf, 0, &st);
+        if (res == NULL)
+            goto out;
+        PQclear(res);
+        params[7] = (const char *)hash;
+        len[7] = 32;
+    } else if (data != NULL) {
+        params[is_text ? 5 : 6] = (const char *)data;
+        len[is_text ? 5 : 6] = (int)dlen;
+    }
+    *size += (int64_t)(dlen ? dlen : 8);
+    res = sd_db_execv(db, table == T_MSG ? sql_msg : table == T_RECIP
+                                               ? sql_recip : sql_attach,
+                      table == T_MSG ? 8 : 9, params, len, fmt, 0, &st);
+    PQclear(res);
+    if (res != NULL)
+        st = XC_OK;
+out:
+    free(mvbuf);
+    xc_wbuf_free(&u8);
+    return st;
+}
+
+/*
+ * Append a stored value (binary result columns tag, ival, fval, tval,
+ * bval, blob data starting at col) to w.
+ */
+static void emit_value(xc_wbuf *w, PGresult *res, int row, int col)
+{
+    uint32_t tag = be32(PQgetvalue(res, row, col));
+    uint16_t type = PROP_TYPE(tag);
+    const char *iv = PQgetvalue(res, row, col + 1);
+    const char *fvp = PQgetvalue(res, row, col + 2);
+    int blobcol = col + 5;
+    const char *data;
+    size_t dlen;
+    double f;
+
+    if (!PQgetisnull(res, row, blobcol)) {
+        data = PQgetvalue(res, row, blobcol);
+        dlen = (size_t)PQgetlength(res, row, blobcol);
+    } else if (!PQgetisnull(res, row, col + 3)) {
+        data = PQgetvalue(res, row, col + 3);
+        dlen = (size_t)PQgetlength(res, row, col + 3);
+    } else {
+        data = PQgetvalue(res, row, col + 4);
+        dlen = (size_t)PQgetlength(res, row, col + 4);
+    }
+    if (type & PT_MV) {
+        xc_put_u32(w, tag);
+        xc_put_bytes(w, data, dlen);    /* count + values */
+        return;
+    }
+    switch (type) {
+    case PT_SHORT:
+        xc_put_u32(w, tag);
+        xc_put_u16(w, (uint16_t)be64(iv));
+        break;
+    case PT_LONG: case PT_ERROR:
+        xc_put_long(w, tag, (int32_t)be64(iv));
+        break;
+    case PT_BOOLEAN:
+        xc_put_bool(w, tag, be64(iv) != 0);
+        break;
+    case PT_I8: case PT_CURRENCY: case PT_SYSTIME:
+        xc_put_i8(w, tag, (int64_t)be64(iv));
+        break;
+    case PT_FLOAT: case PT_DOUBLE: case PT_APPTIME: {
+        uint64_t u = be64(fvp);
+        memcpy(&f, &u, 8);
+        xc_put_u32(w, tag);
+        if (type == PT_FLOAT) {
+            float g = (float)f;
+            uint32_t v;
+            memcpy(&v, &g, 4);
+            xc_put_u32(w, v);
+        } else {
+            xc_put_u64(w, u);
+        }
+        break;
+    }
+    case PT_STRING8:
+        xc_put_strn(w, tag, data, dlen);
+        break;
+    case PT_UNICODE: {
+        size_t at;
+        xc_put_u32(w, tag);
+        at = w->len;
+        xc_put_u32(w, 0);
+        (void)xc_utf8_to_utf16le(w, (const uint8_t *)data, dlen);
+        xc_patch_u32(w, at, (uint32_t)(w->len - at - 4));
+        break;
+    }
+    case PT_CLSID:
+        xc_put_u32(w, tag);
+        xc_put_bytes(w, data, 16);
+        break;
+    default:
+        xc_put_bin(w, tag, data, dlen);
+        break;
+    }
+}
+
+/* ---- folders ----------------------------------------------------------- */
+
+void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "INSERT INTO folders (mailbox_id, fid, parent_fid, display_name, "
+        "container_class, cn, change_key, pcl) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    char a[24], b[24], c3[24], cn6[24], name[256], cls[256];
+    const char *params[8] = { a, b, c3, name, NULL, cn6, NULL, NULL };
+    int len[8] = { 0 }, fmt[8] = { 0, 0, 0, 0, 0, 0, 1, 1 };
+    uint8_t xid[XC_XID_LEN], pcl[XC_XID_LEN + 1];
+    int64_t parent_w, parent;
+    uint64_t cn, gc;
+    sd_user me;
+    mbx m;
+    xc_status st;
+    PGresult *res;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    if (sd_arg_i8(req, PR_PARENT_FID, &parent_w) < 0 ||
+        sd_arg_str(req, PR_DISPLAY_NAME, name, sizeof(name)) < 0 ||
+        name[0] == '\0') {
+        sd_reply_status(rp, XC_E_BADREQ, "parent folder and name required");
+        return;
+    }
+    if (sd_arg_str(req, PR_CONTAINER_CLASS, cls, sizeof(cls)) == 0)
+        params[4] = cls;
+    if ((st = sd_db_begin(db)) != XC_OK ||
+        (st = take_mailbox(db, me.mailbox_id, 1, &m, &cn, &gc)) != XC_OK)
+        goto fail;
+    if ((parent = gc_of(&m, parent_w)) < 0) {
+        st = XC_E_NOTFOUND;
+        goto fail;
+    }
+    xc_xid(xid, m.guid, cn);
+    (void)xc_pcl_merge(NULL, 0, xid, sizeof(xid), pcl, sizeof(pcl));
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(b, sizeof(b), "%" PRIu64, gc);
+    snprintf(c3, sizeof(c3), "%" PRId64, parent);
+    snprintf(cn6, sizeof(cn6), "%" PRIu64, cn);
+    params[6] = (const char *)xid;
+    len[6] = sizeof(xid);
+    params[7] = (const char *)pcl;
+    len[7] = sizeof(pcl);
+    res = sd_db_execv(db, sql, 8, params, len, fmt, 0, &st);
+    if (res == NULL)
+        goto fail;
+    PQclear(res);
+    if ((st = log_change(db, me.mailbox_id, cn, "create", gc, NULL, 0)) !=
+            XC_OK ||
+        (st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_i8(sd_reply_final(rp), PR_FID, (int64_t)xc_make_id(m.replid, gc));
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)cn);
+    return;
+fail:
+    sd_db_rollback(db);
+    sd_reply_status(rp, st, st == XC_E_EXISTS ? "a folder of that name exists"
+                            : st == XC_E_NOTFOUND ? "no such parent folder"
+                                                  : NULL);
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+/*
+ * Check the content's structure before touching the database: markers
+ * balanced and not nested, no embedded messages yet, storable types.
+ */
+static const char *check_content(const xc_propval *pv, size_t n)
+{
+    int in = 0;     /* 0 message, 1 recipient, 2 attachment */
+
+    for (size_t i = 0; i < n; i++) {
+        uint32_t tag = pv[i].tag;
+        uint16_t type = PROP_TYPE(tag);
+
+        if (tag == XW_MARK_START_EMBED || tag == XW_MARK_END_EMBED)
+            return "embedded messages are not supported yet";
+        if (tag == XW_MARK_START_MESSAGE || tag == XW_MARK_END_MESSAGE)
+            return "message markers may not nest";
+        if (tag == XW_MARK_START_RECIP || tag == XW_MARK_NEW_ATTACH) {
+            if (in != 0)
+                return "sub-objects may not nest";
+            in = tag == XW_MARK_START_RECIP ? 1 : 2;
+            continue;
+        }
+        if (tag == XW_MARK_END_RECIP || tag == XW_MARK_END_ATTACH) {
+            if (in != (tag == XW_MARK_END_RECIP ? 1 : 2))
+                return "end marker without its start";
+            in = 0;
+            continue;
+        }
+        if (in == 0 && is_computed(tag))
+            continue;
+        if (type == PT_NULL || type == PT_OBJECT || type == PT_UNSPECIFIED)
+            return "property type can't be stored";
+    }
+    return in != 0 ? "sub-object not ended" : NULL;
+}
+
+static xc_status delete_content(sd_db *db, int64_t mailbox, uint64_t mid)
+{
+    static const char *const sql[3] = {
+        "DELETE FROM message_props WHERE mailbox_id = $1 AND mid = $2",
+        "DELETE FROM recipients WHERE mailbox_id = $1 AND mid = $2",
+        "DELETE FROM attachments WHERE mailbox_id = $1 AND mid = $2",
+    };
+    char a[24], b[24];
+    const char *params[2] = { a, b };
+    xc_status st;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, mid);
+    for (int i = 0; i < 3; i++) {
+        PGresult *res = sd_db_exec(db, sql[i], 2, params, &st);
+        if (res == NULL)
+            return st;
+        PQclear(res);
+    }
+    return XC_OK;
+}
+
+/* Text of a string property (PT_STRING8 or PT_UNICODE) into w, as UTF-8. */
+static void text_of(const xc_propval *pv, xc_wbuf *w)
+{
+    if (PROP_TYPE(pv->tag) == PT_UNICODE)
+        (void)xc_utf16le_to_utf8(w, pv->v.bin.p, pv->v.bin.n);
+    else
+        xc_put_bytes(w, pv->v.bin.p, pv->v.bin.n);
+    xc_put_u8(w, 0);
+}
+
+void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_old[] =
+        "SELECT fid, is_fai, pcl FROM messages "
+        "WHERE mailbox_id = $1 AND mid = $2 FOR UPDATE";
+    static const char sql_folder[] =
+        "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
+    static const char sql_insert[] =
+        "INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, "
+        "pcl, message_class, subject, delivery_time, message_size, is_read) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'IPM.Note'), "
+        "coalesce($9, ''), to_timestamp($10::float8), $11, $12)";
+    static const char sql_update[] =
+        "UPDATE messages SET cn = $5, change_key = $6, pcl = $7, "
+        "message_class = coalesce($8, 'IPM.Note'), subject = coalesce($9, ''), "
+        "delivery_time = to_timestamp($10::float8), message_size = $11, "
+        "is_read = $12, modified_at = now() "
+        "WHERE mailbox_id = $1 AND mid = $2 AND fid = $3 AND is_fai = $4";
+    const xc_propval *pv, *v;
+    size_t n, start;
+    int64_t fid_w, mid_w, size = 0, fid = -1, mid = -1;
+    uint64_t cn, gc;
+    int create, fai = 0, is_read = 0, table = T_MSG;
+    int32_t sub = 0;
+    uint8_t xid[XC_XID_LEN], pcl[XC_PCL_MAX];
+    int pcllen;
+    char a[24], b[24], f[24], c5[24], when[40], sz[24];
+    xc_wbuf cls, subj;
+    const char *err;
+    const char *params[12];
+    int len[12] = { 0 }, fmt[12] = { 0 };
+    sd_user me;
+    mbx m;
+    xc_status st;
+    PGresult *res;
+    uint16_t replid;
+
+    /* arguments, then START_MESSAGE content END_MESSAGE: arguments are
+       looked up only before the content, which may use any tag */
+    for (start = 0; start < req->nargs; start++)
+        if (req->args[start].tag == XW_MARK_START_MESSAGE)
+            break;
+    if (start == req->nargs || req->nargs - start < 2 ||
+        req->args[req->nargs - 1].tag != XW_MARK_END_MESSAGE) {
+        sd_reply_status(rp, XC_E_BADREQ, "content must stand between "
+                        "START_MESSAGE and END_MESSAGE, last");
+        return;
+    }
+    pv = req->args + start + 1;
+    n = req->nargs - start - 2;
+    req->nargs = start;
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    create = sd_arg_i8(req, PR_MID, &mid_w) < 0;
+    if (create && sd_arg_i8(req, PR_FID, &fid_w) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "PR_FID (create) or PR_MID required");
+        return;
+    }
+    if ((err = check_content(pv, n)) != NULL) {
+        sd_reply_status(rp, strstr(err, "not supported") ? XC_E_UNSUPPORTED
+                                                          : XC_E_BADREQ, err);
+        return;
+    }
+    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
+        fai = v->v.b;
+    if ((v = xc_props_find(pv, n, PR_MESSAGE_FLAGS)) != NULL)
+        is_read = (v->v.i32 & MSGFLAG_READ) != 0;
+    xc_wbuf_init(&cls, 4096);
+    xc_wbuf_init(&subj, 65536);
+    when[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (is_marker(pv[i].tag))
+            break;      /* hot columns come from the message's own props */
+        if (PROP_ID(pv[i].tag) == PROP_ID(PR_MESSAGE_CLASS) &&
+            (PROP_TYPE(pv[i].tag) == PT_UNICODE ||
+             PROP_TYPE(pv[i].tag) == PT_STRING8))
+            text_of(&pv[i], &cls);
+        else if (PROP_ID(pv[i].tag) == PROP_ID(PR_SUBJECT) &&
+                 (PROP_TYPE(pv[i].tag) == PT_UNICODE ||
+                  PROP_TYPE(pv[i].tag) == PT_STRING8))
+            text_of(&pv[i], &subj);
+        else if (pv[i].tag == PR_MESSAGE_DELIVERY_TIME)
+            snprintf(when, sizeof(when), "%.7f",
+                     (double)pv[i].v.i64 / 1e7 - (double)FILETIME_UNIX_DIFF);
+    }
+
+    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK)
+        goto fail_early;
+    m.replid = replid;
+    if (create) {
+        fid = gc_of(&m, fid_w);
+        if (fid < 0) {
+            st = XC_E_NOTFOUND;
+            goto fail_early;
+        }
+    } else if ((mid = gc_of(&m, mid_w)) < 0) {
+        st = XC_E_NOTFOUND;
+        goto fail_early;
+    }
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    if ((st = sd_db_begin(db)) != XC_OK)
+        goto fail;
+    if ((st = take_mailbox(db, me.mailbox_id, create, &m, &cn, &gc)) != XC_OK)
+        goto fail;
+    pcllen = 0;
+    if (create) {
+        const char *fp[2] = { a, f };
+        snprintf(f, sizeof(f), "%" PRId64, fid);
+        res = sd_db_exec(db, sql_folder, 2, fp, &st);
+        if (res == NULL)
+            goto fail;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            st = XC_E_NOTFOUND;
+            goto fail;
+        }
+        PQclear(res);
+        mid = (int64_t)gc;
+        snprintf(b, sizeof(b), "%" PRId64, mid);
+    } else {
+        const char *op[2] = { a, b };
+        snprintf(b, sizeof(b), "%" PRId64, mid);
+        res = sd_db_exec(db, sql_old, 2, op, &st);
+        if (res == NULL)
+            goto fail;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            st = XC_E_NOTFOUND;
+            goto fail;
+        }
+        fid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        fai = PQgetvalue(res, 0, 1)[0] == 't';
+        {
+            size_t ol = 0;
+            unsigned char *old = PQunescapeBytea(
+                (const unsigned char *)PQgetvalue(res, 0, 2), &ol);
+            xc_xid(xid, m.guid, cn);
+            pcllen = old ? xc_pcl_merge(old, ol, xid, sizeof(xid), pcl,
+                                        sizeof(pcl)) : -1;
+            PQfreemem(old);
+        }
+        PQclear(res);
+        if (pcllen < 0)
+            pcllen = 0;     /* a damaged PCL restarts from this change */
+        if ((st = delete_content(db, me.mailbox_id, (uint64_t)mid)) != XC_OK)
+            goto fail;
+    }
+    xc_xid(xid, m.guid, cn);
+    if (pcllen == 0)
+        pcllen = xc_pcl_merge(NULL, 0, xid, sizeof(xid), pcl, sizeof(pcl));
+    snprintf(f, sizeof(f), "%" PRId64, fid);
+
+    /* the row first (content rows reference it), then the content, then
+       the final size */
+    snprintf(c5, sizeof(c5), "%" PRIu64, cn);
+    snprintf(sz, sizeof(sz), "0");
+    params[0] = a; params[1] = b; params[2] = f;
+    params[3] = fai ? "t" : "f";
+    params[4] = c5;
+    params[5] = (const char *)xid; len[5] = sizeof(xid); fmt[5] = 1;
+    params[6] = (const char *)pcl; len[6] = pcllen; fmt[6] = 1;
+    params[7] = cls.len ? (const char *)cls.p : NULL;
+    params[8] = subj.len ? (const char *)subj.p : NULL;
+    params[9] = when[0] ? when : NULL;
+    params[10] = sz;
+    params[11] = is_read ? "t" : "f";
+    res = sd_db_execv(db, create ? sql_insert : sql_update, 12, params, len,
+                      fmt, 0, &st);
+    if (res == NULL)
+        goto fail;
+    PQclear(res);
+
+    table = T_MSG;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t tag = pv[i].tag;
+
+        if (tag == XW_MARK_START_RECIP || tag == XW_MARK_NEW_ATTACH) {
+            table = tag == XW_MARK_START_RECIP ? T_RECIP : T_ATTACH;
+            sub = pv[i].v.i32;
+            size += 64;
+            continue;
+        }
+        if (tag == XW_MARK_END_RECIP || tag == XW_MARK_END_ATTACH) {
+            table = T_MSG;
+            continue;
+        }
+        if (table == T_MSG && is_computed(tag))
+            continue;
+        st = put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i],
+                       &size);
+        if (st == XC_E_EXISTS) {
+            st = XC_E_BADREQ;   /* the same tag twice in one object */
+            goto fail;
+        }
+        if (st != XC_OK)
+            goto fail;
+    }
+    {
+        static const char sql_size[] =
+            "UPDATE messages SET message_size = $3 "
+            "WHERE mailbox_id = $1 AND mid = $2";
+        const char *sp[3] = { a, b, sz };
+        snprintf(sz, sizeof(sz), "%" PRId64, size);
+        res = sd_db_exec(db, sql_size, 3, sp, &st);
+        if (res == NULL)
+            goto fail;
+        PQclear(res);
+    }
+    {
+        uint64_t umid = (uint64_t)mid;
+        if ((st = log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
+                             (uint64_t)fid, &umid, fai)) != XC_OK ||
+            (st = sd_db_commit(db)) != XC_OK)
+            goto fail;
+    }
+    xc_wbuf_free(&cls);
+    xc_wbuf_free(&subj);
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_i8(sd_reply_final(rp), PR_MID,
+              (int64_t)xc_make_id(m.replid, (uint64_t)mid));
+    xc_put_bin(sd_reply_final(rp), PR_CHANGE_KEY, xid, sizeof(xid));
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)cn);
+    return;
+fail:
+    sd_db_rollback(db);
+fail_early:
+    xc_wbuf_free(&cls);
+    xc_wbuf_free(&subj);
+    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder or message"
+                            : st == XC_E_BADREQ ? "a property appears twice "
+                              "or can't be stored" : NULL);
+}
+
+/* The value columns, for a binary-format result: tag, ival, fval, tval,
+   bval, blob data. */
+#define VALUE_COLS "p.tag, p.ival, p.fval, p.tval, p.bval, b.data"
+
+static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
+{
+    int32_t cur = -1;
+    int open_ = 0;
+
+    for (int i = 0; i < PQntuples(res); i++) {
+        int32_t sub = (int32_t)be32(PQgetvalue(res, i, 0));
+        if (!open_ || sub != cur) {
+            if (open_)
+                xc_put_long(w, end, 0);
+            xc_put_long(w, start, sub);
+            cur = sub;
+            open_ = 1;
+        }
+        emit_value(w, res, i, 1);
+    }
+    if (open_)
+        xc_put_long(w, end, 0);
+}
+
+void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_msg[] =
+        "SELECT fid, is_fai, cn, change_key, pcl, message_size, is_read, "
+        "extract(epoch FROM created_at)::float8, "
+        "extract(epoch FROM modified_at)::float8 "
+        "FROM messages WHERE mailbox_id = $1 AND mid = $2";
+    static const char sql_props[] =
+        "SELECT " VALUE_COLS " FROM message_props p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.tag";
+    static const char sql_recips[] =
+        "SELECT p.row_id, " VALUE_COLS " FROM recipients p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.row_id, p.tag";
+    static const char sql_attachs[] =
+        "SELECT p.attach_num, " VALUE_COLS " FROM attachments p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.attach_num, p.tag";
+    char a[24], b[24];
+    const char *params[2] = { a, b };
+    int64_t mid_w, mid;
+    uint16_t replid;
+    sd_user me;
+    mbx m;
+    xc_status st;
+    PGresult *res, *props = NULL, *recips = NULL, *atts = NULL;
+    xc_wbuf *w;
+    int fai;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    if (sd_arg_i8(req, PR_MID, &mid_w) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "PR_MID required");
+        return;
+    }
+    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    m.replid = replid;
+    if ((mid = gc_of(&m, mid_w)) < 0) {
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such message");
+        return;
+    }
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(b, sizeof(b), "%" PRId64, mid);
+    /* one snapshot: the message and its parts as of one commit */
+    if ((st = sd_db_begin(db)) != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    res = sd_db_exec(db, sql_msg, 2, params, &st);
+    if (res == NULL || PQntuples(res) != 1) {
+        if (res != NULL)
+            st = XC_E_NOTFOUND;
+        PQclear(res);
+        sd_db_rollback(db);
+        sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message" : NULL);
+        return;
+    }
+    {
+        const int fmt[2] = { 0, 0 };
+        props = sd_db_execv(db, sql_props, 2, params, NULL, fmt, 1, &st);
+        if (props != NULL)
+            recips = sd_db_execv(db, sql_recips, 2, params, NULL, fmt, 1, &st);
+        if (recips != NULL)
+            atts = sd_db_execv(db, sql_attachs, 2, params, NULL, fmt, 1, &st);
+    }
+    sd_db_rollback(db);     /* read-only: nothing to commit */
+    if (atts == NULL) {
+        PQclear(res);
+        PQclear(props);
+        PQclear(recips);
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    xc_put_long(w, XW_MARK_START_MESSAGE, 0);
+    fai = PQgetvalue(res, 0, 1)[0] == 't';
+    xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid, (uint64_t)mid));
+    xc_put_i8(w, PR_PARENT_FID, (int64_t)xc_make_id(replid,
+              (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+    xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid,
+              (uint64_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10)));
+    {
+        size_t kl = 0, pl = 0;
+        unsigned char *k = PQunescapeBytea(
+            (const unsigned char *)PQgetvalue(res, 0, 3), &kl);
+        unsigned char *p = PQunescapeBytea(
+            (const unsigned char *)PQgetvalue(res, 0, 4), &pl);
+        if (k != NULL)
+            xc_put_bin(w, PR_CHANGE_KEY, k, kl);
+        if (p != NULL)
+            xc_put_bin(w, PR_PREDECESSOR_CHANGE_LIST, p, pl);
+        PQfreemem(k);
+        PQfreemem(p);
+    }
+    xc_put_long(w, PR_MESSAGE_SIZE,
+                (int32_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10));
+    xc_put_long(w, PR_MESSAGE_FLAGS,
+                (PQgetvalue(res, 0, 6)[0] == 't' ? MSGFLAG_READ : 0) |
+                (fai ? MSGFLAG_ASSOCIATED : 0));
+    xc_put_bool(w, PR_ASSOCIATED, fai);
+    xc_put_i8(w, PR_CREATION_TIME,
+              filetime_of_epoch(strtod(PQgetvalue(res, 0, 7), NULL)));
+    xc_put_i8(w, PR_LAST_MODIFICATION_TIME,
+              filetime_of_epoch(strtod(PQgetvalue(res, 0, 8), NULL)));
+    for (int i = 0; i < PQntuples(props); i++)
+        emit_value(w, props, i, 0);
+    emit_sub(w, recips, XW_MARK_START_RECIP, XW_MARK_END_RECIP);
+    emit_sub(w, atts, XW_MARK_NEW_ATTACH, XW_MARK_END_ATTACH);
+    xc_put_long(w, XW_MARK_END_MESSAGE, 0);
+    PQclear(res);
+    PQclear(props);
+    PQclear(recips);
+    PQclear(atts);
+}
+
+/* The MIDS argument as global counters of this mailbox (-1: not ours). */
+static int mids_of(sd_req *req, const mbx *m, int64_t **out, size_t *n_r)
+{
+    const xc_propval *v = xc_props_find(req->args, req->nargs, XW_TAG_MIDS);
+    xc_mv_iter it;
+    xc_propval one;
+    size_t n = 0;
+
+    if (v == NULL || v->v.mv.count == 0 || v->v.mv.count > MAX_ROWS)
+        return -1;
+    *out = malloc(sizeof(**out) * v->v.mv.count);
+    if (*out == NULL)
+        return -1;
+    xc_mv_iter_init(&it, v);
+    while (xc_mv_next(&it, &one) == 1)
+        (*out)[n++] = gc_of(m, one.v.i64);
+    *n_r = n;
+    return 0;
+}
+
+/*
+ * Delete messages: each gets a change number, a tombstone and a "delete"
+ * entry in the change log; unknown ids are skipped (TOTAL counts those
+ * deleted).
+ */
+void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_del[] =
+        "DELETE FROM messages WHERE mailbox_id = $1 AND mid = $2 "
+        "RETURNING fid, is_fai";
+    static const char sql_tomb[] =
+        "INSERT INTO tombstones (mailbox_id, mid, fid, cn, is_fai) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (mailbox_id, mid) DO UPDATE "
+        "SET cn = excluded.cn, deleted_at = now()";
+    int64_t *mids = NULL;
+    size_t n = 0;
+    int total = 0;
+    uint64_t cn = 0, last = 0;
+    uint16_t replid;
+    char a[24], b[24], f[24], c4[24];
+    sd_user me;
+    mbx m;
+    xc_status st;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    m.replid = replid;
+    if (mids_of(req, &m, &mids, &n) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "MIDS: 1 to 1000 message ids");
+        return;
+    }
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    if ((st = sd_db_begin(db)) != XC_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const char *p2[2] = { a, b }, *p5[5] = { a, b, f, c4, NULL };
+        PGresult *res;
+        uint64_t fid, umid;
+
+        if (mids[i] < 0)
+            continue;
+        snprintf(b, sizeof(b), "%" PRId64, mids[i]);
+        res = sd_db_exec(db, sql_del, 2, p2, &st);
+        if (res == NULL)
+            goto fail;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            continue;
+        }
+        fid = (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        p5[4] = PQgetvalue(res, 0, 1)[0] == 't' ? "t" : "f";
+        if ((st = take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) != XC_OK) {
+            PQclear(res);
+            goto fail;
+        }
+        snprintf(f, sizeof(f), "%" PRIu64, fid);
+        snprintf(c4, sizeof(c4), "%" PRIu64, cn);
+        umid = (uint64_t)mids[i];
+        {
+            PGresult *t = sd_db_exec(db, sql_tomb, 5, p5, &st);
+            if (t == NULL ||
+                (st = log_change(db, me.mailbox_id, cn, "delete", fid, &umid,
+                                 p5[4][0] == 't')) != XC_OK) {
+                PQclear(t);
+                PQclear(res);
+                goto fail;
+            }
+            PQclear(t);
+        }
+        PQclear(res);
+        last = cn;
+        total++;
+    }
+    if ((st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    free(mids);
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL, total);
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)last);
+    return;
+fail:
+    sd_db_rollback(db);
+    free(mids);
+    sd_reply_status(rp, st, NULL);
+}
+
+void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "UPDATE messages SET is_read = $3 "
+        "WHERE mailbox_id = $1 AND mid = $2 AND is_read <> $3 "
+        "RETURNING fid, is_fai";
+    const xc_propval *rv = xc_props_find(req->args, req->nargs, XW_TAG_READ);
+    int64_t *mids = NULL;
+    size_t n = 0;
+    int total = 0;
+    uint64_t cn = 0, last = 0;
+    uint16_t replid;
+    char a[24], b[24];
+    sd_user me;
+    mbx m;
+    xc_status st;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    m.replid = replid;
+    if (rv == NULL || mids_of(req, &m, &mids, &n) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "MIDS and READ required");
+        return;
+    }
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    if ((st = sd_db_begin(db)) != XC_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const char *p3[3] = { a, b, rv->v.b ? "t" : "f" };
+        PGresult *res;
+        uint64_t umid;
+
+        if (mids[i] < 0)
+            continue;
+        snprintf(b, sizeof(b), "%" PRId64, mids[i]);
+        res = sd_db_exec(db, sql, 3, p3, &st);
+        if (res == NULL)
+            goto fail;
+        if (PQntuples(res) == 1) {
+            umid = (uint64_t)mids[i];
+            if ((st = take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) !=
+                    XC_OK ||
+                (st = log_change(db, me.mailbox_id, cn, "read",
+                                 (uint64_t)strtoll(PQgetvalue(res, 0, 0),
+                                                   NULL, 10),
+                                 &umid, PQgetvalue(res, 0, 1)[0] == 't')) !=
+                    XC_OK) {
+                PQclear(res);
+                goto fail;
+            }
+            last = cn;
+            total++;
+        }
+        PQclear(res);
+    }
+    if ((st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    free(mids);
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL, total);
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)last);
+    return;
+fail:
+    sd_db_rollback(db);
+    free(mids);
+    sd_reply_status(rp, st, NULL);
+}
+
+/* Contents table sorts: one key (and the MID to break ties). The SQL is
+   chosen from this fixed list, never built from the request. */
+#define CONTENTS_SQL(order)                                                 \
+    "SELECT mid, fid, cn, change_key, message_size, is_read, is_fai "       \
+    "FROM messages WHERE mailbox_id = $1 AND fid = $2 AND is_fai = $3 "     \
+    "ORDER BY " order " OFFSET $4 LIMIT $5"
+static const struct sortkey {
+    uint16_t prop_id;
+    const char *sql[2];         /* ascending, descending */
+} sortkeys[] = {
+    { 0x0E06, { CONTENTS_SQL("delivery_time ASC NULLS FIRST, mid ASC"),
+                CONTENTS_SQL("delivery_time DESC NULLS LAST, mid DESC") } },
+    { 0x0037, { CONTENTS_SQL("subject ASC, mid ASC"),
+                CONTENTS_SQL("subject DESC, mid DESC") } },
+    { 0x0E08, { CONTENTS_SQL("message_size ASC, mid ASC"),
+                CONTENTS_SQL("message_size DESC, mid DESC") } },
+    { 0x674A, { CONTENTS_SQL("mid ASC"), CONTENTS_SQL("mid DESC") } },
+};
+
+void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_count[] =
+        "SELECT count(*) FROM messages "
+        "WHERE mailbox_id = $1 AND fid = $2 AND is_fai = $3";
+    static const char sql_props[] =
+        "SELECT p.mid, " VALUE_COLS " FROM message_props p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
+        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
+    const xc_propval *cols = xc_props_find(req->args, req->nargs,
+                                           XW_TAG_COLUMNS);
+    const xc_propval *sort = xc_props_find(req->args, req->nargs, XW_TAG_SORT);
+    const xc_propval *v;
+    uint32_t col[256];
+    size_t ncol = 0;
+    const char *sql = sortkeys[0].sql[1];
+    int offset = 0, limit = 50, fai = 0;
+    int64_t fid_w, fid;
+    uint16_t replid;
+    char a[24], b[24], o[16], l[16];
+    xc_wbuf ids, pids;
+    sd_user me;
+    mbx m;
+    xc_status st;
+    PGresult *res = NULL, *props = NULL;
+    xc_mv_iter it;
+    xc_propval one;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    if (sd_arg_i8(req, PR_FID, &fid_w) < 0 || cols == NULL ||
+        cols->v.mv.count > 256) {
+        sd_reply_status(rp, XC_E_BADREQ, "PR_FID and COLUMNS (at most 256) "
+                        "required");
+        return;
+    }
+    xc_mv_iter_init(&it, cols);
+    while (xc_mv_next(&it, &one) == 1)
+        col[ncol++] = (uint32_t)one.v.i32;
+    if (sort != NULL) {
+        xc_propval key, dir;
+        int found = 0;
+        xc_mv_iter_init(&it, sort);
+        if (sort->v.mv.count != 2 || xc_mv_next(&it, &key) != 1 ||
+            xc_mv_next(&it, &dir) != 1) {
+            sd_reply_status(rp, XC_E_UNSUPPORTED, "one sort key for now");
+            return;
+        }
+        for (size_t i = 0; i < sizeof(sortkeys) / sizeof(sortkeys[0]); i++)
+            if (sortkeys[i].prop_id == PROP_ID((uint32_t)key.v.i32)) {
+                sql = sortkeys[i].sql[dir.v.i32 ? 1 : 0];
+                found = 1;
+            }
+        if (!found) {
+            sd_reply_status(rp, XC_E_UNSUPPORTED, "can't sort by that "
+                            "property yet");
+            return;
+        }
+    }
+    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_OFFSET)) != NULL)
+        offset = v->v.i32 < 0 ? 0 : v->v.i32;
+    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT)) != NULL)
+        limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
+    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
+        fai = v->v.b;
+    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    m.replid = replid;
+    if ((fid = gc_of(&m, fid_w)) < 0) {
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such folder");
+        return;
+    }
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(b, sizeof(b), "%" PRId64, fid);
+    snprintf(o, sizeof(o), "%d", offset);
+    snprintf(l, sizeof(l), "%d", limit);
+    xc_wbuf_init(&ids, 0);
+    xc_wbuf_init(&pids, 0);
+    if ((st = sd_db_begin(db)) != XC_OK)
+        goto fail;
+    {
+        const char *p5[5] = { a, b, fai ? "t" : "f", o, l };
+        res = sd_db_exec(db, sql, 5, p5, &st);
+        if (res == NULL)
+            goto fail;
+    }
+    /* the page's ids and the requested property ids, as array literals
+       of numbers (formatted here, so they are numbers) */
+    xc_out(&ids, "{");
+    for (int i = 0; i < PQntuples(res); i++) {
+        xc_out(&ids, i ? "," : "");
+        xc_out(&ids, PQgetvalue(res, i, 0));
+    }
+    xc_out(&ids, "}");
+    xc_put_u8(&ids, 0);
+    xc_out(&pids, "{");
+    for (size_t i = 0; i < ncol; i++) {
+        char num[16];
+        snprintf(num, sizeof(num), "%s%u", i ? "," : "", PROP_ID(col[i]));
+        xc_out(&pids, num);
+    }
+    xc_out(&pids, "}");
+    xc_put_u8(&pids, 0);
+    if (ids.err || pids.err) {
+        st = XC_E_TEMP;
+        goto fail;
+    }
+    {
+        const char *p3[3] = { a, (const char *)ids.p, (const char *)pids.p };
+        const int fmt[3] = { 0, 0, 0 };
+        props = sd_db_execv(db, sql_props, 3, p3, NULL, fmt, 1, &st);
+        if (props == NULL)
+            goto fail;
+    }
+    for (int i = 0, pi = 0; i < PQntuples(res); i++) {
+        int64_t mid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        int first = pi;
+        xc_wbuf *w = sd_reply_begin_row(rp);
+
+        while (pi < PQntuples(props) &&
+               (int64_t)be64(PQgetvalue(props, pi, 0)) == mid)
+            pi++;
+        for (size_t c = 0; c < ncol; c++) {
+            switch (PROP_ID(col[c])) {
+            case PROP_ID(PR_MID):
+                xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid,
+                          (uint64_t)mid));
+                continue;
+            case PROP_ID(PR_PARENT_FID):
+                xc_put_i8(w, PR_PARENT_FID, fid_w);
+                continue;
+            case PROP_ID(PR_MESSAGE_SIZE):
+                xc_put_long(w, PR_MESSAGE_SIZE,
+                            (int32_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
+                continue;
+            case PROP_ID(PR_MESSAGE_FLAGS):
+                xc_put_long(w, PR_MESSAGE_FLAGS,
+                            (PQgetvalue(res, i, 5)[0] == 't' ? MSGFLAG_READ
+                                                             : 0) |
+                            (fai ? MSGFLAG_ASSOCIATED : 0));
+                continue;
+            case PROP_ID(PR_CHANGE_NUMBER):
+                xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid,
+                          (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10)));
+                continue;
+            case PROP_ID(PR_CHANGE_KEY): {
+                size_t kl = 0;
+                unsigned char *k = PQunescapeBytea(
+                    (const unsigned char *)PQgetvalue(res, i, 3), &kl);
+                if (k != NULL)
+                    xc_put_bin(w, PR_CHANGE_KEY, k, kl);
+                PQfreemem(k);
+                continue;
+            }
+            default:
+                break;
+            }
+            /* stored: matched by property id, sent in its stored type */
+            for (int k = first; k < pi; k++)
+                if (PROP_ID(be32(PQgetvalue(props, k, 1))) == PROP_ID(col[c])) {
+                    emit_value(w, props, k, 1);
+                    break;
+                }
+        }
+        if (sd_reply_row(rp, w) < 0)
+            break;
+    }
+    PQclear(res);
+    PQclear(props);
+    props = NULL;
+    {
+        const char *p3[3] = { a, b, fai ? "t" : "f" };
+        res = sd_db_exec(db, sql_count, 3, p3, &st);
+        if (res == NULL)
+            goto fail;
+    }
+    sd_db_rollback(db);     /* read-only */
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL,
+                atoi(PQgetvalue(res, 0, 0)));
+    PQclear(res);
+    xc_wbuf_free(&ids);
+    xc_wbuf_free(&pids);
+    return;
+fail:
+    PQclear(res);
+    PQclear(props);
+    sd_db_rollback(db);
+    xc_wbuf_free(&ids);
+    xc_wbuf_free(&pids);
+    sd_reply_status(rp, st, NULL);
+}
+
+/* The change log after a CN, in CN order: what sync protocols read. */
+void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "SELECT cn, kind, fid, mid FROM changes "
+        "WHERE mailbox_id = $1 AND cn > $2 ORDER BY cn LIMIT $3";
+    const xc_propval *v;
+    int64_t after = 0;
+    int limit = MAX_ROWS;
+    uint16_t replid;
+    char a[24], b[24], l[16];
+    const char *params[3] = { a, b, l };
+    sd_user me;
+    xc_status st;
+    PGresult *res;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    (void)sd_arg_i8(req, XW_TAG_CN, &after);
+    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT)) != NULL)
+        limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
+    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(b, sizeof(b), "%" PRId64, after < 0 ? 0 : after);
+    snprintf(l, sizeof(l), "%d", limit);
+    res = sd_db_exec(db, sql, 3, params, &st);
+    if (res == NULL) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        xc_wbuf *w = sd_reply_begin_row(rp);
+
+        after = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        xc_put_i8(w, XW_TAG_CN, after);
+        xc_put_str(w, XW_TAG_KIND, PQgetvalue(res, i, 1));
+        xc_put_i8(w, PR_FID, (int64_t)xc_make_id(replid,
+                  (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10)));
+        if (!PQgetisnull(res, i, 3))
+            xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid,
+                      (uint64_t)strtoll(PQgetvalue(res, i, 3), NULL, 10)));
+        if (sd_reply_row(rp, w) < 0)
+            break;
+    }
+    PQclear(res);
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, after);
+}
