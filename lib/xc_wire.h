@@ -88,6 +88,10 @@ enum xw_op {
     XW_OP_SET_READ = 15,        /* MIDS, READ -> TOTAL changed, CN */
     XW_OP_CHANGES = 16,         /* CN (after), [LIMIT] -> rows of CN, KIND,
                                    PR_FID, [PR_MID]; final CN = newest */
+    XW_OP_NAMES_TO_IDS = 17,    /* [CREATE], then per name NAME_GUID and
+                                   NAME_LID or NAME_STRING -> PROPIDS (0
+                                   for an unknown name when not creating;
+                                   [MS-OXCPRPT] 2.2.12) */
 };
 
 /*
@@ -165,6 +169,11 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_TOTAL PROP_TAG(PT_LONG, 0x0017)
 #define XW_TAG_CN PROP_TAG(PT_I8, 0x0018)
 #define XW_TAG_KIND PROP_TAG(PT_STRING8, 0x0019)
+#define XW_TAG_CREATE PROP_TAG(PT_BOOLEAN, 0x001A)
+#define XW_TAG_NAME_GUID PROP_TAG(PT_CLSID, 0x001B)
+#define XW_TAG_NAME_LID PROP_TAG(PT_LONG, 0x001C)
+#define XW_TAG_NAME_STRING PROP_TAG(PT_STRING8, 0x001D)
+#define XW_TAG_PROPIDS PROP_TAG(PT_MV | PT_LONG, 0x001E)
 
 /*
  * Sub-object markers in message content, as in the FastTransfer stream

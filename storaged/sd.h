@@ -182,6 +182,7 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp);
 /* Answer req from memory if possible (no database): 1 if answered, 0 if it
    must go to a worker. Called by connection reader threads. */
 int sd_ops_fast(sd_req *req, sd_reply *rp);

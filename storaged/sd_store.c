@@ -1375,3 +1375,148 @@ void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
     sd_reply_status(rp, XC_OK, NULL);
     xc_put_i8(sd_reply_final(rp), XW_TAG_CN, after);
 }
+
+/* ---- named properties ([MS-OXCPRPT] 2.2.12, [MS-OXPROPS] 1.3.2) ------- */
+
+#define NAMED_FIRST 0x8000
+#define NAMED_LAST 0xFFFE
+#define MAX_NAMES 1024
+
+/* PS_MAPI {00020328-0000-0000-C000-000000000046}: the LID is the id */
+static const uint8_t PS_MAPI[16] = { 0x28, 0x03, 0x02, 0x00, 0x00, 0x00,
+                                     0x00, 0x00, 0xC0, 0x00, 0x00, 0x00,
+                                     0x00, 0x00, 0x00, 0x46 };
+
+/*
+ * Map names to property ids of this mailbox, creating them if asked (under
+ * the mailbox row's lock, so concurrent creators never collide). When the
+ * id space is full a create answers XC_E_LIMIT naming the problem.
+ */
+void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_lid[] =
+        "SELECT prop_id FROM named_props "
+        "WHERE mailbox_id = $1 AND guid = $2 AND lid = $3";
+    static const char sql_name[] =
+        "SELECT prop_id FROM named_props "
+        "WHERE mailbox_id = $1 AND guid = $2 AND name = $3";
+    static const char sql_lock[] =
+        "SELECT coalesce((SELECT max(prop_id) FROM named_props "
+        "WHERE mailbox_id = $1), 32767) FROM mailboxes WHERE id = $1 "
+        "FOR UPDATE";
+    static const char sql_add[] =
+        "INSERT INTO named_props (mailbox_id, prop_id, guid, lid, name) "
+        "VALUES ($1, $2, $3, $4, $5)";
+    const xc_propval *v = xc_props_find(req->args, req->nargs, XW_TAG_CREATE);
+    int create = v != NULL && v->v.b, locked = 0, next = 0, count = 0;
+    int32_t ids[MAX_NAMES];
+    char a[24], idbuf[16], lidbuf[16], strbuf[256];
+    sd_user me;
+    xc_status st;
+    xc_wbuf *w;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    if ((st = sd_db_begin(db)) != XC_OK)
+        goto fail;
+    if (create) {
+        /* lock first: lookups after it see every name a concurrent
+           creator committed before us (READ COMMITTED: each statement
+           takes a new snapshot) */
+        const char *lp[1] = { a };
+        PGresult *res = sd_db_exec(db, sql_lock, 1, lp, &st);
+        if (res == NULL)
+            goto fail;
+        next = atoi(PQgetvalue(res, 0, 0)) + 1;
+        PQclear(res);
+        locked = 1;
+    }
+    for (size_t i = 0; i < req->nargs; i++) {
+        const xc_propval *g = &req->args[i], *k;
+        uint8_t uuid[16];
+        const char *params[5] = { a, (const char *)uuid, NULL, NULL, NULL };
+        int len[5] = { 0, 16, 0, 0, 0 }, fmt[5] = { 0, 1, 0, 0, 0 };
+        PGresult *res;
+        int is_lid;
+
+        if (g->tag != XW_TAG_NAME_GUID)
+            continue;
+        if (count == MAX_NAMES || i + 1 >= req->nargs) {
+            st = XC_E_BADREQ;
+            goto fail;
+        }
+        k = &req->args[++i];
+        is_lid = k->tag == XW_TAG_NAME_LID;
+        if (!is_lid && (k->tag != XW_TAG_NAME_STRING || k->v.bin.n == 0 ||
+                        k->v.bin.n >= sizeof(strbuf))) {
+            st = XC_E_BADREQ;
+            goto fail;
+        }
+        if (is_lid && memcmp(g->v.bin.p, PS_MAPI, 16) == 0) {
+            ids[count++] = k->v.i32 & 0xFFFF;
+            continue;
+        }
+        /* [MS-OXCDATA] GUID -> RFC 4122 byte order for uuid_recv */
+        for (int j = 0; j < 16; j++) {
+            static const int map[16] = { 3, 2, 1, 0, 5, 4, 7, 6,
+                                         8, 9, 10, 11, 12, 13, 14, 15 };
+            uuid[j] = g->v.bin.p[map[j]];
+        }
+        if (is_lid) {
+            snprintf(lidbuf, sizeof(lidbuf), "%u", (uint32_t)k->v.i32);
+            params[2] = lidbuf;
+        } else {
+            memcpy(strbuf, k->v.bin.p, k->v.bin.n);
+            strbuf[k->v.bin.n] = '\0';
+            params[2] = strbuf;
+        }
+        res = sd_db_execv(db, is_lid ? sql_lid : sql_name, 3, params, len,
+                          fmt, 0, &st);
+        if (res == NULL)
+            goto fail;
+        if (PQntuples(res) == 1) {
+            ids[count++] = atoi(PQgetvalue(res, 0, 0));
+            PQclear(res);
+            continue;
+        }
+        PQclear(res);
+        if (!create) {
+            ids[count++] = 0;       /* unknown: the caller gets a warning */
+            continue;
+        }
+        if (next > NAMED_LAST || !locked) {
+            sd_db_rollback(db);
+            sd_reply_status(rp, XC_E_LIMIT, "the mailbox's named property "
+                            "table is full");
+            return;
+        }
+        snprintf(idbuf, sizeof(idbuf), "%d", next);
+        params[1] = idbuf;
+        params[2] = (const char *)uuid;
+        params[3] = is_lid ? lidbuf : NULL;
+        params[4] = is_lid ? NULL : strbuf;
+        {
+            int l2[5] = { 0, 0, 16, 0, 0 }, f2[5] = { 0, 0, 1, 0, 0 };
+            res = sd_db_execv(db, sql_add, 5, params, l2, f2, 0, &st);
+        }
+        if (res == NULL)
+            goto fail;
+        PQclear(res);
+        ids[count++] = next++;
+    }
+    if ((st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    xc_put_u32(w, XW_TAG_PROPIDS);
+    xc_put_u32(w, (uint32_t)count);
+    for (int i = 0; i < count; i++)
+        xc_put_u32(w, (uint32_t)ids[i]);
+    return;
+fail:
+    sd_db_rollback(db);
+    sd_reply_status(rp, st, st == XC_E_BADREQ ? "each name is NAME_GUID "
+                    "followed by NAME_LID or a NAME_STRING of 1-255 bytes"
+                    : NULL);
+}
