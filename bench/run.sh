@@ -7,6 +7,8 @@
 #     of the response's size: target ratio >= 0.5.
 #  2. storaged authenticate+resolve pairs/s at 16 clients (bench/sd_bench)
 #     vs pgbench -S (select-only) at 16 clients on the same PostgreSQL.
+#  3. The store: message save (20 properties, 4 KB body) and open+get at 1
+#     and 16 clients vs pgbench inserting / selecting a comparable row.
 #
 # env: BENCH_SECONDS (default 10) per run, BENCH_ROUNDS (default 3) of
 #      alternating baseline/POX runs, medians reported.
@@ -78,6 +80,36 @@ echo "== baseline: pgbench -S, 16 clients" >&2
 pg=$(cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" \
      pgbench -S -n -c 16 -j 2 -T "$SECS" exchange 2>/dev/null |
      sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+
+# the store: message save and open+get, 1 and 16 clients, next to pgbench
+# inserting / selecting one comparable row per transaction (subject,
+# class, time, 4 KB body, 16 small properties as jsonb)
+PGB() { (cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" pgbench "$@" exchange 2>/dev/null |
+         sed -n 's/^tps = \([0-9.]*\).*/\1/p'); }
+(cd / && "${AS[@]}" psql -X -q -h "$DIR/run" -p "$PGP" exchange -c "
+    CREATE TABLE bench_msg (id bigserial PRIMARY KEY, subject text, class text,
+        delivery timestamptz, body text, p jsonb)") >/dev/null
+cat >"$DIR/ins.sql" <<'SQL'
+INSERT INTO bench_msg (subject, class, delivery, body, p) VALUES ('A benchmark message', 'IPM.Note', now(), repeat('x', 4095), '{"p0":"value 0","p1":1,"p2":"value 2","p3":3,"p4":"value 4","p5":5,"p6":"value 6","p7":7,"p8":"value 8","p9":9,"p10":"value 10","p11":11,"p12":"value 12","p13":13,"p14":"value 14","p15":15}');
+SQL
+cat >"$DIR/sel.sql" <<'SQL'
+\set id random(1, 200)
+SELECT * FROM bench_msg WHERE id = :id;
+SQL
+chmod 644 "$DIR"/ins.sql "$DIR"/sel.sql
+store=()
+for t in 1 16; do
+    s=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" alice@example.test "$PW" $t "$SECS" save)
+    echo "$s" >&2
+    sr=$(echo "$s" | sed -n 's/.* \([0-9]*\) messages\/s.*/\1/p')
+    pi=$(PGB -n -f "$DIR/ins.sql" -c $t -j $((t > 1 ? 2 : 1)) -T "$SECS")
+    g=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" alice@example.test "$PW" $t "$SECS" get)
+    echo "$g" >&2
+    gr=$(echo "$g" | sed -n 's/.* \([0-9]*\) messages\/s.*/\1/p')
+    ps_=$(PGB -n -f "$DIR/sel.sql" -c $t -j $((t > 1 ? 2 : 1)) -T "$SECS")
+    store+=("$(printf '%2d clients: save %s/s vs pgbench INSERT %.0f tps (ratio %.2f); open+get %s/s vs pgbench SELECT %.0f tps (ratio %.2f)' \
+        $t "$sr" "$pi" "$(awk "BEGIN{print $sr/$pi}")" "$gr" "$ps_" "$(awk "BEGIN{print $gr/$ps_}")")")
+done
 rss=$(ps -o rss= -p "$(cat "$DIR/run/storaged.pid")")
 
 echo
@@ -85,4 +117,6 @@ echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "B
 echo "  runs: static ${statics[*]}; POX ${poxes[*]}"
 echo "storaged:           $sd"
 echo "pgbench -S:         $pg tps; auth+resolve pairs per pgbench transaction: $(awk "BEGIN{printf \"%.2f\", $sdrate/$pg}")"
+echo "store (one mailbox; 20 properties, 4 KB body; target ratio >= 0.5):"
+printf '  %s\n' "${store[@]}"
 echo "storaged RSS after the run: $rss KiB"
