@@ -1171,6 +1171,11 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     if (sort != NULL) {
         xc_propval key, dir;
         int found = 0;
+        if (sort->v.mv.count == 0 || sort->v.mv.count % 2) {
+            sd_reply_status(rp, XC_E_BADREQ, "SORT is pairs of (property "
+                            "tag, 0 ascending or 1 descending)");
+            return;
+        }
         xc_mv_iter_init(&it, sort);
         if (sort->v.mv.count != 2 || xc_mv_next(&it, &key) != 1 ||
             xc_mv_next(&it, &dir) != 1) {
@@ -1212,6 +1217,19 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     if ((st = sd_db_begin(db)) != XC_OK)
         goto fail;
     {
+        static const char sql_folder[] =
+            "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
+        const char *p2[2] = { a, b };
+        res = sd_db_exec(db, sql_folder, 2, p2, &st);
+        if (res == NULL)
+            goto fail;
+        if (PQntuples(res) != 1) {
+            st = XC_E_NOTFOUND;
+            goto fail;
+        }
+        PQclear(res);
+    }
+    {
         const char *p5[5] = { a, b, fai ? "t" : "f", o, l };
         res = sd_db_exec(db, sql, 5, p5, &st);
         if (res == NULL)
@@ -1245,14 +1263,24 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         if (props == NULL)
             goto fail;
     }
-    for (int i = 0, pi = 0; i < PQntuples(res); i++) {
+    for (int i = 0; i < PQntuples(res); i++) {
         int64_t mid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        int first = pi;
+        int first = 0, pi, hi = PQntuples(props);
         xc_wbuf *w = sd_reply_begin_row(rp);
 
-        while (pi < PQntuples(props) &&
-               (int64_t)be64(PQgetvalue(props, pi, 0)) == mid)
-            pi++;
+        /* props are in MID order, rows in the table's: find this row's
+           run of properties by binary search */
+        while (first < hi) {
+            int mid_i = first + (hi - first) / 2;
+            if ((int64_t)be64(PQgetvalue(props, mid_i, 0)) < mid)
+                first = mid_i + 1;
+            else
+                hi = mid_i;
+        }
+        for (pi = first; pi < PQntuples(props) &&
+                         (int64_t)be64(PQgetvalue(props, pi, 0)) == mid;
+             pi++)
+            ;
         for (size_t c = 0; c < ncol; c++) {
             switch (PROP_ID(col[c])) {
             case PROP_ID(PR_MID):
@@ -1321,7 +1349,7 @@ fail:
     sd_db_rollback(db);
     xc_wbuf_free(&ids);
     xc_wbuf_free(&pids);
-    sd_reply_status(rp, st, NULL);
+    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder" : NULL);
 }
 
 /* The change log after a CN, in CN order: what sync protocols read. */
