@@ -92,6 +92,14 @@ enum xw_op {
                                    NAME_LID or NAME_STRING -> PROPIDS (0
                                    for an unknown name when not creating;
                                    [MS-OXCPRPT] 2.2.12) */
+    XW_OP_SUBSCRIBE = 18,       /* [PR_FID] (else the whole mailbox) ->
+                                   OK; then, for every change committed by
+                                   any storaged on the database, a frame
+                                   flagged XW_F_PUSH with this op and the
+                                   SUBSCRIBE request's id, carrying CN,
+                                   KIND, PR_FID, [PR_MID] ([MS-OXCNOTIF]).
+                                   Pushes are hints: CHANGES is the record. */
+    XW_OP_UNSUBSCRIBE = 19,     /* SUBSCRIPTION (the SUBSCRIBE request id) */
 };
 
 /*
@@ -174,6 +182,7 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_NAME_LID PROP_TAG(PT_LONG, 0x001C)
 #define XW_TAG_NAME_STRING PROP_TAG(PT_STRING8, 0x001D)
 #define XW_TAG_PROPIDS PROP_TAG(PT_MV | PT_LONG, 0x001E)
+#define XW_TAG_SUBSCRIPTION PROP_TAG(PT_LONG, 0x001F)
 
 /*
  * Sub-object markers in message content, as in the FastTransfer stream

@@ -183,6 +183,8 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_unsubscribe(sd_db *db, sd_req *req, sd_reply *rp);
 /* Answer req from memory if possible (no database): 1 if answered, 0 if it
    must go to a worker. Called by connection reader threads. */
 int sd_ops_fast(sd_req *req, sd_reply *rp);
@@ -193,6 +195,15 @@ int sd_workers_start(const sd_conf *conf);
 void sd_workers_stop(void);
 /* Take over an accepted client fd (peer already checked). */
 int sd_conn_start(int fd, uid_t uid, pid_t pid);
+/* Subscriptions live on the connection that made them (sd_conn.c). */
+xc_status sd_conn_subscribe(sd_reply *rp, uint32_t subid, int64_t mailbox,
+                            int64_t fid);
+xc_status sd_conn_unsubscribe(sd_reply *rp, uint32_t subid);
+int sd_conns_have_subscribers(void);
+/* Push one committed change to every subscriber of its mailbox/folder. */
+void sd_conns_notify(int64_t mailbox, uint16_t replid, uint64_t cn,
+                     const char *kind, uint64_t fid, int64_t mid);
+uint32_t sd_reply_reqid(const sd_reply *rp);
 void sd_conns_shutdown(void);
 int sd_conns_count(void);
 

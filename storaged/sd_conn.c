@@ -17,6 +17,7 @@
  *   is dropped.
  */
 #include "sd.h"
+#include "xc_ids.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,8 +26,18 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#define MAX_SUBS 64            /* subscriptions per connection */
+
+typedef struct sub {
+    uint32_t id;                /* the SUBSCRIBE request id */
+    int64_t mailbox;
+    int64_t fid;                /* global counter, or -1: whole mailbox */
+} sub;
+
 typedef struct conn {
     int fd;
+    sub subs[MAX_SUBS];         /* under qlock */
+    int nsubs;
     uid_t uid;
     pid_t pid;
     pthread_mutex_t wlock;      /* one writer at a time */
@@ -62,11 +73,13 @@ static int nconns;
 static int stopping;
 static pthread_t *workers;
 static int nworkers;
+static int total_subs;          /* under qlock */
 
 static void conn_unref_locked(conn *c)
 {
     if (--c->refs > 0)
         return;
+    total_subs -= c->nsubs;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -130,6 +143,106 @@ void sd_reply_status(sd_reply *rp, xc_status st, const char *msg)
 xc_wbuf *sd_reply_final(sd_reply *rp)
 {
     return &rp->fin;
+}
+
+uint32_t sd_reply_reqid(const sd_reply *rp)
+{
+    return rp->reqid;
+}
+
+xc_status sd_conn_subscribe(sd_reply *rp, uint32_t subid, int64_t mailbox,
+                            int64_t fid)
+{
+    conn *c = rp->c;
+    xc_status st = XC_OK;
+
+    pthread_mutex_lock(&qlock);
+    if (c->nsubs == MAX_SUBS) {
+        st = XC_E_LIMIT;
+    } else {
+        c->subs[c->nsubs++] = (sub){ subid, mailbox, fid };
+        total_subs++;
+    }
+    pthread_mutex_unlock(&qlock);
+    return st;
+}
+
+xc_status sd_conn_unsubscribe(sd_reply *rp, uint32_t subid)
+{
+    conn *c = rp->c;
+    xc_status st = XC_E_NOTFOUND;
+
+    pthread_mutex_lock(&qlock);
+    for (int i = 0; i < c->nsubs; i++)
+        if (c->subs[i].id == subid) {
+            c->subs[i] = c->subs[--c->nsubs];
+            total_subs--;
+            st = XC_OK;
+            break;
+        }
+    pthread_mutex_unlock(&qlock);
+    return st;
+}
+
+int sd_conns_have_subscribers(void)
+{
+    int n;
+
+    pthread_mutex_lock(&qlock);
+    n = total_subs;
+    pthread_mutex_unlock(&qlock);
+    return n > 0;
+}
+
+/*
+ * Called by the listener thread: find the subscriptions that match (taking
+ * a reference on their connections), then send outside the lock, each
+ * connection's frames under its own write lock.
+ */
+void sd_conns_notify(int64_t mailbox, uint16_t replid, uint64_t cn,
+                     const char *kind, uint64_t fid, int64_t mid)
+{
+    struct target { conn *c; uint32_t id; } *t = NULL;
+    int n = 0, cap = 0;
+    xc_wbuf w;
+
+    pthread_mutex_lock(&qlock);
+    for (conn *c = conns; c != NULL; c = c->next) {
+        if (c->dead)
+            continue;
+        for (int i = 0; i < c->nsubs; i++) {
+            const sub *s = &c->subs[i];
+            if (s->mailbox != mailbox || (s->fid >= 0 && (uint64_t)s->fid != fid))
+                continue;
+            if (n == cap) {
+                struct target *nt;
+                cap = cap ? cap * 2 : 16;
+                nt = realloc(t, sizeof(*t) * (size_t)cap);
+                if (nt == NULL)
+                    break;
+                t = nt;
+            }
+            c->refs++;
+            t[n++] = (struct target){ c, s->id };
+        }
+    }
+    pthread_mutex_unlock(&qlock);
+    xc_wbuf_init(&w, 4096);
+    for (int i = 0; i < n; i++) {
+        xw_frame_begin(&w, XW_F_RESPONSE | XW_F_PUSH, XW_OP_SUBSCRIBE, t[i].id);
+        xc_put_i8(&w, XW_TAG_CN, (int64_t)cn);
+        xc_put_str(&w, XW_TAG_KIND, kind);
+        xc_put_i8(&w, PR_FID, (int64_t)xc_make_id(replid, fid));
+        if (mid >= 0)
+            xc_put_i8(&w, PR_MID, (int64_t)xc_make_id(replid, (uint64_t)mid));
+        (void)send_frame(t[i].c, &w);
+    }
+    xc_wbuf_free(&w);
+    pthread_mutex_lock(&qlock);
+    for (int i = 0; i < n; i++)
+        conn_unref_locked(t[i].c);
+    pthread_mutex_unlock(&qlock);
+    free(t);
 }
 
 /*

@@ -188,6 +188,39 @@ static int listen_stop_pipe[2] = { -1, -1 };
 static char *listen_conninfo;
 
 /*
+ * A change committed by any storaged on this database ("mailbox:cn" from
+ * the changes trigger): tell our subscribers. Only read when someone
+ * subscribed; a lost push is recovered by the client through CHANGES.
+ */
+static void push_change(PGconn *conn, const char *payload)
+{
+    static const char sql[] =
+        "SELECT c.kind, c.fid, c.mid, m.replica_id FROM changes c "
+        "JOIN mailboxes m ON m.id = c.mailbox_id "
+        "WHERE c.mailbox_id = $1 AND c.cn = $2";
+    char mbx[24], cn[24];
+    const char *params[2] = { mbx, cn };
+    const char *colon = strchr(payload, ':');
+    PGresult *r;
+
+    if (!sd_conns_have_subscribers() || colon == NULL ||
+        (size_t)(colon - payload) >= sizeof(mbx) || strlen(colon + 1) >= sizeof(cn))
+        return;
+    memcpy(mbx, payload, (size_t)(colon - payload));
+    mbx[colon - payload] = '\0';
+    snprintf(cn, sizeof(cn), "%s", colon + 1);
+    r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        sd_conns_notify(strtoll(mbx, NULL, 10),
+                        (uint16_t)atoi(PQgetvalue(r, 0, 3)),
+                        (uint64_t)strtoll(cn, NULL, 10), PQgetvalue(r, 0, 0),
+                        (uint64_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10),
+                        PQgetisnull(r, 0, 2) ? -1
+                            : strtoll(PQgetvalue(r, 0, 2), NULL, 10));
+    PQclear(r);
+}
+
+/*
  * Wakes at least once a second: to beat the heart of the state file
  * (sd_state.c), and to retry PostgreSQL with a growing back-off while it
  * is away (during which caches are off).
@@ -211,7 +244,8 @@ static void *listen_main(void *arg)
                 PQfinish(conn);
             conn = PQconnectdb(listen_conninfo);
             r = PQstatus(conn) == CONNECTION_OK
-                    ? PQexec(conn, "LISTEN xc_directory") : NULL;
+                    ? PQexec(conn, "LISTEN xc_directory; LISTEN xc_change")
+                    : NULL;
             if (r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK) {
                 /* changes may have happened while we were away: start
                    from empty caches */
@@ -251,7 +285,10 @@ static void *listen_main(void *arg)
                 continue;
             }
             while ((n = PQnotifies(conn)) != NULL) {
-                got = 1;
+                if (strcmp(n->relname, "xc_change") == 0)
+                    push_change(conn, n->extra);
+                else
+                    got = 1;
                 PQfreemem(n);
             }
             if (got) {

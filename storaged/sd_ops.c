@@ -291,6 +291,8 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_SET_READ: sd_store_set_read(db, req, rp); break;
     case XW_OP_CHANGES: sd_store_changes(db, req, rp); break;
     case XW_OP_NAMES_TO_IDS: sd_store_names_to_ids(db, req, rp); break;
+    case XW_OP_SUBSCRIBE: sd_store_subscribe(db, req, rp); break;
+    case XW_OP_UNSUBSCRIBE: sd_store_unsubscribe(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

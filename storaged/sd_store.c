@@ -1548,3 +1548,64 @@ fail:
                     "followed by NAME_LID or a NAME_STRING of 1-255 bytes"
                     : NULL);
 }
+
+/* ---- notifications ([MS-OXCNOTIF]) ------------------------------------- */
+
+void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_folder[] =
+        "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
+    int64_t fid_w, fid = -1;
+    uint16_t replid;
+    sd_user me;
+    mbx m;
+    xc_status st;
+
+    if (open_mailbox(req, rp, &me) < 0)
+        return;
+    if (sd_arg_i8(req, PR_FID, &fid_w) == 0) {
+        char a[24], b[24];
+        const char *params[2] = { a, b };
+        PGresult *res;
+
+        if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
+            sd_reply_status(rp, st, NULL);
+            return;
+        }
+        m.replid = replid;
+        if ((fid = gc_of(&m, fid_w)) < 0) {
+            sd_reply_status(rp, XC_E_NOTFOUND, "no such folder");
+            return;
+        }
+        snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+        snprintf(b, sizeof(b), "%" PRId64, fid);
+        res = sd_db_exec(db, sql_folder, 2, params, &st);
+        if (res == NULL || PQntuples(res) != 1) {
+            PQclear(res);
+            sd_reply_status(rp, res ? XC_E_NOTFOUND : st, "no such folder");
+            return;
+        }
+        PQclear(res);
+    }
+    st = sd_conn_subscribe(rp, sd_reply_reqid(rp), me.mailbox_id, fid);
+    sd_reply_status(rp, st, st == XC_E_LIMIT ? "too many subscriptions on "
+                    "this connection" : NULL);
+    if (st == XC_OK)
+        xc_put_long(sd_reply_final(rp), XW_TAG_SUBSCRIPTION,
+                    (int32_t)sd_reply_reqid(rp));
+}
+
+void sd_store_unsubscribe(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    const xc_propval *v = xc_props_find(req->args, req->nargs,
+                                        XW_TAG_SUBSCRIPTION);
+    xc_status st;
+
+    (void)db;
+    if (v == NULL) {
+        sd_reply_status(rp, XC_E_BADREQ, "SUBSCRIPTION required");
+        return;
+    }
+    st = sd_conn_unsubscribe(rp, (uint32_t)v->v.i32);
+    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such subscription" : NULL);
+}

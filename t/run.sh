@@ -134,7 +134,7 @@ else
     # sanitizer builds report at exit (leaks) or at the error: stop the
     # stack and look at storaged's log and httpd's sanitizer logs
     build/stack.sh stop "$XC_DIR" >/dev/null 2>&1
-    san_logs=("$XC_DIR/log/storaged.log")
+    san_logs=("$XC_DIR"/log/storaged*.log)
     for f in "$XC_DIR"/log/asan-httpd.* "$XC_DIR"/log/ubsan-httpd.*; do
         [ -f "$f" ] && san_logs+=("$f")
     done
