@@ -70,6 +70,8 @@ typedef struct sd_db {
     const char *prepared[SD_DB_MAX_PREPARED];   /* sql texts, by index */
     int nprepared;
     int in_tx;                  /* inside sd_db_begin .. commit/rollback */
+    int piped;                  /* statements sent, results not yet read */
+    xc_status pipe_st;          /* first failure in the pipeline */
 } sd_db;
 
 int sd_db_open(sd_db *db, const char *conninfo);
@@ -94,6 +96,19 @@ PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
  * so far is gone with it): the statement fails with XC_E_TEMP and the
  * caller rolls back, which is then a no-op.
  */
+/*
+ * Pipelines (libpq pipeline mode): statements are sent without waiting
+ * for their results, which are read (and checked) in batches and at
+ * sd_db_pipe_end. Use inside a transaction; the first failure's status is
+ * returned by the send that saw it or by sd_db_pipe_end.
+ */
+xc_status sd_db_pipe_begin(sd_db *db);
+xc_status sd_db_pipe_send(sd_db *db, const char *sql, int nparams,
+                          const char *const *params, const int *lengths,
+                          const int *formats);
+xc_status sd_db_pipe_end(sd_db *db);
+/* Prepare sql (static storage) now, e.g. before a pipeline. */
+xc_status sd_db_prepare(sd_db *db, const char *sql, int nparams);
 xc_status sd_db_begin(sd_db *db);
 xc_status sd_db_commit(sd_db *db);
 void sd_db_rollback(sd_db *db);

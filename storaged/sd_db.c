@@ -146,6 +146,118 @@ PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
     return NULL;
 }
 
+#define PIPE_BATCH 32            /* statements between syncs */
+
+static xc_status status_of(PGresult *r)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+    if (state != NULL && strcmp(state, "23505") == 0)
+        return XC_E_EXISTS;
+    if (state != NULL && strcmp(state, "23503") == 0)
+        return XC_E_NOTFOUND;
+    sd_log_error(6, "query failed: %s", PQresultErrorMessage(r));
+    return XC_E_INTERNAL;
+}
+
+xc_status sd_db_pipe_begin(sd_db *db)
+{
+    db->piped = 0;
+    db->pipe_st = XC_OK;
+    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+        return XC_E_TEMP;
+    return PQenterPipelineMode(db->conn) ? XC_OK : XC_E_INTERNAL;
+}
+
+/* Sync and read every result sent so far; remember the first failure. */
+static void pipe_drain(sd_db *db)
+{
+    PGresult *r;
+
+    if (db->piped == 0)
+        return;
+    if (!PQpipelineSync(db->conn)) {
+        db->pipe_st = XC_E_TEMP;
+        db->piped = 0;
+        return;
+    }
+    for (;;) {
+        r = PQgetResult(db->conn);
+        if (r == NULL) {
+            if (PQstatus(db->conn) != CONNECTION_OK) {
+                db->pipe_st = XC_E_TEMP;
+                db->piped = 0;
+                return;
+            }
+            continue;           /* end of one statement's results */
+        }
+        switch (PQresultStatus(r)) {
+        case PGRES_PIPELINE_SYNC:
+            PQclear(r);
+            db->piped = 0;
+            return;
+        case PGRES_COMMAND_OK: case PGRES_TUPLES_OK:
+        case PGRES_PIPELINE_ABORTED:
+            break;
+        default:
+            if (db->pipe_st == XC_OK)
+                db->pipe_st = PQstatus(db->conn) == CONNECTION_OK
+                                  ? status_of(r) : XC_E_TEMP;
+            if (PQstatus(db->conn) != CONNECTION_OK) {
+                PQclear(r);
+                db->piped = 0;
+                return;
+            }
+            break;
+        }
+        PQclear(r);
+    }
+}
+
+xc_status sd_db_pipe_send(sd_db *db, const char *sql, int nparams,
+                          const char *const *params, const int *lengths,
+                          const int *formats)
+{
+    char name[16];
+    int i;
+
+    if (db->pipe_st != XC_OK)
+        return db->pipe_st;
+    /* statements are prepared before the pipeline (see sd_db_prepare) */
+    for (i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == sql)
+            break;
+    if (i == db->nprepared)
+        return XC_E_INTERNAL;
+    snprintf(name, sizeof(name), "sd%d", i);
+    if (!PQsendQueryPrepared(db->conn, name, nparams, params, lengths,
+                             formats, 0)) {
+        db->pipe_st = XC_E_TEMP;
+        return db->pipe_st;
+    }
+    if (++db->piped >= PIPE_BATCH)
+        pipe_drain(db);
+    return db->pipe_st;
+}
+
+xc_status sd_db_pipe_end(sd_db *db)
+{
+    pipe_drain(db);
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+        !PQexitPipelineMode(db->conn) && db->pipe_st == XC_OK)
+        db->pipe_st = XC_E_INTERNAL;
+    return db->pipe_st;
+}
+
+xc_status sd_db_prepare(sd_db *db, const char *sql, int nparams)
+{
+    char name[16];
+
+    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+        return XC_E_TEMP;
+    return prepared(db, sql, nparams, name) != NULL ? XC_OK : XC_E_INTERNAL;
+}
+
 static xc_status simple(sd_db *db, const char *sql)
 {
     xc_status st;

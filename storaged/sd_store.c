@@ -40,6 +40,22 @@ typedef struct mbx {
     uint8_t guid[16];           /* [MS-OXCDATA] GUID byte order */
 } mbx;
 
+/* Statements of the pipelined save: prepared before the pipeline. */
+static const char sql_put_msg[] =
+    "INSERT INTO message_props (mailbox_id, mid, tag, ival, fval, tval, "
+    "bval, blob) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+static const char sql_put_recip[] =
+    "INSERT INTO recipients (mailbox_id, mid, tag, ival, fval, tval, "
+    "bval, blob, row_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+static const char sql_put_attach[] =
+    "INSERT INTO attachments (mailbox_id, mid, tag, ival, fval, tval, "
+    "bval, blob, attach_num) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+static const char sql_put_blob[] = "SELECT xc_blob_put($1, $2)";
+static const char sql_log_change[] =
+    "INSERT INTO changes (mailbox_id, cn, kind, fid, mid, is_fai) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+
+
 /* ---- small helpers --------------------------------------------------- */
 
 static uint64_t be64(const char *p)
@@ -128,9 +144,7 @@ static xc_status log_change(sd_db *db, int64_t mailbox, uint64_t cn,
                             const char *kind, uint64_t fid, const uint64_t *mid,
                             int fai)
 {
-    static const char sql[] =
-        "INSERT INTO changes (mailbox_id, cn, kind, fid, mid, is_fai) "
-        "VALUES ($1, $2, $3, $4, $5, $6)";
+    const char *sql = sql_log_change;
     char a[24], b[24], d[24], e[24];
     const char *params[6] = { a, b, kind, d, mid ? e : NULL, fai ? "t" : "f" };
     xc_status st;
@@ -141,6 +155,8 @@ static xc_status log_change(sd_db *db, int64_t mailbox, uint64_t cn,
     snprintf(d, sizeof(d), "%" PRIu64, fid);
     if (mid)
         snprintf(e, sizeof(e), "%" PRIu64, *mid);
+    if (db->conn != NULL && PQpipelineStatus(db->conn) == PQ_PIPELINE_ON)
+        return sd_db_pipe_send(db, sql, 6, params, NULL, NULL);
     res = sd_db_exec(db, sql, 6, params, &st);
     PQclear(res);
     return res ? XC_OK : st;
@@ -203,24 +219,30 @@ static int is_marker(uint32_t tag)
 
 enum { T_MSG, T_RECIP, T_ATTACH };
 
+/* What a value adds to PR_MESSAGE_SIZE (its stored length). */
+static int64_t value_size(const xc_propval *pv)
+{
+    uint16_t type = PROP_TYPE(pv->tag);
+
+    if (type & PT_MV)
+        return 4 + (int64_t)pv->v.mv.n;
+    switch (type) {
+    case PT_STRING8: case PT_UNICODE: case PT_BINARY: case PT_SVREID:
+        return pv->v.bin.n ? (int64_t)pv->v.bin.n : 8;
+    case PT_CLSID:
+        return 16;
+    default:
+        return 8;
+    }
+}
+
 /*
  * Store one value. sub is the recipient row or attachment number. Adds
  * the value's size to *size.
  */
 static xc_status put_value(sd_db *db, int table, int64_t mailbox,
-                           uint64_t mid, int32_t sub, const xc_propval *pv,
-                           int64_t *size)
+                           uint64_t mid, int32_t sub, const xc_propval *pv)
 {
-    static const char sql_msg[] =
-        "INSERT INTO message_props (mailbox_id, mid, tag, ival, fval, tval, "
-        "bval, blob) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    static const char sql_recip[] =
-        "INSERT INTO recipients (mailbox_id, mid, tag, ival, fval, tval, "
-        "bval, blob, row_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    static const char sql_attach[] =
-        "INSERT INTO attachments (mailbox_id, mid, tag, ival, fval, tval, "
-        "bval, blob, attach_num) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    static const char sql_blob[] = "SELECT xc_blob_put($1, $2)";
     char a[24], b[24], t[16], iv[32], fv[40], s[16];
     const char *params[9] = { a, b, t, NULL, NULL, NULL, NULL, NULL, s };
     int len[9] = { 0 }, fmt[9] = { 0, 0, 0, 0, 0, 1, 1, 1, 0 };
@@ -231,7 +253,6 @@ static xc_status put_value(sd_db *db, int table, int64_t mailbox,
     uint8_t hash[32], *mvbuf = NULL;
     xc_wbuf u8;
     xc_status st;
-    PGresult *res;
 
     xc_wbuf_init(&u8, 0);
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
@@ -312,23 +333,17 @@ static xc_status put_value(sd_db *db, int table, int64_t mailbox,
             st = XC_E_INTERNAL;
             goto out;
         }
-        res = sd_db_execv(db, sql_blob, 2, bp, bl, bf, 0, &st);
-        if (res == NULL)
+        if ((st = sd_db_pipe_send(db, sql_put_blob, 2, bp, bl, bf)) != XC_OK)
             goto out;
-        PQclear(res);
         params[7] = (const char *)hash;
         len[7] = 32;
     } else if (data != NULL) {
         params[is_text ? 5 : 6] = (const char *)data;
         len[is_text ? 5 : 6] = (int)dlen;
     }
-    *size += (int64_t)(dlen ? dlen : 8);
-    res = sd_db_execv(db, table == T_MSG ? sql_msg : table == T_RECIP
-                                               ? sql_recip : sql_attach,
-                      table == T_MSG ? 8 : 9, params, len, fmt, 0, &st);
-    PQclear(res);
-    if (res != NULL)
-        st = XC_OK;
+    st = sd_db_pipe_send(db, table == T_MSG ? sql_put_msg
+                             : table == T_RECIP ? sql_put_recip : sql_put_attach,
+                         table == T_MSG ? 8 : 9, params, len, fmt);
 out:
     free(mvbuf);
     xc_wbuf_free(&u8);
@@ -702,10 +717,26 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         pcllen = xc_pcl_merge(NULL, 0, xid, sizeof(xid), pcl, sizeof(pcl));
     snprintf(f, sizeof(f), "%" PRId64, fid);
 
-    /* the row first (content rows reference it), then the content, then
-       the final size */
+    /* PR_MESSAGE_SIZE: known before anything is written */
+    for (size_t i = 0; i < n; i++) {
+        if (pv[i].tag == XW_MARK_START_RECIP || pv[i].tag == XW_MARK_NEW_ATTACH)
+            size += 64;
+        else if (!is_marker(pv[i].tag) && !is_computed(pv[i].tag))
+            size += value_size(&pv[i]);
+    }
+    /* one pipeline: the row (content rows reference it), the content, the
+       change log entry; then COMMIT */
+    {
+        const char *sqls[7] = { create ? sql_insert : sql_update, sql_put_msg,
+                                sql_put_recip, sql_put_attach, sql_put_blob,
+                                sql_log_change, NULL };
+        const int nps[6] = { 12, 8, 9, 9, 2, 6 };
+        for (int k = 0; sqls[k]; k++)
+            if ((st = sd_db_prepare(db, sqls[k], nps[k])) != XC_OK)
+                goto fail;
+    }
     snprintf(c5, sizeof(c5), "%" PRIu64, cn);
-    snprintf(sz, sizeof(sz), "0");
+    snprintf(sz, sizeof(sz), "%" PRId64, size);
     params[0] = a; params[1] = b; params[2] = f;
     params[3] = fai ? "t" : "f";
     params[4] = c5;
@@ -716,20 +747,17 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     params[9] = when[0] ? when : NULL;
     params[10] = sz;
     params[11] = is_read ? "t" : "f";
-    res = sd_db_execv(db, create ? sql_insert : sql_update, 12, params, len,
-                      fmt, 0, &st);
-    if (res == NULL)
+    if ((st = sd_db_pipe_begin(db)) != XC_OK)
         goto fail;
-    PQclear(res);
-
+    st = sd_db_pipe_send(db, create ? sql_insert : sql_update, 12, params, len,
+                         fmt);
     table = T_MSG;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && st == XC_OK; i++) {
         uint32_t tag = pv[i].tag;
 
         if (tag == XW_MARK_START_RECIP || tag == XW_MARK_NEW_ATTACH) {
             table = tag == XW_MARK_START_RECIP ? T_RECIP : T_ATTACH;
             sub = pv[i].v.i32;
-            size += 64;
             continue;
         }
         if (tag == XW_MARK_END_RECIP || tag == XW_MARK_END_ATTACH) {
@@ -738,33 +766,22 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         }
         if (table == T_MSG && is_computed(tag))
             continue;
-        st = put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i],
-                       &size);
-        if (st == XC_E_EXISTS) {
-            st = XC_E_BADREQ;   /* the same tag twice in one object */
-            goto fail;
-        }
-        if (st != XC_OK)
-            goto fail;
+        st = put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i]);
     }
-    {
-        static const char sql_size[] =
-            "UPDATE messages SET message_size = $3 "
-            "WHERE mailbox_id = $1 AND mid = $2";
-        const char *sp[3] = { a, b, sz };
-        snprintf(sz, sizeof(sz), "%" PRId64, size);
-        res = sd_db_exec(db, sql_size, 3, sp, &st);
-        if (res == NULL)
-            goto fail;
-        PQclear(res);
-    }
-    {
+    if (st == XC_OK) {
         uint64_t umid = (uint64_t)mid;
-        if ((st = log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
-                             (uint64_t)fid, &umid, fai)) != XC_OK ||
-            (st = sd_db_commit(db)) != XC_OK)
-            goto fail;
+        st = log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
+                        (uint64_t)fid, &umid, fai);
     }
+    {
+        xc_status end = sd_db_pipe_end(db);
+        if (st == XC_OK)
+            st = end;
+    }
+    if (st == XC_E_EXISTS)
+        st = XC_E_BADREQ;       /* the same tag twice in one object */
+    if (st != XC_OK || (st = sd_db_commit(db)) != XC_OK)
+        goto fail;
     xc_wbuf_free(&cls);
     xc_wbuf_free(&subj);
     sd_reply_status(rp, XC_OK, NULL);
