@@ -170,6 +170,7 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
         "  ON f.mailbox_id = t.mailbox_id AND f.parent_fid = t.fid) "
         "SELECT t.fid, t.parent_fid, t.display_name, t.container_class, "
         "       t.folder_type, coalesce(t.special, 0), m.replica_id, "
+        "       t.content_count, t.unread_count, t.assoc_count, "
         "       EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id "
         "               AND c.parent_fid = t.fid) "
         "FROM tree t JOIN mailboxes m ON m.id = t.mailbox_id "
@@ -211,7 +212,10 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
             xc_put_str(w, PR_CONTAINER_CLASS, PQgetvalue(res, i, 3));
         xc_put_long(w, PR_FOLDER_TYPE, atoi(PQgetvalue(res, i, 4)));
         xc_put_long(w, PR_XC_SPECIAL_FOLDER, atoi(PQgetvalue(res, i, 5)));
-        xc_put_bool(w, PR_SUBFOLDERS, PQgetvalue(res, i, 7)[0] == 't');
+        xc_put_long(w, PR_CONTENT_COUNT, atoi(PQgetvalue(res, i, 7)));
+        xc_put_long(w, PR_CONTENT_UNREAD, atoi(PQgetvalue(res, i, 8)));
+        xc_put_long(w, PR_ASSOC_CONTENT_COUNT, atoi(PQgetvalue(res, i, 9)));
+        xc_put_bool(w, PR_SUBFOLDERS, PQgetvalue(res, i, 10)[0] == 't');
         if (sd_reply_row(rp, w) < 0)
             break;          /* client gone; the final frame fails too */
     }

@@ -162,6 +162,46 @@ static xc_status log_change(sd_db *db, int64_t mailbox, uint64_t cn,
     return res ? XC_OK : st;
 }
 
+/*
+ * Every writer takes the mailbox row first (take_mailbox, or this when the
+ * change numbers come later): one lock order, no deadlocks between writers.
+ */
+static xc_status lock_mailbox(sd_db *db, int64_t mailbox)
+{
+    static const char sql[] = "SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE";
+    char a[24];
+    const char *params[1] = { a };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    res = sd_db_exec(db, sql, 1, params, &st);
+    PQclear(res);
+    return res ? XC_OK : st;
+}
+
+static const char sql_count[] = "SELECT xc_folder_count($1, $2, $3, $4, $5)";
+
+/* Adjust a folder's counts (content, unread; FAI counted apart). */
+static xc_status count_folder(sd_db *db, int64_t mailbox, uint64_t fid,
+                              int fai, int content, int unread)
+{
+    char a[24], b[24], d[16], e[16];
+    const char *params[5] = { a, b, fai ? "t" : "f", d, e };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, fid);
+    snprintf(d, sizeof(d), "%d", content);
+    snprintf(e, sizeof(e), "%d", unread);
+    if (db->conn != NULL && PQpipelineStatus(db->conn) == PQ_PIPELINE_ON)
+        return sd_db_pipe_send(db, sql_count, 5, params, NULL, NULL);
+    res = sd_db_exec(db, sql_count, 5, params, &st);
+    PQclear(res);
+    return res ? XC_OK : st;
+}
+
 /* Wire id of this mailbox -> global counter, or -1. */
 static int64_t gc_of(const mbx *m, int64_t wire)
 {
@@ -568,7 +608,7 @@ static void text_of(const xc_propval *pv, xc_wbuf *w)
 void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_old[] =
-        "SELECT fid, is_fai, pcl FROM messages "
+        "SELECT fid, is_fai, pcl, is_read FROM messages "
         "WHERE mailbox_id = $1 AND mid = $2 FOR UPDATE";
     static const char sql_folder[] =
         "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
@@ -587,7 +627,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     size_t n, start;
     int64_t fid_w, mid_w, size = 0, fid = -1, mid = -1;
     uint64_t cn, gc;
-    int create, fai = 0, is_read = 0, table = T_MSG;
+    int create, fai = 0, is_read = 0, was_read = 0, table = T_MSG;
     int32_t sub = 0;
     uint8_t xid[XC_XID_LEN], pcl[XC_PCL_MAX];
     int pcllen;
@@ -697,6 +737,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         }
         fid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         fai = PQgetvalue(res, 0, 1)[0] == 't';
+        was_read = PQgetvalue(res, 0, 3)[0] == 't';
         {
             size_t ol = 0;
             unsigned char *old = PQunescapeBytea(
@@ -727,10 +768,10 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     /* one pipeline: the row (content rows reference it), the content, the
        change log entry; then COMMIT */
     {
-        const char *sqls[7] = { create ? sql_insert : sql_update, sql_put_msg,
+        const char *sqls[8] = { create ? sql_insert : sql_update, sql_put_msg,
                                 sql_put_recip, sql_put_attach, sql_put_blob,
-                                sql_log_change, NULL };
-        const int nps[6] = { 12, 8, 9, 9, 2, 6 };
+                                sql_log_change, sql_count, NULL };
+        const int nps[7] = { 12, 8, 9, 9, 2, 6, 5 };
         for (int k = 0; sqls[k]; k++)
             if ((st = sd_db_prepare(db, sqls[k], nps[k])) != XC_OK)
                 goto fail;
@@ -773,6 +814,9 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         st = log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
                         (uint64_t)fid, &umid, fai);
     }
+    if (st == XC_OK && (create || was_read != is_read))
+        st = count_folder(db, me.mailbox_id, (uint64_t)fid, fai, create,
+                          create ? !is_read : was_read - is_read);
     {
         xc_status end = sd_db_pipe_end(db);
         if (st == XC_OK)
@@ -973,7 +1017,7 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_del[] =
         "DELETE FROM messages WHERE mailbox_id = $1 AND mid = $2 "
-        "RETURNING fid, is_fai";
+        "RETURNING fid, is_fai, is_read";
     static const char sql_tomb[] =
         "INSERT INTO tombstones (mailbox_id, mid, fid, cn, is_fai) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (mailbox_id, mid) DO UPDATE "
@@ -1000,7 +1044,8 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     }
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
-    if ((st = sd_db_begin(db)) != XC_OK)
+    if ((st = sd_db_begin(db)) != XC_OK ||
+        (st = lock_mailbox(db, me.mailbox_id)) != XC_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const char *p2[2] = { a, b }, *p5[5] = { a, b, f, c4, NULL };
@@ -1028,9 +1073,13 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
         umid = (uint64_t)mids[i];
         {
             PGresult *t = sd_db_exec(db, sql_tomb, 5, p5, &st);
+            int was_fai = p5[4][0] == 't';
             if (t == NULL ||
                 (st = log_change(db, me.mailbox_id, cn, "delete", fid, &umid,
-                                 p5[4][0] == 't')) != XC_OK) {
+                                 was_fai)) != XC_OK ||
+                (st = count_folder(db, me.mailbox_id, fid, was_fai, -1,
+                                   PQgetvalue(res, 0, 2)[0] == 't' ? 0 : -1))
+                    != XC_OK) {
                 PQclear(t);
                 PQclear(res);
                 goto fail;
@@ -1083,7 +1132,8 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     }
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
-    if ((st = sd_db_begin(db)) != XC_OK)
+    if ((st = sd_db_begin(db)) != XC_OK ||
+        (st = lock_mailbox(db, me.mailbox_id)) != XC_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const char *p3[3] = { a, b, rv->v.b ? "t" : "f" };
@@ -1104,7 +1154,12 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
                                  (uint64_t)strtoll(PQgetvalue(res, 0, 0),
                                                    NULL, 10),
                                  &umid, PQgetvalue(res, 0, 1)[0] == 't')) !=
-                    XC_OK) {
+                    XC_OK ||
+                (st = count_folder(db, me.mailbox_id,
+                                   (uint64_t)strtoll(PQgetvalue(res, 0, 0),
+                                                     NULL, 10),
+                                   PQgetvalue(res, 0, 1)[0] == 't', 0,
+                                   rv->v.b ? -1 : 1)) != XC_OK) {
                 PQclear(res);
                 goto fail;
             }
@@ -1147,9 +1202,9 @@ static const struct sortkey {
 
 void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
 {
-    static const char sql_count[] =
-        "SELECT count(*) FROM messages "
-        "WHERE mailbox_id = $1 AND fid = $2 AND is_fai = $3";
+    static const char sql_total[] =
+        "SELECT CASE WHEN $3::boolean THEN assoc_count ELSE content_count END "
+        "FROM folders WHERE mailbox_id = $1 AND fid = $2";
     static const char sql_props[] =
         "SELECT p.mid, " VALUE_COLS " FROM message_props p "
         "LEFT JOIN blobs b ON b.hash = p.blob "
@@ -1348,7 +1403,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     props = NULL;
     {
         const char *p3[3] = { a, b, fai ? "t" : "f" };
-        res = sd_db_exec(db, sql_count, 3, p3, &st);
+        res = sd_db_exec(db, sql_total, 3, p3, &st);
         if (res == NULL)
             goto fail;
     }
