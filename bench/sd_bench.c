@@ -45,17 +45,15 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int login(xc_client *c, char *token, size_t toklen);
+
 static int pair(xc_client *c, char *token, size_t toklen)
 {
     xc_reply rep;
     const char *err;
-    xc_wbuf *w = xc_client_begin(c, XW_OP_AUTH);
+    xc_wbuf *w;
 
-    xc_put_str(w, XW_TAG_USER, user);
-    xc_put_str(w, XW_TAG_PASSWORD, password);
-    xc_put_str(w, XW_TAG_REMOTE_ADDR, "127.0.0.1");
-    if (xc_client_call(c, NULL, &rep, &err) < 0 || rep.status != XC_OK ||
-        xc_reply_str(&rep, XW_TAG_SESSION, token, toklen) < 0)
+    if (login(c, token, toklen) < 0)
         return -1;
     w = xc_client_begin(c, XW_OP_RESOLVE);
     xc_put_str(w, XW_TAG_SESSION, token);

@@ -232,6 +232,37 @@ static xc_status replica_of(sd_db *db, int64_t mailbox, uint16_t *replid)
     return XC_OK;
 }
 
+/*
+ * The id argument tag (PR_MID or PR_FID) of the request as a global counter
+ * of the caller's mailbox; answers the request (BADREQ / NOTFOUND naming
+ * what) and returns -1 if it is missing or not of this mailbox.
+ */
+static int id_arg(sd_db *db, sd_req *req, sd_reply *rp, const sd_user *me,
+                  uint32_t tag, const char *what, mbx *m, int64_t *gc_r)
+{
+    int64_t wire;
+    uint16_t replid;
+    xc_status st;
+    char msg[64];
+
+    if (sd_arg_i8(req, tag, &wire) < 0) {
+        snprintf(msg, sizeof(msg), "%s id required", what);
+        sd_reply_status(rp, XC_E_BADREQ, msg);
+        return -1;
+    }
+    if ((st = replica_of(db, me->mailbox_id, &replid)) != XC_OK) {
+        sd_reply_status(rp, st, NULL);
+        return -1;
+    }
+    m->replid = replid;
+    if ((*gc_r = gc_of(m, wire)) < 0) {
+        snprintf(msg, sizeof(msg), "no such %s", what);
+        sd_reply_status(rp, XC_E_NOTFOUND, msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- property values <-> typed columns -------------------------------- */
 
 /* Which tags are arguments or computed, never stored as content. */
@@ -889,7 +920,7 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
         "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.attach_num, p.tag";
     char a[24], b[24];
     const char *params[2] = { a, b };
-    int64_t mid_w, mid;
+    int64_t mid;
     uint16_t replid;
     sd_user me;
     mbx m;
@@ -898,21 +929,10 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
     xc_wbuf *w;
     int fai;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me) < 0 ||
+        id_arg(db, req, rp, &me, PR_MID, "message", &m, &mid) < 0)
         return;
-    if (sd_arg_i8(req, PR_MID, &mid_w) < 0) {
-        sd_reply_status(rp, XC_E_BADREQ, "PR_MID required");
-        return;
-    }
-    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
-        sd_reply_status(rp, st, NULL);
-        return;
-    }
-    m.replid = replid;
-    if ((mid = gc_of(&m, mid_w)) < 0) {
-        sd_reply_status(rp, XC_E_NOTFOUND, "no such message");
-        return;
-    }
+    replid = m.replid;
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     snprintf(b, sizeof(b), "%" PRId64, mid);
     /* one snapshot: the message and its parts as of one commit */
@@ -1231,10 +1251,8 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
 
     if (open_mailbox(req, rp, &me) < 0)
         return;
-    if (sd_arg_i8(req, PR_FID, &fid_w) < 0 || cols == NULL ||
-        cols->v.mv.count > 256) {
-        sd_reply_status(rp, XC_E_BADREQ, "PR_FID and COLUMNS (at most 256) "
-                        "required");
+    if (cols == NULL || cols->v.mv.count > 256) {
+        sd_reply_status(rp, XC_E_BADREQ, "COLUMNS (at most 256) required");
         return;
     }
     xc_mv_iter_init(&it, cols);
@@ -1271,15 +1289,10 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
         fai = v->v.b;
-    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
-        sd_reply_status(rp, st, NULL);
+    if (id_arg(db, req, rp, &me, PR_FID, "folder", &m, &fid) < 0)
         return;
-    }
-    m.replid = replid;
-    if ((fid = gc_of(&m, fid_w)) < 0) {
-        sd_reply_status(rp, XC_E_NOTFOUND, "no such folder");
-        return;
-    }
+    replid = m.replid;
+    (void)sd_arg_i8(req, PR_FID, &fid_w);
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     snprintf(b, sizeof(b), "%" PRId64, fid);
     snprintf(o, sizeof(o), "%d", offset);
@@ -1628,7 +1641,6 @@ void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
     static const char sql_folder[] =
         "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
     int64_t fid_w, fid = -1;
-    uint16_t replid;
     sd_user me;
     mbx m;
     xc_status st;
@@ -1640,15 +1652,8 @@ void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
         const char *params[2] = { a, b };
         PGresult *res;
 
-        if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
-            sd_reply_status(rp, st, NULL);
+        if (id_arg(db, req, rp, &me, PR_FID, "folder", &m, &fid) < 0)
             return;
-        }
-        m.replid = replid;
-        if ((fid = gc_of(&m, fid_w)) < 0) {
-            sd_reply_status(rp, XC_E_NOTFOUND, "no such folder");
-            return;
-        }
         snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
         snprintf(b, sizeof(b), "%" PRId64, fid);
         res = sd_db_exec(db, sql_folder, 2, params, &st);
