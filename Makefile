@@ -50,12 +50,12 @@ UNIT_BIN = $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
 
 BENCH_BIN = $(O)/bench/sd_bench
 
-all: $(LIBXC) $(O)/storaged/storaged $(O)/bin/xc-passwd $(MODS) $(UNIT_BIN) $(BENCH_BIN) $(O)/.sanitized
+all: $(LIBXC) $(O)/storaged/storaged $(O)/bin/xc-passwd $(MODS) $(UNIT_BIN) $(BENCH_BIN) $(if $(filter 1,$(SAN)),$(O)/.sanitized)
 
 # marks a sanitizer build (build/stack.sh preloads the runtime into httpd)
 $(O)/.sanitized:
 	@mkdir -p $(@D)
-	@if [ "$(SAN)" = 1 ]; then touch $@; fi
+	@touch $@
 
 # keep objects of pattern rules (unit tests) for incremental builds
 .SECONDARY:
@@ -112,7 +112,7 @@ fuzz: $(FUZZ_BIN)
 out-fuzz/fuzz_%: t/fuzz/fuzz_%.c $(LIB_SRC) modules/autodiscover/adisc_parse.c
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -D_GNU_SOURCE -Ilib -Imodules/autodiscover $(XML_CFLAGS) $(APR_CFLAGS) \
-	    -o $@ $< $(LIB_SRC) modules/autodiscover/adisc_parse.c $(XML_LIBS) $(APR_LIBS)
+	    -o $@ $< $(LIB_SRC) modules/autodiscover/adisc_parse.c $(XML_LIBS) $(APR_LIBS) -lcrypto
 
 deps:
 	build/deps.sh run

@@ -18,6 +18,10 @@ $PSQL -c "CREATE TABLE IF NOT EXISTS schema_migrations (
 for f in "$dir"/[0-9][0-9][0-9]_*.sql; do
     [ -e "$f" ] || continue
     v=$(basename "$f" .sql)
+    # the version goes into SQL below: allow only what migration names use
+    case "$v" in
+    *[!A-Za-z0-9_]*) echo "migrate: bad migration name $v" >&2; exit 1 ;;
+    esac
     done_already=$($PSQL -At -c "SELECT 1 FROM schema_migrations WHERE version = '$v'")
     [ -n "$done_already" ] && continue
     echo "migrate: applying $v"

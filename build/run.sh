@@ -41,13 +41,15 @@ admin() {
     (cd / && "${AS[@]}" env PGHOST="$VAR/run" PGPORT="$PGP" \
         XC_PASSWD="$VAR/lib/xc-passwd" "$SRC/tools/xcadmin" "$@")
 }
-exists() {
-    (cd / && "${AS[@]}" psql -X -At -h "$VAR/run" -p "$PGP" -d exchange \
-        -c "SELECT 1 FROM addresses WHERE address = '$1'") | grep -q 1
+# query QUERY NAME=VALUE: one row of output? (psql variables, quoted by
+# psql as :'NAME', are interpolated only in queries read from stdin)
+query() {
+    printf '%s\n' "$1" | (cd / && "${AS[@]}" psql -X -At -h "$VAR/run" \
+        -p "$PGP" -d exchange -v "$2") | grep -q 1
 }
+exists() { query "SELECT 1 FROM addresses WHERE address = :'a'" "a=$1"; }
 
-if ! (cd / && "${AS[@]}" psql -X -At -h "$VAR/run" -p "$PGP" -d exchange \
-        -c "SELECT 1 FROM domains WHERE name = 'example.test'") | grep -q 1; then
+if ! query "SELECT 1 FROM domains WHERE name = :'d'" "d=example.test"; then
     admin domain-add example.test
 fi
 umask 077

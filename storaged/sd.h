@@ -125,6 +125,7 @@ typedef struct sd_user {
     char legacy_dn[512];
     char mailbox_guid[37];
     char deployment_id[37];
+    uint16_t replica_id;        /* of the mailbox: the low 16 bits of ids */
 } sd_user;
 
 /*
@@ -133,8 +134,8 @@ typedef struct sd_user {
  */
 #define SD_USER_COLS                                                        \
     "u.id, m.id, p.address, u.display_name, u.legacy_dn, m.replica_guid, "  \
-    "(SELECT value FROM settings WHERE key = 'deployment_id')"
-#define SD_USER_NCOLS 7
+    "(SELECT value FROM settings WHERE key = 'deployment_id'), m.replica_id"
+#define SD_USER_NCOLS 8
 void sd_user_from_row(PGresult *res, int row, sd_user *u);
 
 int sd_auth_init(const sd_conf *conf);

@@ -34,11 +34,11 @@
  */
 #include "sd.h"
 #include "sd_map.h"
+#include "xc_credkey.h"
 
 #include <argon2.h>
 #include <ctype.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +74,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static sd_map *sessions, *creds, *failmap, *dircache;
 static uint8_t secret[32];
 static char dummy_hash[128];
-static EVP_MAC *hmac;
 static int listening;           /* the NOTIFY listener is connected */
 static unsigned long generation; /* bumped by every flush */
 
@@ -110,9 +109,8 @@ int sd_auth_init(const sd_conf *c)
     failmap = sd_map_new(16384, 100000, sizeof(fails), fails_expired);
     dircache = sd_map_new(16384, (size_t)c->max_sessions, sizeof(dir_entry),
                           dir_expired);
-    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (sessions == NULL || creds == NULL || failmap == NULL ||
-        dircache == NULL || hmac == NULL)
+        dircache == NULL)
         return -1;
     if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret) ||
         getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt) ||
@@ -131,7 +129,6 @@ void sd_auth_fini(void)
     sd_map_free(creds);
     sd_map_free(failmap);
     sd_map_free(dircache);
-    EVP_MAC_free(hmac);
     OPENSSL_cleanse(secret, sizeof(secret));
 }
 
@@ -246,20 +243,7 @@ static int new_token(char token[65])
 
 static int cred_key(uint8_t out[32], const char *user, const char *password)
 {
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end()
-    };
-    size_t outl = 0;
-    int ok = ctx != NULL &&
-             EVP_MAC_init(ctx, secret, sizeof(secret), params) &&
-             EVP_MAC_update(ctx, (const uint8_t *)user, strlen(user) + 1) &&
-             EVP_MAC_update(ctx, (const uint8_t *)password, strlen(password)) &&
-             EVP_MAC_final(ctx, out, &outl, 32) && outl == 32;
-
-    EVP_MAC_CTX_free(ctx);
-    return ok ? 0 : -1;
+    return xc_credkey(out, secret, user, password);
 }
 
 static void copy_field(char *dst, size_t dstlen, PGresult *res, int row,
@@ -278,6 +262,7 @@ void sd_user_from_row(PGresult *res, int row, sd_user *u)
     copy_field(u->legacy_dn, sizeof(u->legacy_dn), res, row, 4);
     copy_field(u->mailbox_guid, sizeof(u->mailbox_guid), res, row, 5);
     copy_field(u->deployment_id, sizeof(u->deployment_id), res, row, 6);
+    u->replica_id = (uint16_t)atoi(PQgetvalue(res, row, 7));
 }
 
 /* Bind a session to a successful login: the session of a cached login is
@@ -303,34 +288,51 @@ static xc_status open_session(const sd_user *u, cred *c, char token[65],
     return XC_OK;
 }
 
+/* Lower-cased user name into user; -1 if name or password is too long. */
+static int normalise(const char *user_in, const char *password,
+                     char user[MAX_USER + 1])
+{
+    size_t ulen = strlen(user_in);
+
+    if (ulen == 0 || ulen > MAX_USER || strlen(password) > MAX_PASSWORD)
+        return -1;
+    for (size_t i = 0; i <= ulen; i++)
+        user[i] = (char)tolower((unsigned char)user_in[i]);
+    return 0;
+}
+
+/* A login verified before (under lock, caches usable): 1 and a session. */
+static int cache_hit_locked(const char *user, const uint8_t key[32],
+                            sd_user *u, char token[65], time_t now)
+{
+    cred *c = sd_map_get(creds, key, 32, now);
+
+    if (c == NULL)
+        return 0;
+    *u = c->u;
+    if (open_session(u, c, token, now) != XC_OK)
+        return 0;
+    clear_failures("u", user);  /* a success resets the count */
+    return 1;
+}
+
 int sd_auth_login_cached(const char *user_in, const char *password,
                          const char *remote, sd_user *u, char token[65])
 {
     char user[MAX_USER + 1];
     uint8_t key[32];
-    size_t ulen = strlen(user_in);
     time_t now = time(NULL);
     int hit = 0;
 
-    if (ulen == 0 || ulen > MAX_USER || strlen(password) > MAX_PASSWORD)
-        return 0;
-    for (size_t i = 0; i <= ulen; i++)
-        user[i] = (char)tolower((unsigned char)user_in[i]);
-    if (cred_key(key, user, password) < 0)
+    if (normalise(user_in, password, user) < 0 ||
+        cred_key(key, user, password) < 0)
         return 0;
     pthread_mutex_lock(&lock);
     /* a rate-limited user or source takes the slow path, which refuses */
     if (cache_usable() &&
         !over_limit("u", user, conf->auth_fail_max_user, now) &&
-        !over_limit("s", remote, conf->auth_fail_max_source, now)) {
-        cred *c = sd_map_get(creds, key, sizeof(key), now);
-        if (c != NULL) {
-            *u = c->u;
-            hit = open_session(u, c, token, now) == XC_OK;
-            if (hit)        /* a success resets the count, cached or not */
-                clear_failures("u", user);
-        }
-    }
+        !over_limit("s", remote, conf->auth_fail_max_source, now))
+        hit = cache_hit_locked(user, key, u, token, now);
     pthread_mutex_unlock(&lock);
     OPENSSL_cleanse(key, sizeof(key));
     return hit;
@@ -353,12 +355,11 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
     time_t now = time(NULL);
     unsigned long gen;
     int found, ok = 0, have_key;
-    size_t ulen = strlen(user_in);
+    size_t ulen;
 
-    if (ulen == 0 || ulen > MAX_USER || strlen(password) > MAX_PASSWORD)
+    if (normalise(user_in, password, user) < 0)
         return XC_E_AUTH;
-    for (size_t i = 0; i <= ulen; i++)
-        user[i] = (char)tolower((unsigned char)user_in[i]);
+    ulen = strlen(user);
     sd_log_sanitize(logu, sizeof(logu), user, ulen > 64 ? 64 : ulen);
     sd_log_sanitize(logr, sizeof(logr), remote,
                     strlen(remote) > 46 ? 46 : strlen(remote));
@@ -373,16 +374,11 @@ xc_status sd_auth_login(sd_db *db, const char *user_in, const char *password,
         return XC_E_RATELIMIT;
     }
     /* steady state: a login verified before, no directory change since */
-    if (have_key && cache_usable()) {
-        cred *c = sd_map_get(creds, key, sizeof(key), now);
-        if (c != NULL) {
-            *u = c->u;
-            st = open_session(u, c, token, now);
-            if (st == XC_OK)
-                clear_failures("u", user);
-            pthread_mutex_unlock(&lock);
-            return st;
-        }
+    if (have_key && cache_usable() &&
+        cache_hit_locked(user, key, u, token, now)) {
+        pthread_mutex_unlock(&lock);
+        OPENSSL_cleanse(key, sizeof(key));
+        return XC_OK;
     }
     gen = generation;
     pthread_mutex_unlock(&lock);

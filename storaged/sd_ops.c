@@ -75,7 +75,11 @@ static void op_hello(sd_db *db, sd_req *req, sd_reply *rp)
     xc_put_long(w, XW_TAG_PROTO_VERSION, XW_VERSION);
 }
 
-static void op_auth(sd_db *db, sd_req *req, sd_reply *rp)
+/*
+ * With db == NULL (a connection's reader thread) only a login verified
+ * before is answered; 0 means "not answered, ask a worker".
+ */
+static int op_auth(sd_db *db, sd_req *req, sd_reply *rp)
 {
     char user[321], password[1025], remote[64] = "unknown", token[65];
     sd_user u;
@@ -83,19 +87,28 @@ static void op_auth(sd_db *db, sd_req *req, sd_reply *rp)
 
     if (sd_arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
         sd_arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0) {
+        if (db == NULL)
+            return 0;
         sd_reply_status(rp, XC_E_AUTH, "user and password required");
-        return;
+        return 1;
     }
     (void)sd_arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
-    st = sd_auth_login(db, user, password, remote, &u, token);
+    if (db == NULL)
+        st = sd_auth_login_cached(user, password, remote, &u, token)
+                 ? XC_OK : XC_E_TEMP;
+    else
+        st = sd_auth_login(db, user, password, remote, &u, token);
     memset(password, 0, sizeof(password));
+    if (db == NULL && st != XC_OK)
+        return 0;
     if (st != XC_OK) {
         sd_reply_status(rp, st, NULL);
-        return;
+        return 1;
     }
     sd_reply_status(rp, XC_OK, NULL);
     xc_put_str(sd_reply_final(rp), XW_TAG_SESSION, token);
     put_user(sd_reply_final(rp), &u);
+    return 1;
 }
 
 /*
@@ -104,7 +117,7 @@ static void op_auth(sd_db *db, sd_req *req, sd_reply *rp)
  * it may not open answer NOTFOUND, like unknown ones: a lookup must not
  * reveal who exists.
  */
-static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
+static int op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_addr[] =
         "SELECT " SD_USER_COLS " "
@@ -125,26 +138,28 @@ static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
     unsigned long gen;
 
     if (sd_need_session(req, rp, &me) < 0)
-        return;
+        return 1;
     if (sd_arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0 ||
         addr[0] == '\0') {
         sd_reply_status(rp, XC_E_BADREQ, "address required");
-        return;
+        return 1;
     }
     for (char *s = addr; *s; s++)
         *s = (char)tolower((unsigned char)*s);
     if (!sd_dir_get(addr, &u)) {
+        if (db == NULL)
+            return 0;
         gen = sd_dir_generation();
         res = sd_db_exec(db, addr[0] == '/' ? sql_dn : sql_addr, 1, params,
                          &st);
         if (res == NULL) {
             sd_reply_status(rp, st, NULL);
-            return;
+            return 1;
         }
         if (PQntuples(res) != 1) {
             PQclear(res);
             sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
-            return;
+            return 1;
         }
         sd_user_from_row(res, 0, &u);
         PQclear(res);
@@ -152,10 +167,11 @@ static void op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
     }
     if (u.user_id != me.user_id) {
         sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
-        return;
+        return 1;
     }
     sd_reply_status(rp, XC_OK, NULL);
     put_user(sd_reply_final(rp), &u);
+    return 1;
 }
 
 /* One row per folder, parents before children ([MS-OXCFOLD] hierarchy). */
@@ -235,45 +251,15 @@ static void op_logoff(sd_db *db, sd_req *req, sd_reply *rp)
 
 int sd_ops_fast(sd_req *req, sd_reply *rp)
 {
-    char user[321], password[1025], remote[64] = "unknown", token[65];
-    char addr[1024];
-    sd_user u, me;
-    int hit;
-
     switch (req->hdr.op) {
     case XW_OP_HELLO:
     case XW_OP_LOGOFF:
         sd_ops_run(NULL, req, rp);
         return 1;
     case XW_OP_AUTH:
-        if (sd_arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0 ||
-            sd_arg_str(req, XW_TAG_PASSWORD, password, sizeof(password)) < 0)
-            return 0;
-        (void)sd_arg_str(req, XW_TAG_REMOTE_ADDR, remote, sizeof(remote));
-        hit = sd_auth_login_cached(user, password, remote, &u, token);
-        memset(password, 0, sizeof(password));
-        if (!hit)
-            return 0;
-        sd_reply_status(rp, XC_OK, NULL);
-        xc_put_str(sd_reply_final(rp), XW_TAG_SESSION, token);
-        put_user(sd_reply_final(rp), &u);
-        return 1;
+        return op_auth(NULL, req, rp);
     case XW_OP_RESOLVE:
-        if (sd_arg_str(req, XW_TAG_ADDRESS, addr, sizeof(addr)) < 0)
-            return 0;
-        for (char *s = addr; *s; s++)
-            *s = (char)tolower((unsigned char)*s);
-        if (!sd_dir_get(addr, &u))
-            return 0;
-        if (sd_need_session(req, rp, &me) < 0)
-            return 1;
-        if (u.user_id != me.user_id) {
-            sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
-            return 1;
-        }
-        sd_reply_status(rp, XC_OK, NULL);
-        put_user(sd_reply_final(rp), &u);
-        return 1;
+        return op_resolve(NULL, req, rp);
     default:
         return 0;
     }
@@ -283,8 +269,8 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
 {
     switch (req->hdr.op) {
     case XW_OP_HELLO: op_hello(db, req, rp); break;
-    case XW_OP_AUTH: op_auth(db, req, rp); break;
-    case XW_OP_RESOLVE: op_resolve(db, req, rp); break;
+    case XW_OP_AUTH: (void)op_auth(db, req, rp); break;
+    case XW_OP_RESOLVE: (void)op_resolve(db, req, rp); break;
     case XW_OP_LIST_FOLDERS: op_list_folders(db, req, rp); break;
     case XW_OP_LOGOFF: op_logoff(db, req, rp); break;
     case XW_OP_CREATE_FOLDER: sd_store_create_folder(db, req, rp); break;

@@ -86,21 +86,24 @@ static int64_t filetime_of_epoch(double secs)
     return (int64_t)llround((secs + (double)FILETIME_UNIX_DIFF) * 1e7);
 }
 
-/* The caller's own mailbox, or answer NOTFOUND and return -1. */
-static int open_mailbox(sd_req *req, sd_reply *rp, sd_user *me)
+/* The caller's own mailbox (its id and replica id in *m), or answer
+   NOTFOUND and return -1. */
+static int open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
 {
-    int64_t m;
+    int64_t id;
 
     if (sd_need_session(req, rp, me) < 0)
         return -1;
-    if (sd_arg_i8(req, XW_TAG_MAILBOX_ID, &m) < 0) {
+    if (sd_arg_i8(req, XW_TAG_MAILBOX_ID, &id) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "mailbox id required");
         return -1;
     }
-    if (m != me->mailbox_id) {
+    if (id != me->mailbox_id) {
         sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
         return -1;
     }
+    m->id = id;
+    m->replid = me->replica_id;
     return 0;
 }
 
@@ -111,8 +114,7 @@ static xc_status take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
     static const char sql[] =
         "UPDATE mailboxes SET next_cn = next_cn + 1, next_gc = next_gc + $2 "
         "WHERE id = $1 "
-        "RETURNING next_cn - 1, next_gc - $2, replica_id, "
-        "          uuid_send(replica_guid)";
+        "RETURNING next_cn - 1, next_gc - $2, uuid_send(replica_guid)";
     char a[24], b[16];
     const char *params[2] = { a, b };
     const int fmt[2] = { 0, 0 };
@@ -124,16 +126,14 @@ static xc_status take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
     res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st);
     if (res == NULL)
         return st;
-    if (PQntuples(res) != 1 || PQgetlength(res, 0, 3) != 16) {
+    if (PQntuples(res) != 1 || PQgetlength(res, 0, 2) != 16) {
         PQclear(res);
         return XC_E_NOTFOUND;
     }
     *cn_r = be64(PQgetvalue(res, 0, 0));
     if (gc_r != NULL)
         *gc_r = be64(PQgetvalue(res, 0, 1));
-    m->id = mailbox;
-    m->replid = (uint16_t)be32(PQgetvalue(res, 0, 2));
-    guid_from_uuid(m->guid, (const uint8_t *)PQgetvalue(res, 0, 3));
+    guid_from_uuid(m->guid, (const uint8_t *)PQgetvalue(res, 0, 2));
     PQclear(res);
     if (*cn_r > XC_GC_MAX || (gc_r != NULL && *gc_r + (uint64_t)nids > XC_GC_MAX))
         return XC_E_LIMIT;
@@ -210,39 +210,15 @@ static int64_t gc_of(const mbx *m, int64_t wire)
     return (int64_t)xc_id_gc((uint64_t)wire);
 }
 
-/* The mailbox's replica id (before a change: for argument ids). */
-static xc_status replica_of(sd_db *db, int64_t mailbox, uint16_t *replid)
-{
-    static const char sql[] = "SELECT replica_id FROM mailboxes WHERE id = $1";
-    char a[24];
-    const char *params[1] = { a };
-    xc_status st;
-    PGresult *res;
-
-    snprintf(a, sizeof(a), "%" PRId64, mailbox);
-    res = sd_db_exec(db, sql, 1, params, &st);
-    if (res == NULL)
-        return st;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return XC_E_NOTFOUND;
-    }
-    *replid = (uint16_t)atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return XC_OK;
-}
-
 /*
  * The id argument tag (PR_MID or PR_FID) of the request as a global counter
  * of the caller's mailbox; answers the request (BADREQ / NOTFOUND naming
  * what) and returns -1 if it is missing or not of this mailbox.
  */
-static int id_arg(sd_db *db, sd_req *req, sd_reply *rp, const sd_user *me,
-                  uint32_t tag, const char *what, mbx *m, int64_t *gc_r)
+static int id_arg(sd_req *req, sd_reply *rp, uint32_t tag, const char *what,
+                  const mbx *m, int64_t *gc_r)
 {
     int64_t wire;
-    uint16_t replid;
-    xc_status st;
     char msg[64];
 
     if (sd_arg_i8(req, tag, &wire) < 0) {
@@ -250,11 +226,6 @@ static int id_arg(sd_db *db, sd_req *req, sd_reply *rp, const sd_user *me,
         sd_reply_status(rp, XC_E_BADREQ, msg);
         return -1;
     }
-    if ((st = replica_of(db, me->mailbox_id, &replid)) != XC_OK) {
-        sd_reply_status(rp, st, NULL);
-        return -1;
-    }
-    m->replid = replid;
     if ((*gc_r = gc_of(m, wire)) < 0) {
         snprintf(msg, sizeof(msg), "no such %s", what);
         sd_reply_status(rp, XC_E_NOTFOUND, msg);
@@ -520,7 +491,7 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     PGresult *res;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
     if (sd_arg_i8(req, PR_PARENT_FID, &parent_w) < 0 ||
         sd_arg_str(req, PR_DISPLAY_NAME, name, sizeof(name)) < 0 ||
@@ -671,7 +642,6 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
     PGresult *res;
-    uint16_t replid;
 
     /* arguments, then START_MESSAGE content END_MESSAGE: arguments are
        looked up only before the content, which may use any tag */
@@ -687,7 +657,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     pv = req->args + start + 1;
     n = req->nargs - start - 2;
     req->nargs = start;
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
     create = sd_arg_i8(req, PR_MID, &mid_w) < 0;
     if (create && sd_arg_i8(req, PR_FID, &fid_w) < 0) {
@@ -722,9 +692,6 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
                      (double)pv[i].v.i64 / 1e7 - (double)FILETIME_UNIX_DIFF);
     }
 
-    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK)
-        goto fail_early;
-    m.replid = replid;
     if (create) {
         fid = gc_of(&m, fid_w);
         if (fid < 0) {
@@ -929,8 +896,8 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
     xc_wbuf *w;
     int fai;
 
-    if (open_mailbox(req, rp, &me) < 0 ||
-        id_arg(db, req, rp, &me, PR_MID, "message", &m, &mid) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0 ||
+        id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
         return;
     replid = m.replid;
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
@@ -1046,19 +1013,13 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
     size_t n = 0;
     int total = 0;
     uint64_t cn = 0, last = 0;
-    uint16_t replid;
     char a[24], b[24], f[24], c4[24];
     sd_user me;
     mbx m;
     xc_status st;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
-    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
-        sd_reply_status(rp, st, NULL);
-        return;
-    }
-    m.replid = replid;
     if (mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS: 1 to 1000 message ids");
         return;
@@ -1134,19 +1095,13 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
     size_t n = 0;
     int total = 0;
     uint64_t cn = 0, last = 0;
-    uint16_t replid;
     char a[24], b[24];
     sd_user me;
     mbx m;
     xc_status st;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
-    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
-        sd_reply_status(rp, st, NULL);
-        return;
-    }
-    m.replid = replid;
     if (rv == NULL || mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS and READ required");
         return;
@@ -1249,7 +1204,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     xc_mv_iter it;
     xc_propval one;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
     if (cols == NULL || cols->v.mv.count > 256) {
         sd_reply_status(rp, XC_E_BADREQ, "COLUMNS (at most 256) required");
@@ -1289,7 +1244,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
         fai = v->v.b;
-    if (id_arg(db, req, rp, &me, PR_FID, "folder", &m, &fid) < 0)
+    if (id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
         return;
     replid = m.replid;
     (void)sd_arg_i8(req, PR_FID, &fid_w);
@@ -1450,18 +1405,16 @@ void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
     char a[24], b[24], l[16];
     const char *params[3] = { a, b, l };
     sd_user me;
+    mbx m;
     xc_status st;
     PGresult *res;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
     (void)sd_arg_i8(req, XW_TAG_CN, &after);
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT)) != NULL)
         limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
-    if ((st = replica_of(db, me.mailbox_id, &replid)) != XC_OK) {
-        sd_reply_status(rp, st, NULL);
-        return;
-    }
+    replid = m.replid;
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     snprintf(b, sizeof(b), "%" PRId64, after < 0 ? 0 : after);
     snprintf(l, sizeof(l), "%d", limit);
@@ -1525,10 +1478,11 @@ void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
     int32_t ids[MAX_NAMES];
     char a[24], idbuf[16], lidbuf[16], strbuf[256];
     sd_user me;
+    mbx m;
     xc_status st;
     xc_wbuf *w;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     if ((st = sd_db_begin(db)) != XC_OK)
@@ -1645,14 +1599,14 @@ void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
 
-    if (open_mailbox(req, rp, &me) < 0)
+    if (open_mailbox(req, rp, &me, &m) < 0)
         return;
     if (sd_arg_i8(req, PR_FID, &fid_w) == 0) {
         char a[24], b[24];
         const char *params[2] = { a, b };
         PGresult *res;
 
-        if (id_arg(db, req, rp, &me, PR_FID, "folder", &m, &fid) < 0)
+        if (id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
             return;
         snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
         snprintf(b, sizeof(b), "%" PRId64, fid);

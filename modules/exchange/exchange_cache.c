@@ -23,11 +23,11 @@
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 #include "http_log.h"
+#include "xc_credkey.h"
 #include "xc_state.h"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -48,7 +48,6 @@ static apr_pool_t *cpool;       /* entries; cleared wholesale when full */
 static apr_hash_t *cache;
 static unsigned count;
 static unsigned char secret[32];
-static EVP_MAC *hmac;
 static int ttl;
 
 void xc_cache_init(apr_pool_t *p, server_rec *s, const char *socket,
@@ -70,7 +69,6 @@ void xc_cache_init(apr_pool_t *p, server_rec *s, const char *socket,
     m = mmap(NULL, XC_STATE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (m == MAP_FAILED || RAND_bytes(secret, sizeof(secret)) != 1 ||
-        (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
         apr_thread_mutex_create(&lock, APR_THREAD_MUTEX_DEFAULT, p) !=
             APR_SUCCESS ||
         apr_pool_create(&cpool, p) != APR_SUCCESS) {
@@ -96,20 +94,7 @@ int xc_cache_state(apr_uint64_t *gen_r)
 
 static int key_of(unsigned char out[32], const char *user, const char *pw)
 {
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end()
-    };
-    size_t outl = 0;
-    int ok = ctx != NULL &&
-             EVP_MAC_init(ctx, secret, sizeof(secret), params) &&
-             EVP_MAC_update(ctx, (const unsigned char *)user, strlen(user) + 1) &&
-             EVP_MAC_update(ctx, (const unsigned char *)pw, strlen(pw)) &&
-             EVP_MAC_final(ctx, out, &outl, 32) && outl == 32;
-
-    EVP_MAC_CTX_free(ctx);
-    return ok ? 0 : -1;
+    return xc_credkey(out, secret, user, pw);
 }
 
 const xc_identity *xc_cache_get(request_rec *r, const char *user,

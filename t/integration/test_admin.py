@@ -10,24 +10,12 @@ import xctest
 from xctest import (check, run_tests, Storaged, OK, E_AUTH, E_NOTFOUND,
                     OP_RESOLVE, T_SESSION, T_ADDRESS, PR_SMTP_ADDRESS)
 
-ADMIN = os.path.join(xctest.SRC, "tools", "xcadmin")
-AS = ["runuser", "-u", "xcdev", "--"] if os.geteuid() == 0 else []
-
-
 def admin(*args, password=None):
-    env = dict(os.environ)
-    p = subprocess.run(AS + ["env", "PGHOST=" + env["PGHOST"], "PGPORT=" + env["PGPORT"],
-                             "XC_PASSWD=" + env.get("XC_PASSWD", ""), ADMIN] + list(args),
-                       input=(password + "\n") if password else None, text=True,
-                       capture_output=True, cwd="/")
-    return p.returncode, p.stdout + p.stderr
+    return xctest.xcadmin(*args, password=password)
 
 
 def psql(sql):
-    p = subprocess.run(AS + ["psql", "-X", "-At", "-h", os.environ["PGHOST"],
-                             "-p", os.environ["PGPORT"], "-d", "exchange", "-c", sql],
-                       capture_output=True, text=True, cwd="/")
-    return p.stdout.strip()
+    return xctest.psql(sql)[0]
 
 
 def login_status(user, pw):
@@ -158,7 +146,7 @@ def test_migrations_recorded_and_idempotent():
     check("migrations are recorded",
           psql("SELECT version FROM schema_migrations ORDER BY 1").startswith("001_directory"))
     env = dict(os.environ, PGDATABASE="exchange")
-    p = subprocess.run(AS + ["env", "PGHOST=" + env["PGHOST"], "PGPORT=" + env["PGPORT"],
+    p = subprocess.run(xctest.AS + ["env", "PGHOST=" + env["PGHOST"], "PGPORT=" + env["PGPORT"],
                              "PGDATABASE=exchange",
                              os.path.join(xctest.DIR, "lib", "migrate.sh"),
                              os.path.join(xctest.DIR, "lib", "sql")],

@@ -2,8 +2,6 @@
 PidTagAssociatedContentCount): kept in the transaction of every save,
 delete and read-flag change, so folder lists and table totals are exact
 without counting rows, even with many writers."""
-import os
-import subprocess
 import threading
 
 import xctest
@@ -20,7 +18,6 @@ T_FAI, T_MIDS, T_READ = tag(PT_BOOLEAN, 0x10), tag(xctest.PT_MV | PT_I8, 0x11), 
 T_COLUMNS, T_TOTAL = tag(xctest.PT_MV | PT_LONG, 0x13), tag(PT_LONG, 0x17)
 START, END = 0x400C0003, 0x400D0003
 SUBJECT = tag(PT_STRING8, 0x0037)
-AS = ["runuser", "-u", "xcdev", "--"] if os.geteuid() == 0 else []
 state = {}
 
 
@@ -100,16 +97,13 @@ def test_counts_stay_exact_with_many_writers():
     for t in ts:
         t.join()
     check("eight concurrent writers finish without errors (no deadlocks)", not errors, errors)
-    out = subprocess.run(AS + ["psql", "-X", "-At", "-h", os.environ["PGHOST"], "-p",
-                               os.environ["PGPORT"], "-d", "exchange", "-c",
-                               "SELECT f.content_count = (SELECT count(*) FROM messages m "
+    out, err = xctest.psql("SELECT f.content_count = (SELECT count(*) FROM messages m "
                                " WHERE m.mailbox_id = f.mailbox_id AND m.fid = f.fid AND NOT m.is_fai)"
                                " AND f.unread_count = (SELECT count(*) FROM messages m "
                                " WHERE m.mailbox_id = f.mailbox_id AND m.fid = f.fid"
                                "   AND NOT m.is_fai AND NOT m.is_read)"
-                               " FROM folders f WHERE f.display_name = 'Counted'"],
-                         capture_output=True, text=True, cwd="/")
-    check("the counts equal the rows afterwards", out.stdout.strip() == "t", out.stdout + out.stderr)
+                           " FROM folders f WHERE f.display_name = 'Counted'")
+    check("the counts equal the rows afterwards", out == "t", out + err)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 LID or name to a property id of the mailbox, 0x8000 and up, creating ids on
 request; the same name always gets the same id, concurrent creators never
 collide, PS_MAPI names are their LID, and a full table is a clean error."""
-import os
-import subprocess
 import threading
 import uuid
 
@@ -18,7 +16,6 @@ PROPIDS = tag(xctest.PT_MV | PT_LONG, 0x1E)
 COMMON = uuid.UUID("00062008-0000-0000-c000-000000000046").bytes_le
 PUBLIC_STRINGS = uuid.UUID("00020329-0000-0000-c000-000000000046").bytes_le
 PS_MAPI = uuid.UUID("00020328-0000-0000-c000-000000000046").bytes_le
-AS = ["runuser", "-u", "xcdev", "--"] if os.geteuid() == 0 else []
 
 
 def session(user="hugo@example.test", pw="named-Pass-1"):
@@ -34,12 +31,9 @@ def ids(s, base, names, create=False):
 
 
 def test_setup():
-    p = subprocess.run(AS + ["env", "PGHOST=" + os.environ["PGHOST"], "PGPORT=" + os.environ["PGPORT"],
-                             "XC_PASSWD=" + os.environ.get("XC_PASSWD", ""),
-                             os.path.join(xctest.SRC, "tools", "xcadmin"), "user-add",
-                             "hugo@example.test", "Hugo Named"],
-                       input="named-Pass-1\n", text=True, capture_output=True, cwd="/")
-    check("a user for the named property tests", p.returncode == 0, p.stdout + p.stderr)
+    rc, out = xctest.xcadmin("user-add", "hugo@example.test", "Hugo Named",
+                             password="named-Pass-1")
+    check("a user for the named property tests", rc == 0, out)
 
 
 def test_map_and_create():

@@ -17,7 +17,6 @@ T_CN, T_KIND, T_SUB = tag(PT_I8, 0x18), tag(PT_STRING8, 0x19), tag(PT_LONG, 0x1F
 T_MIDS, T_READ = tag(xctest.PT_MV | PT_I8, 0x11), tag(xctest.PT_BOOLEAN, 0x12)
 START, END = 0x400C0003, 0x400D0003
 SUBJECT = tag(xctest.PT_UNICODE, 0x0037)
-AS = ["runuser", "-u", "xcdev", "--"] if os.geteuid() == 0 else []
 state = {}
 
 
@@ -149,7 +148,7 @@ def test_changes_made_by_another_storaged_are_pushed():
         f.write(conf)
     os.chmod(path, 0o644)
     log = open(os.path.join(d, "log", "storaged2.log"), "ab")
-    proc = subprocess.Popen(AS + [os.path.join(d, "lib", "storaged"), "-f", path],
+    proc = subprocess.Popen(xctest.AS + [os.path.join(d, "lib", "storaged"), "-f", path],
                             stdout=log, stderr=log, cwd="/")
     try:
         check("a second storaged starts on the same database",

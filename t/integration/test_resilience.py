@@ -11,7 +11,7 @@ other tests may follow this one: it always leaves the stack running.
 import os
 
 import xctest
-from xctest import ALICE, OK, E_TEMP, OP_HELLO, OP_RESOLVE, T_SESSION, \
+from xctest import ALICE, OK, E_TEMP, OP_RESOLVE, T_SESSION, \
     T_ADDRESS, check
 
 POX = "/autodiscover/autodiscover.xml"
@@ -36,16 +36,6 @@ def pox_ok_within(seconds):
     return xctest.wait_until(attempt, timeout=seconds, step=0.2), seen
 
 
-def storaged_answers():
-    try:
-        sd = xctest.Storaged(timeout=5)
-        st, _, _ = sd.call(OP_HELLO)
-        sd.close()
-        return st == OK
-    except (OSError, EOFError):
-        return False
-
-
 def new_log_lines(since):
     return xctest.log_text("storaged.log")[since:]
 
@@ -56,7 +46,7 @@ def log_size():
 
 # -------------------------------------------------------------- tests ----
 def the_stack_is_healthy_to_begin_with():
-    check("storaged answers HELLO", storaged_answers())
+    check("storaged answers HELLO", xctest.storaged_answers())
     check("alice's POX gets 200", pox()[0] == 200)
 
 
@@ -150,9 +140,9 @@ def sigterm_shuts_storaged_down_cleanly():
 
 def the_stack_is_left_healthy():
     """Also the cleanup: runs even when an earlier step failed."""
-    if not storaged_answers():
+    if not xctest.storaged_answers():
         xctest.stack("restart-storaged")
-    check("storaged answers again at the end", storaged_answers())
+    check("storaged answers again at the end", xctest.storaged_answers())
     ok, seen = pox_ok_within(5)
     check("POX works at the end", ok, seen)
 

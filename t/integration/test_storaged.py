@@ -75,13 +75,9 @@ def closed_by_peer(sd):
 def xcadmin(*args, password=None):
     """tools/xcadmin as t/run.sh calls it (as xcdev when root); a password
     goes to its stdin."""
-    as_user = ["runuser", "-u", "xcdev", "--"] if os.geteuid() == 0 else []
-    env = {k: os.environ[k] for k in ("PATH", "PGHOST", "PGPORT", "PGDATABASE",
-                                      "XC_PASSWD") if k in os.environ}
-    subprocess.run(as_user + ["env"] + ["%s=%s" % kv for kv in env.items()] +
-                   [os.path.join(xctest.SRC, "tools", "xcadmin")] + list(args),
-                   input=(password + "\n") if password else "", text=True,
-                   cwd="/tmp", check=True, stdout=subprocess.DEVNULL)
+    rc, out = xctest.xcadmin(*args, password=password)
+    if rc != 0:
+        raise RuntimeError("xcadmin %s failed: %s" % (args[0], out))
 
 
 def new_user(name):

@@ -21,7 +21,6 @@ import random
 import re
 import secrets
 import struct
-import subprocess
 import threading
 import time
 
@@ -95,27 +94,6 @@ def counter(xid):
 
 
 # ------------------------------------------------------------- codec ----
-def dec_props_list(b):
-    """Decode a payload keeping order and repeats: [(tag, value), ...]."""
-    out, o = [], 0
-    while o < len(b):
-        (t,) = struct.unpack_from("<I", b, o)
-        o += 4
-        ptype = t & 0xFFFF
-        if ptype & PT_MV:
-            (cnt,) = struct.unpack_from("<I", b, o)
-            o += 4
-            vals = []
-            for _ in range(cnt):
-                v, o = xctest.dec_value(ptype & ~PT_MV, b, o)
-                vals.append(v)
-            out.append((t, vals))
-        else:
-            v, o = xctest.dec_value(ptype, b, o)
-            out.append((t, v))
-    return out
-
-
 class Message:
     """Message content: properties, recipients [(row id, props)],
     attachments [(attach num, props)]; props are [(tag, value)]."""
@@ -236,9 +214,9 @@ class Mailbox:
             assert reqid == rid, "answer to %d, expected %d" % (reqid, rid)
             assert not flags & F_CHUNK, "a streamed value (not expected here)"
             if flags & F_MORE:
-                rows.append(dict(dec_props_list(payload)))
+                rows.append(dict(xctest.dec_props_list(payload)))
             else:
-                return Reply(dec_props_list(payload), rows)
+                return Reply(xctest.dec_props_list(payload), rows)
 
     def special(self, which):
         if self._folders is None:
@@ -332,20 +310,8 @@ class Mailbox:
 
 
 def sql(query):
-    p = subprocess.run(AS + ["psql", "-X", "-At", "-h", os.environ["PGHOST"],
-                             "-p", os.environ["PGPORT"], "-d", "exchange", "-c", query],
-                       capture_output=True, text=True, cwd="/")
-    return (p.stdout + p.stderr).strip()
-
-
-def storaged_answers():
-    try:
-        sd = xctest.Storaged(timeout=2)
-        st, _, _ = sd.call(OP_HELLO)
-        sd.close()
-        return st == OK
-    except (OSError, EOFError, AssertionError):
-        return False
+    out, err = xctest.psql(query)
+    return (out + err).strip()
 
 
 def a_note(subject, props=(), recipients=(), attachments=()):
@@ -890,7 +856,7 @@ def a_crash_mid_save_leaves_only_whole_messages():
     check("storaged is killed while a client saves in a loop (%d saves confirmed)"
           % len(confirmed), len(confirmed) >= 10 and not t.is_alive(), errors)
     xctest.stack("start-storaged")
-    check("storaged starts again", xctest.wait_until(storaged_answers, timeout=20))
+    check("storaged starts again", xctest.wait_until(xctest.storaged_answers, timeout=20))
     mb = Mailbox()
     broken = []
     for mid, i in sorted(confirmed.items()):
@@ -983,10 +949,10 @@ def alice_cannot_touch_bobs_mailbox():
 
 def the_stack_is_left_healthy():
     """Also the cleanup: runs even when an earlier step failed."""
-    if not storaged_answers():
+    if not xctest.storaged_answers(timeout=2):
         xctest.stack("start-storaged")
-        xctest.wait_until(storaged_answers, timeout=20)
-    check("storaged answers at the end", storaged_answers())
+        xctest.wait_until(xctest.storaged_answers, timeout=20)
+    check("storaged answers at the end", xctest.storaged_answers(timeout=2))
 
 
 if __name__ == "__main__":

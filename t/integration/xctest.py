@@ -160,9 +160,9 @@ def dec_value(ptype, b, o):
     return raw, o + n
 
 
-def dec_props(b):
-    out = {}
-    o = 0
+def dec_props_list(b):
+    """Decode a payload keeping order and repeats: [(tag, value), ...]."""
+    out, o = [], 0
     while o < len(b):
         (t,) = struct.unpack_from("<I", b, o)
         o += 4
@@ -174,10 +174,16 @@ def dec_props(b):
             for _ in range(cnt):
                 v, o = dec_value(ptype & ~PT_MV, b, o)
                 vals.append(v)
-            out[t] = vals
+            out.append((t, vals))
         else:
-            out[t], o = dec_value(ptype, b, o)
+            v, o = dec_value(ptype, b, o)
+            out.append((t, v))
     return out
+
+
+def dec_props(b):
+    """Decode a payload into {tag: value} (a repeated tag: the last one)."""
+    return dict(dec_props_list(b))
 
 
 def frame(op, reqid, payload=b"", flags=0, version=VERSION):
@@ -285,6 +291,40 @@ def pox_request(email, schema="http://schemas.microsoft.com/exchange/autodiscove
 
 
 # --------------------------------------------------------------- stack ----
+# the services run as xcdev when the tests run as root (build/stack.sh)
+AS = ["runuser", "-u", "xcdev", "--"] if os.geteuid() == 0 else []
+
+
+def psql(query):
+    """(stdout stripped, stderr) of one query on the stack's database."""
+    p = subprocess.run(AS + ["psql", "-X", "-At", "-h", os.environ["PGHOST"],
+                             "-p", os.environ["PGPORT"], "-d", "exchange", "-c", query],
+                       capture_output=True, text=True, cwd="/")
+    return p.stdout.strip(), p.stderr
+
+
+def xcadmin(*args, password=None):
+    """tools/xcadmin as t/run.sh calls it; a password goes to its stdin.
+    (exit code, stdout + stderr)."""
+    env = {k: os.environ[k] for k in ("PATH", "PGHOST", "PGPORT", "PGDATABASE",
+                                      "XC_PASSWD") if k in os.environ}
+    p = subprocess.run(AS + ["env"] + ["%s=%s" % kv for kv in env.items()] +
+                       [os.path.join(SRC, "tools", "xcadmin")] + list(args),
+                       input=(password + "\n") if password else "", text=True,
+                       capture_output=True, cwd="/")
+    return p.returncode, p.stdout + p.stderr
+
+
+def storaged_answers(timeout=5):
+    """Does storaged answer HELLO on a new connection?"""
+    try:
+        sd = Storaged(timeout=timeout)
+        st, _, _ = sd.call(OP_HELLO)
+        sd.close()
+        return st == OK
+    except (OSError, EOFError, AssertionError):
+        return False
+
 def stack(cmd):
     """build/stack.sh CMD XC_DIR (stop-storaged, restart-storaged,
     restart-postgres)."""
