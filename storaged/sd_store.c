@@ -20,6 +20,7 @@
  *   permissions, [MS-OXCPERM], come later); other mailboxes are NOTFOUND.
  */
 #include "sd.h"
+#include "sd_store.h"
 #include "xc_ids.h"
 #include "xc_text.h"
 
@@ -31,14 +32,7 @@
 #include <string.h>
 
 #define INLINE_MAX 4096         /* larger values go to blobs */
-#define MAX_ROWS 1000           /* contents rows per request */
-#define FILETIME_UNIX_DIFF 11644473600LL   /* seconds 1601 -> 1970 */
 
-typedef struct mbx {
-    int64_t id;
-    uint16_t replid;
-    uint8_t guid[16];           /* [MS-OXCDATA] GUID byte order */
-} mbx;
 
 /* Statements of the pipelined save: prepared before the pipeline. */
 static const char sql_put_msg[] =
@@ -58,7 +52,7 @@ static const char sql_log_change[] =
 
 /* ---- small helpers --------------------------------------------------- */
 
-static uint64_t be64(const char *p)
+uint64_t sd_be64(const char *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -66,14 +60,14 @@ static uint64_t be64(const char *p)
     return v;
 }
 
-static uint32_t be32(const char *p)
+uint32_t sd_be32(const char *p)
 {
     return (uint32_t)(uint8_t)p[0] << 24 | (uint32_t)(uint8_t)p[1] << 16 |
            (uint32_t)(uint8_t)p[2] << 8 | (uint8_t)p[3];
 }
 
 /* RFC 4122 byte order (PostgreSQL uuid) -> [MS-OXCDATA] 2.5.1 GUID. */
-static void guid_from_uuid(uint8_t out[16], const uint8_t in[16])
+void sd_guid_from_uuid(uint8_t out[16], const uint8_t in[16])
 {
     static const int map[16] = { 3, 2, 1, 0, 5, 4, 7, 6,
                                  8, 9, 10, 11, 12, 13, 14, 15 };
@@ -81,14 +75,14 @@ static void guid_from_uuid(uint8_t out[16], const uint8_t in[16])
         out[i] = in[map[i]];
 }
 
-static int64_t filetime_of_epoch(double secs)
+int64_t sd_filetime_of_epoch(double secs)
 {
     return (int64_t)llround((secs + (double)FILETIME_UNIX_DIFF) * 1e7);
 }
 
 /* The caller's own mailbox (its id and replica id in *m), or answer
    NOTFOUND and return -1. */
-static int open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
+int sd_open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
 {
     int64_t id;
 
@@ -108,7 +102,7 @@ static int open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
 }
 
 /* Take the mailbox row for a change: next CN (and n new ids). */
-static xc_status take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
+xc_status sd_take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
                               uint64_t *cn_r, uint64_t *gc_r)
 {
     static const char sql[] =
@@ -130,17 +124,17 @@ static xc_status take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
         PQclear(res);
         return XC_E_NOTFOUND;
     }
-    *cn_r = be64(PQgetvalue(res, 0, 0));
+    *cn_r = sd_be64(PQgetvalue(res, 0, 0));
     if (gc_r != NULL)
-        *gc_r = be64(PQgetvalue(res, 0, 1));
-    guid_from_uuid(m->guid, (const uint8_t *)PQgetvalue(res, 0, 2));
+        *gc_r = sd_be64(PQgetvalue(res, 0, 1));
+    sd_guid_from_uuid(m->guid, (const uint8_t *)PQgetvalue(res, 0, 2));
     PQclear(res);
     if (*cn_r > XC_GC_MAX || (gc_r != NULL && *gc_r + (uint64_t)nids > XC_GC_MAX))
         return XC_E_LIMIT;
     return XC_OK;
 }
 
-static xc_status log_change(sd_db *db, int64_t mailbox, uint64_t cn,
+xc_status sd_log_change(sd_db *db, int64_t mailbox, uint64_t cn,
                             const char *kind, uint64_t fid, const uint64_t *mid,
                             int fai)
 {
@@ -163,10 +157,10 @@ static xc_status log_change(sd_db *db, int64_t mailbox, uint64_t cn,
 }
 
 /*
- * Every writer takes the mailbox row first (take_mailbox, or this when the
+ * Every writer takes the mailbox row first (sd_take_mailbox, or this when the
  * change numbers come later): one lock order, no deadlocks between writers.
  */
-static xc_status lock_mailbox(sd_db *db, int64_t mailbox)
+xc_status sd_lock_mailbox(sd_db *db, int64_t mailbox)
 {
     static const char sql[] = "SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE";
     char a[24];
@@ -183,7 +177,7 @@ static xc_status lock_mailbox(sd_db *db, int64_t mailbox)
 static const char sql_count[] = "SELECT xc_folder_count($1, $2, $3, $4, $5)";
 
 /* Adjust a folder's counts (content, unread; FAI counted apart). */
-static xc_status count_folder(sd_db *db, int64_t mailbox, uint64_t fid,
+xc_status sd_count_folder(sd_db *db, int64_t mailbox, uint64_t fid,
                               int fai, int content, int unread)
 {
     char a[24], b[24], d[16], e[16];
@@ -203,7 +197,7 @@ static xc_status count_folder(sd_db *db, int64_t mailbox, uint64_t fid,
 }
 
 /* Wire id of this mailbox -> global counter, or -1. */
-static int64_t gc_of(const mbx *m, int64_t wire)
+int64_t sd_gc_of(const mbx *m, int64_t wire)
 {
     if (xc_id_replid((uint64_t)wire) != m->replid)
         return -1;
@@ -215,7 +209,7 @@ static int64_t gc_of(const mbx *m, int64_t wire)
  * of the caller's mailbox; answers the request (BADREQ / NOTFOUND naming
  * what) and returns -1 if it is missing or not of this mailbox.
  */
-static int id_arg(sd_req *req, sd_reply *rp, uint32_t tag, const char *what,
+int sd_id_arg(sd_req *req, sd_reply *rp, uint32_t tag, const char *what,
                   const mbx *m, int64_t *gc_r)
 {
     int64_t wire;
@@ -226,7 +220,7 @@ static int id_arg(sd_req *req, sd_reply *rp, uint32_t tag, const char *what,
         sd_reply_status(rp, XC_E_BADREQ, msg);
         return -1;
     }
-    if ((*gc_r = gc_of(m, wire)) < 0) {
+    if ((*gc_r = sd_gc_of(m, wire)) < 0) {
         snprintf(msg, sizeof(msg), "no such %s", what);
         sd_reply_status(rp, XC_E_NOTFOUND, msg);
         return -1;
@@ -237,7 +231,7 @@ static int id_arg(sd_req *req, sd_reply *rp, uint32_t tag, const char *what,
 /* ---- property values <-> typed columns -------------------------------- */
 
 /* Which tags are arguments or computed, never stored as content. */
-static int is_computed(uint32_t tag)
+int sd_is_computed(uint32_t tag)
 {
     switch (PROP_ID(tag)) {
     case PROP_ID(PR_FID): case PROP_ID(PR_PARENT_FID): case PROP_ID(PR_MID):
@@ -251,7 +245,7 @@ static int is_computed(uint32_t tag)
     }
 }
 
-static int is_marker(uint32_t tag)
+int sd_is_marker(uint32_t tag)
 {
     return tag == XW_MARK_START_MESSAGE || tag == XW_MARK_END_MESSAGE ||
            tag == XW_MARK_START_RECIP || tag == XW_MARK_END_RECIP ||
@@ -259,10 +253,8 @@ static int is_marker(uint32_t tag)
            tag == XW_MARK_START_EMBED || tag == XW_MARK_END_EMBED;
 }
 
-enum { T_MSG, T_RECIP, T_ATTACH };
-
 /* What a value adds to PR_MESSAGE_SIZE (its stored length). */
-static int64_t value_size(const xc_propval *pv)
+int64_t sd_value_size(const xc_propval *pv)
 {
     uint16_t type = PROP_TYPE(pv->tag);
 
@@ -282,7 +274,7 @@ static int64_t value_size(const xc_propval *pv)
  * Store one value. sub is the recipient row or attachment number. Adds
  * the value's size to *size.
  */
-static xc_status put_value(sd_db *db, int table, int64_t mailbox,
+xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
                            uint64_t mid, int32_t sub, const xc_propval *pv)
 {
     char a[24], b[24], t[16], iv[32], fv[40], s[16];
@@ -396,9 +388,9 @@ out:
  * Append a stored value (binary result columns tag, ival, fval, tval,
  * bval, blob data starting at col) to w.
  */
-static void emit_value(xc_wbuf *w, PGresult *res, int row, int col)
+void sd_emit_value(xc_wbuf *w, PGresult *res, int row, int col)
 {
-    uint32_t tag = be32(PQgetvalue(res, row, col));
+    uint32_t tag = sd_be32(PQgetvalue(res, row, col));
     uint16_t type = PROP_TYPE(tag);
     const char *iv = PQgetvalue(res, row, col + 1);
     const char *fvp = PQgetvalue(res, row, col + 2);
@@ -425,19 +417,19 @@ static void emit_value(xc_wbuf *w, PGresult *res, int row, int col)
     switch (type) {
     case PT_SHORT:
         xc_put_u32(w, tag);
-        xc_put_u16(w, (uint16_t)be64(iv));
+        xc_put_u16(w, (uint16_t)sd_be64(iv));
         break;
     case PT_LONG: case PT_ERROR:
-        xc_put_long(w, tag, (int32_t)be64(iv));
+        xc_put_long(w, tag, (int32_t)sd_be64(iv));
         break;
     case PT_BOOLEAN:
-        xc_put_bool(w, tag, be64(iv) != 0);
+        xc_put_bool(w, tag, sd_be64(iv) != 0);
         break;
     case PT_I8: case PT_CURRENCY: case PT_SYSTIME:
-        xc_put_i8(w, tag, (int64_t)be64(iv));
+        xc_put_i8(w, tag, (int64_t)sd_be64(iv));
         break;
     case PT_FLOAT: case PT_DOUBLE: case PT_APPTIME: {
-        uint64_t u = be64(fvp);
+        uint64_t u = sd_be64(fvp);
         memcpy(&f, &u, 8);
         xc_put_u32(w, tag);
         if (type == PT_FLOAT) {
@@ -491,7 +483,7 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     PGresult *res;
 
-    if (open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     if (sd_arg_i8(req, PR_PARENT_FID, &parent_w) < 0 ||
         sd_arg_str(req, PR_DISPLAY_NAME, name, sizeof(name)) < 0 ||
@@ -502,9 +494,9 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     if (sd_arg_str(req, PR_CONTAINER_CLASS, cls, sizeof(cls)) == 0)
         params[4] = cls;
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = take_mailbox(db, me.mailbox_id, 1, &m, &cn, &gc)) != XC_OK)
+        (st = sd_take_mailbox(db, me.mailbox_id, 1, &m, &cn, &gc)) != XC_OK)
         goto fail;
-    if ((parent = gc_of(&m, parent_w)) < 0) {
+    if ((parent = sd_gc_of(&m, parent_w)) < 0) {
         st = XC_E_NOTFOUND;
         goto fail;
     }
@@ -522,7 +514,7 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     if (res == NULL)
         goto fail;
     PQclear(res);
-    if ((st = log_change(db, me.mailbox_id, cn, "create", gc, NULL, 0)) !=
+    if ((st = sd_log_change(db, me.mailbox_id, cn, "create", gc, NULL, 0)) !=
             XC_OK ||
         (st = sd_db_commit(db)) != XC_OK)
         goto fail;
@@ -567,7 +559,7 @@ static const char *check_content(const xc_propval *pv, size_t n)
             in = 0;
             continue;
         }
-        if (in == 0 && is_computed(tag))
+        if (in == 0 && sd_is_computed(tag))
             continue;
         if (type == PT_NULL || type == PT_OBJECT || type == PT_UNSPECIFIED)
             return "property type can't be stored";
@@ -657,7 +649,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     pv = req->args + start + 1;
     n = req->nargs - start - 2;
     req->nargs = start;
-    if (open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     create = sd_arg_i8(req, PR_MID, &mid_w) < 0;
     if (create && sd_arg_i8(req, PR_FID, &fid_w) < 0) {
@@ -677,7 +669,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     xc_wbuf_init(&subj, 65536);
     when[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        if (is_marker(pv[i].tag))
+        if (sd_is_marker(pv[i].tag))
             break;      /* hot columns come from the message's own props */
         if (PROP_ID(pv[i].tag) == PROP_ID(PR_MESSAGE_CLASS) &&
             (PROP_TYPE(pv[i].tag) == PT_UNICODE ||
@@ -693,19 +685,19 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     }
 
     if (create) {
-        fid = gc_of(&m, fid_w);
+        fid = sd_gc_of(&m, fid_w);
         if (fid < 0) {
             st = XC_E_NOTFOUND;
             goto fail_early;
         }
-    } else if ((mid = gc_of(&m, mid_w)) < 0) {
+    } else if ((mid = sd_gc_of(&m, mid_w)) < 0) {
         st = XC_E_NOTFOUND;
         goto fail_early;
     }
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     if ((st = sd_db_begin(db)) != XC_OK)
         goto fail;
-    if ((st = take_mailbox(db, me.mailbox_id, create, &m, &cn, &gc)) != XC_OK)
+    if ((st = sd_take_mailbox(db, me.mailbox_id, create, &m, &cn, &gc)) != XC_OK)
         goto fail;
     pcllen = 0;
     if (create) {
@@ -760,8 +752,8 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     for (size_t i = 0; i < n; i++) {
         if (pv[i].tag == XW_MARK_START_RECIP || pv[i].tag == XW_MARK_NEW_ATTACH)
             size += 64;
-        else if (!is_marker(pv[i].tag) && !is_computed(pv[i].tag))
-            size += value_size(&pv[i]);
+        else if (!sd_is_marker(pv[i].tag) && !sd_is_computed(pv[i].tag))
+            size += sd_value_size(&pv[i]);
     }
     /* one pipeline: the row (content rows reference it), the content, the
        change log entry; then COMMIT */
@@ -803,17 +795,17 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
             table = T_MSG;
             continue;
         }
-        if (table == T_MSG && is_computed(tag))
+        if (table == T_MSG && sd_is_computed(tag))
             continue;
-        st = put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i]);
+        st = sd_put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i]);
     }
     if (st == XC_OK) {
         uint64_t umid = (uint64_t)mid;
-        st = log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
+        st = sd_log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
                         (uint64_t)fid, &umid, fai);
     }
     if (st == XC_OK && (create || was_read != is_read))
-        st = count_folder(db, me.mailbox_id, (uint64_t)fid, fai, create,
+        st = sd_count_folder(db, me.mailbox_id, (uint64_t)fid, fai, create,
                           create ? !is_read : was_read - is_read);
     {
         xc_status end = sd_db_pipe_end(db);
@@ -842,9 +834,6 @@ fail_early:
                               "or can't be stored" : NULL);
 }
 
-/* The value columns, for a binary-format result: tag, ival, fval, tval,
-   bval, blob data. */
-#define VALUE_COLS "p.tag, p.ival, p.fval, p.tval, p.bval, b.data"
 
 static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
 {
@@ -852,7 +841,7 @@ static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
     int open_ = 0;
 
     for (int i = 0; i < PQntuples(res); i++) {
-        int32_t sub = (int32_t)be32(PQgetvalue(res, i, 0));
+        int32_t sub = (int32_t)sd_be32(PQgetvalue(res, i, 0));
         if (!open_ || sub != cur) {
             if (open_)
                 xc_put_long(w, end, 0);
@@ -860,7 +849,7 @@ static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
             cur = sub;
             open_ = 1;
         }
-        emit_value(w, res, i, 1);
+        sd_emit_value(w, res, i, 1);
     }
     if (open_)
         xc_put_long(w, end, 0);
@@ -896,8 +885,8 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
     xc_wbuf *w;
     int fai;
 
-    if (open_mailbox(req, rp, &me, &m) < 0 ||
-        id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+        sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
         return;
     replid = m.replid;
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
@@ -961,11 +950,11 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
                 (fai ? MSGFLAG_ASSOCIATED : 0));
     xc_put_bool(w, PR_ASSOCIATED, fai);
     xc_put_i8(w, PR_CREATION_TIME,
-              filetime_of_epoch(strtod(PQgetvalue(res, 0, 7), NULL)));
+              sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 7), NULL)));
     xc_put_i8(w, PR_LAST_MODIFICATION_TIME,
-              filetime_of_epoch(strtod(PQgetvalue(res, 0, 8), NULL)));
+              sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 8), NULL)));
     for (int i = 0; i < PQntuples(props); i++)
-        emit_value(w, props, i, 0);
+        sd_emit_value(w, props, i, 0);
     emit_sub(w, recips, XW_MARK_START_RECIP, XW_MARK_END_RECIP);
     emit_sub(w, atts, XW_MARK_NEW_ATTACH, XW_MARK_END_ATTACH);
     xc_put_long(w, XW_MARK_END_MESSAGE, 0);
@@ -990,7 +979,7 @@ static int mids_of(sd_req *req, const mbx *m, int64_t **out, size_t *n_r)
         return -1;
     xc_mv_iter_init(&it, v);
     while (xc_mv_next(&it, &one) == 1)
-        (*out)[n++] = gc_of(m, one.v.i64);
+        (*out)[n++] = sd_gc_of(m, one.v.i64);
     *n_r = n;
     return 0;
 }
@@ -1018,7 +1007,7 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
 
-    if (open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     if (mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS: 1 to 1000 message ids");
@@ -1026,7 +1015,7 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
     }
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = lock_mailbox(db, me.mailbox_id)) != XC_OK)
+        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const char *p2[2] = { a, b }, *p5[5] = { a, b, f, c4, NULL };
@@ -1045,7 +1034,7 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
         }
         fid = (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         p5[4] = PQgetvalue(res, 0, 1)[0] == 't' ? "t" : "f";
-        if ((st = take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) != XC_OK) {
+        if ((st = sd_take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) != XC_OK) {
             PQclear(res);
             goto fail;
         }
@@ -1056,9 +1045,9 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
             PGresult *t = sd_db_exec(db, sql_tomb, 5, p5, &st);
             int was_fai = p5[4][0] == 't';
             if (t == NULL ||
-                (st = log_change(db, me.mailbox_id, cn, "delete", fid, &umid,
+                (st = sd_log_change(db, me.mailbox_id, cn, "delete", fid, &umid,
                                  was_fai)) != XC_OK ||
-                (st = count_folder(db, me.mailbox_id, fid, was_fai, -1,
+                (st = sd_count_folder(db, me.mailbox_id, fid, was_fai, -1,
                                    PQgetvalue(res, 0, 2)[0] == 't' ? 0 : -1))
                     != XC_OK) {
                 PQclear(t);
@@ -1100,7 +1089,7 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
 
-    if (open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     if (rv == NULL || mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS and READ required");
@@ -1108,7 +1097,7 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
     }
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = lock_mailbox(db, me.mailbox_id)) != XC_OK)
+        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const char *p3[3] = { a, b, rv->v.b ? "t" : "f" };
@@ -1123,14 +1112,14 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
             goto fail;
         if (PQntuples(res) == 1) {
             umid = (uint64_t)mids[i];
-            if ((st = take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) !=
+            if ((st = sd_take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) !=
                     XC_OK ||
-                (st = log_change(db, me.mailbox_id, cn, "read",
+                (st = sd_log_change(db, me.mailbox_id, cn, "read",
                                  (uint64_t)strtoll(PQgetvalue(res, 0, 0),
                                                    NULL, 10),
                                  &umid, PQgetvalue(res, 0, 1)[0] == 't')) !=
                     XC_OK ||
-                (st = count_folder(db, me.mailbox_id,
+                (st = sd_count_folder(db, me.mailbox_id,
                                    (uint64_t)strtoll(PQgetvalue(res, 0, 0),
                                                      NULL, 10),
                                    PQgetvalue(res, 0, 1)[0] == 't', 0,
@@ -1156,242 +1145,6 @@ fail:
     sd_reply_status(rp, st, NULL);
 }
 
-/* Contents table sorts: one key (and the MID to break ties). The SQL is
-   chosen from this fixed list, never built from the request. */
-#define CONTENTS_SQL(order)                                                 \
-    "SELECT mid, fid, cn, change_key, message_size, is_read, is_fai "       \
-    "FROM messages WHERE mailbox_id = $1 AND fid = $2 AND is_fai = $3 "     \
-    "ORDER BY " order " OFFSET $4 LIMIT $5"
-static const struct sortkey {
-    uint16_t prop_id;
-    const char *sql[2];         /* ascending, descending */
-} sortkeys[] = {
-    { 0x0E06, { CONTENTS_SQL("delivery_time ASC NULLS FIRST, mid ASC"),
-                CONTENTS_SQL("delivery_time DESC NULLS LAST, mid DESC") } },
-    { 0x0037, { CONTENTS_SQL("subject ASC, mid ASC"),
-                CONTENTS_SQL("subject DESC, mid DESC") } },
-    { 0x0E08, { CONTENTS_SQL("message_size ASC, mid ASC"),
-                CONTENTS_SQL("message_size DESC, mid DESC") } },
-    { 0x674A, { CONTENTS_SQL("mid ASC"), CONTENTS_SQL("mid DESC") } },
-};
-
-void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
-{
-    static const char sql_total[] =
-        "SELECT CASE WHEN $3::boolean THEN assoc_count ELSE content_count END "
-        "FROM folders WHERE mailbox_id = $1 AND fid = $2";
-    static const char sql_props[] =
-        "SELECT p.mid, " VALUE_COLS " FROM message_props p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
-        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
-    const xc_propval *cols = xc_props_find(req->args, req->nargs,
-                                           XW_TAG_COLUMNS);
-    const xc_propval *sort = xc_props_find(req->args, req->nargs, XW_TAG_SORT);
-    const xc_propval *v;
-    uint32_t col[256];
-    size_t ncol = 0;
-    const char *sql = sortkeys[0].sql[1];
-    int offset = 0, limit = 50, fai = 0;
-    int64_t fid_w, fid;
-    uint16_t replid;
-    char a[24], b[24], o[16], l[16];
-    xc_wbuf ids, pids;
-    sd_user me;
-    mbx m;
-    xc_status st;
-    PGresult *res = NULL, *props = NULL;
-    xc_mv_iter it;
-    xc_propval one;
-
-    if (open_mailbox(req, rp, &me, &m) < 0)
-        return;
-    if (cols == NULL || cols->v.mv.count > 256) {
-        sd_reply_status(rp, XC_E_BADREQ, "COLUMNS (at most 256) required");
-        return;
-    }
-    xc_mv_iter_init(&it, cols);
-    while (xc_mv_next(&it, &one) == 1)
-        col[ncol++] = (uint32_t)one.v.i32;
-    if (sort != NULL) {
-        xc_propval key, dir;
-        int found = 0;
-        if (sort->v.mv.count == 0 || sort->v.mv.count % 2) {
-            sd_reply_status(rp, XC_E_BADREQ, "SORT is pairs of (property "
-                            "tag, 0 ascending or 1 descending)");
-            return;
-        }
-        xc_mv_iter_init(&it, sort);
-        if (sort->v.mv.count != 2 || xc_mv_next(&it, &key) != 1 ||
-            xc_mv_next(&it, &dir) != 1) {
-            sd_reply_status(rp, XC_E_UNSUPPORTED, "one sort key for now");
-            return;
-        }
-        for (size_t i = 0; i < sizeof(sortkeys) / sizeof(sortkeys[0]); i++)
-            if (sortkeys[i].prop_id == PROP_ID((uint32_t)key.v.i32)) {
-                sql = sortkeys[i].sql[dir.v.i32 ? 1 : 0];
-                found = 1;
-            }
-        if (!found) {
-            sd_reply_status(rp, XC_E_UNSUPPORTED, "can't sort by that "
-                            "property yet");
-            return;
-        }
-    }
-    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_OFFSET)) != NULL)
-        offset = v->v.i32 < 0 ? 0 : v->v.i32;
-    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT)) != NULL)
-        limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
-    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
-        fai = v->v.b;
-    if (id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
-        return;
-    replid = m.replid;
-    (void)sd_arg_i8(req, PR_FID, &fid_w);
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
-    snprintf(b, sizeof(b), "%" PRId64, fid);
-    snprintf(o, sizeof(o), "%d", offset);
-    snprintf(l, sizeof(l), "%d", limit);
-    xc_wbuf_init(&ids, 0);
-    xc_wbuf_init(&pids, 0);
-    if ((st = sd_db_begin(db)) != XC_OK)
-        goto fail;
-    {
-        static const char sql_folder[] =
-            "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
-        const char *p2[2] = { a, b };
-        res = sd_db_exec(db, sql_folder, 2, p2, &st);
-        if (res == NULL)
-            goto fail;
-        if (PQntuples(res) != 1) {
-            st = XC_E_NOTFOUND;
-            goto fail;
-        }
-        PQclear(res);
-    }
-    {
-        const char *p5[5] = { a, b, fai ? "t" : "f", o, l };
-        res = sd_db_exec(db, sql, 5, p5, &st);
-        if (res == NULL)
-            goto fail;
-    }
-    /* the page's ids and the requested property ids, as array literals
-       of numbers (formatted here, so they are numbers) */
-    xc_out(&ids, "{");
-    for (int i = 0; i < PQntuples(res); i++) {
-        xc_out(&ids, i ? "," : "");
-        xc_out(&ids, PQgetvalue(res, i, 0));
-    }
-    xc_out(&ids, "}");
-    xc_put_u8(&ids, 0);
-    xc_out(&pids, "{");
-    for (size_t i = 0; i < ncol; i++) {
-        char num[16];
-        snprintf(num, sizeof(num), "%s%u", i ? "," : "", PROP_ID(col[i]));
-        xc_out(&pids, num);
-    }
-    xc_out(&pids, "}");
-    xc_put_u8(&pids, 0);
-    if (ids.err || pids.err) {
-        st = XC_E_TEMP;
-        goto fail;
-    }
-    {
-        const char *p3[3] = { a, (const char *)ids.p, (const char *)pids.p };
-        const int fmt[3] = { 0, 0, 0 };
-        props = sd_db_execv(db, sql_props, 3, p3, NULL, fmt, 1, &st);
-        if (props == NULL)
-            goto fail;
-    }
-    for (int i = 0; i < PQntuples(res); i++) {
-        int64_t mid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        int first = 0, pi, hi = PQntuples(props);
-        xc_wbuf *w = sd_reply_begin_row(rp);
-
-        /* props are in MID order, rows in the table's: find this row's
-           run of properties by binary search */
-        while (first < hi) {
-            int mid_i = first + (hi - first) / 2;
-            if ((int64_t)be64(PQgetvalue(props, mid_i, 0)) < mid)
-                first = mid_i + 1;
-            else
-                hi = mid_i;
-        }
-        for (pi = first; pi < PQntuples(props) &&
-                         (int64_t)be64(PQgetvalue(props, pi, 0)) == mid;
-             pi++)
-            ;
-        for (size_t c = 0; c < ncol; c++) {
-            switch (PROP_ID(col[c])) {
-            case PROP_ID(PR_MID):
-                xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid,
-                          (uint64_t)mid));
-                continue;
-            case PROP_ID(PR_PARENT_FID):
-                xc_put_i8(w, PR_PARENT_FID, fid_w);
-                continue;
-            case PROP_ID(PR_MESSAGE_SIZE):
-                xc_put_long(w, PR_MESSAGE_SIZE,
-                            (int32_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
-                continue;
-            case PROP_ID(PR_MESSAGE_FLAGS):
-                xc_put_long(w, PR_MESSAGE_FLAGS,
-                            (PQgetvalue(res, i, 5)[0] == 't' ? MSGFLAG_READ
-                                                             : 0) |
-                            (fai ? MSGFLAG_ASSOCIATED : 0));
-                continue;
-            case PROP_ID(PR_CHANGE_NUMBER):
-                xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid,
-                          (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10)));
-                continue;
-            case PROP_ID(PR_CHANGE_KEY): {
-                size_t kl = 0;
-                unsigned char *k = PQunescapeBytea(
-                    (const unsigned char *)PQgetvalue(res, i, 3), &kl);
-                if (k != NULL)
-                    xc_put_bin(w, PR_CHANGE_KEY, k, kl);
-                PQfreemem(k);
-                continue;
-            }
-            default:
-                break;
-            }
-            /* stored: matched by property id, sent in its stored type */
-            for (int k = first; k < pi; k++)
-                if (PROP_ID(be32(PQgetvalue(props, k, 1))) == PROP_ID(col[c])) {
-                    emit_value(w, props, k, 1);
-                    break;
-                }
-        }
-        if (sd_reply_row(rp, w) < 0)
-            break;
-    }
-    PQclear(res);
-    PQclear(props);
-    props = NULL;
-    {
-        const char *p3[3] = { a, b, fai ? "t" : "f" };
-        res = sd_db_exec(db, sql_total, 3, p3, &st);
-        if (res == NULL)
-            goto fail;
-    }
-    sd_db_rollback(db);     /* read-only */
-    sd_reply_status(rp, XC_OK, NULL);
-    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL,
-                atoi(PQgetvalue(res, 0, 0)));
-    PQclear(res);
-    xc_wbuf_free(&ids);
-    xc_wbuf_free(&pids);
-    return;
-fail:
-    PQclear(res);
-    PQclear(props);
-    sd_db_rollback(db);
-    xc_wbuf_free(&ids);
-    xc_wbuf_free(&pids);
-    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder" : NULL);
-}
-
 /* The change log after a CN, in CN order: what sync protocols read. */
 void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
 {
@@ -1409,7 +1162,7 @@ void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     PGresult *res;
 
-    if (open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     (void)sd_arg_i8(req, XW_TAG_CN, &after);
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT)) != NULL)
@@ -1482,7 +1235,7 @@ void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     xc_wbuf *w;
 
-    if (open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     if ((st = sd_db_begin(db)) != XC_OK)
@@ -1599,14 +1352,14 @@ void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
 
-    if (open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     if (sd_arg_i8(req, PR_FID, &fid_w) == 0) {
         char a[24], b[24];
         const char *params[2] = { a, b };
         PGresult *res;
 
-        if (id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
+        if (sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
             return;
         snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
         snprintf(b, sizeof(b), "%" PRId64, fid);
