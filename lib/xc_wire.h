@@ -83,8 +83,10 @@ enum xw_op {
                                    stored properties, recipients,
                                    attachments, END_MESSAGE */
     XW_OP_DELETE_MESSAGES = 13, /* MIDS -> TOTAL deleted, CN (tombstones) */
-    XW_OP_CONTENTS = 14,        /* PR_FID, COLUMNS, [SORT], [OFFSET],
-                                   [LIMIT], [FAI] -> rows, TOTAL */
+    XW_OP_CONTENTS = 14,        /* PR_FID, COLUMNS, [SORT], [RESTRICTION],
+                                   [OFFSET], [LIMIT], [FAI] -> rows, TOTAL
+                                   (rows that match); storaged/sd_query.c
+                                   says what sorts and restrictions mean */
     XW_OP_SET_READ = 15,        /* MIDS, READ -> TOTAL changed, CN */
     XW_OP_CHANGES = 16,         /* CN (after), [LIMIT] -> rows of CN, KIND,
                                    PR_FID, [PR_MID]; final CN = newest */
@@ -100,6 +102,63 @@ enum xw_op {
                                    KIND, PR_FID, [PR_MID] ([MS-OXCNOTIF]).
                                    Pushes are hints: CHANGES is the record. */
     XW_OP_UNSUBSCRIBE = 19,     /* SUBSCRIPTION (the SUBSCRIBE request id) */
+    /*
+     * Moves, copies, deletes and property-level changes ([MS-OXCFOLD],
+     * [MS-OXCMSG], [MS-OXCPRPT]). Each is one transaction; every object it
+     * changes gets its own CN, change key and change-log row (deleted ones
+     * a tombstone); the final CN is the newest. Writes that would take the
+     * mailbox past its quota are XC_E_NOQUOTA (deletes never are).
+     */
+    XW_OP_DELETE_FOLDER = 20,   /* PR_FID, [FOLDER_FLAGS: DEL_MESSAGES 0x01,
+                                   DEL_FOLDERS 0x04, DELETE_HARD_DELETE 0x10
+                                   as RopDeleteFolder, [MS-OXCFOLD]
+                                   2.2.1.3.1; we always hard delete] ->
+                                   TOTAL objects deleted, CN. A folder
+                                   holding messages (subfolders) without
+                                   DEL_MESSAGES (DEL_FOLDERS) is XC_E_EXISTS
+                                   "folder not empty", nothing deleted (the
+                                   ROP edge answers PartialCompletion,
+                                   3.2.5.3); special folders XC_E_PERM */
+    XW_OP_MOVE_FOLDER = 21,     /* PR_FID, PR_PARENT_FID (new parent),
+                                   [PR_DISPLAY_NAME (new name)] -> CN,
+                                   PR_CHANGE_KEY. The FID stays; change kind
+                                   "move". A sibling of that name:
+                                   XC_E_EXISTS; under itself or a
+                                   descendant: XC_E_BADREQ; special
+                                   folders: XC_E_PERM */
+    XW_OP_COPY_FOLDER = 22,     /* PR_FID, PR_PARENT_FID, [PR_DISPLAY_NAME],
+                                   [RECURSIVE] -> PR_FID of the copy, TOTAL
+                                   objects created, CN. Every copied folder
+                                   and message gets a new id; the copy is
+                                   never special */
+    XW_OP_EMPTY_FOLDER = 23,    /* PR_FID, [FAI: associated messages too]
+                                   -> TOTAL objects deleted, CN. Deletes the
+                                   messages and every subfolder, as
+                                   RopEmptyFolder ([MS-OXCFOLD] 3.2.5.9);
+                                   XC_E_PERM if a special folder is below */
+    XW_OP_MOVE_MESSAGES = 24,   /* MIDS, PR_FID (destination) -> NEW_MIDS
+                                   (in order; 0 for an id not found), TOTAL,
+                                   CN. A moved message gets a new MID: a
+                                   "delete" (and tombstone) in its folder,
+                                   a "create" in the destination */
+    XW_OP_COPY_MESSAGES = 25,   /* MIDS, PR_FID -> NEW_MIDS, TOTAL, CN.
+                                   Copies keep every property, recipient,
+                                   attachment and the read state */
+    XW_OP_SET_PROPS = 26,       /* PR_MID or PR_FID, then START_MESSAGE, the
+                                   properties, END_MESSAGE -> PROBLEMS, CN,
+                                   PR_CHANGE_KEY ([MS-OXCPRPT] 2.2.5). A
+                                   property that can't be set is a problem,
+                                   the others are set; with nothing to set,
+                                   no CN. The read bit of PR_MESSAGE_FLAGS
+                                   sets the read state, as in SAVE_MESSAGE */
+    XW_OP_DELETE_PROPS = 27,    /* PR_MID or PR_FID, PROPTAGS -> PROBLEMS,
+                                   CN, PR_CHANGE_KEY ([MS-OXCPRPT] 2.2.7);
+                                   tags match by property id */
+    XW_OP_GET_FOLDER = 28,      /* PR_FID -> START_MESSAGE, computed and
+                                   stored folder properties, END_MESSAGE */
+    XW_OP_QUOTA = 29,           /* -> USED_BYTES, [QUOTA_BYTES],
+                                   [SEND_QUOTA_BYTES], MAX_MESSAGE_SIZE
+                                   (absent: no quota) */
 };
 
 /*
@@ -183,6 +242,23 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_NAME_STRING PROP_TAG(PT_STRING8, 0x001D)
 #define XW_TAG_PROPIDS PROP_TAG(PT_MV | PT_LONG, 0x001E)
 #define XW_TAG_SUBSCRIPTION PROP_TAG(PT_LONG, 0x001F)
+/* 0x0030..0x003F: moves, copies, property-level changes, quotas */
+#define XW_TAG_FOLDER_FLAGS PROP_TAG(PT_LONG, 0x0030)
+#define XW_TAG_RECURSIVE PROP_TAG(PT_BOOLEAN, 0x0031)
+#define XW_TAG_NEW_MIDS PROP_TAG(PT_MV | PT_I8, 0x0032)
+#define XW_TAG_PROPTAGS PROP_TAG(PT_MV | PT_LONG, 0x0033)
+/* [MS-OXCDATA] 2.7 PropertyProblem: triples of (index into the request's
+   properties, property tag, error code) */
+#define XW_TAG_PROBLEMS PROP_TAG(PT_MV | PT_LONG, 0x0034)
+#define XW_TAG_USED_BYTES PROP_TAG(PT_I8, 0x0035)
+#define XW_TAG_QUOTA_BYTES PROP_TAG(PT_I8, 0x0036)
+#define XW_TAG_SEND_QUOTA_BYTES PROP_TAG(PT_I8, 0x0037)
+#define XW_TAG_MAX_MESSAGE_SIZE PROP_TAG(PT_I8, 0x0038)
+#define XW_DEL_MESSAGES 0x01
+#define XW_DEL_FOLDERS 0x04
+#define XW_DELETE_HARD_DELETE 0x10
+/* a restriction in its [MS-OXCDATA] 2.12 ROP encoding (lib/xc_restrict.h) */
+#define XW_TAG_RESTRICTION PROP_TAG(PT_BINARY, 0x0020)
 
 /*
  * Sub-object markers in message content, as in the FastTransfer stream

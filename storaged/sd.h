@@ -32,6 +32,7 @@ typedef struct sd_conf {
     int workers;
     int max_connections;
     size_t max_frame;
+    size_t max_message_size;    /* bytes of PR_MESSAGE_SIZE */
     int max_inflight;           /* per connection */
     int auth_cache_ttl;         /* seconds; 0 = off */
     int auth_fail_window;       /* seconds */
@@ -63,7 +64,7 @@ extern int sd_log_debug_on;
 void sd_log_sanitize(char *dst, size_t dstlen, const char *s, size_t n);
 
 /* ---- database (sd_db.c) ---- */
-#define SD_DB_MAX_PREPARED 64
+#define SD_DB_MAX_PREPARED 256     /* statements prepared per connection */
 typedef struct sd_db {
     PGconn *conn;
     const char *conninfo;
@@ -91,6 +92,12 @@ PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
                       const char *const *params, const int *lengths,
                       const int *formats, int result_format,
                       xc_status *st_r);
+/* A statement whose text varies (compiled restrictions): never prepared,
+   planned for these parameters; the same retry rules. */
+PGresult *sd_db_exec_dynamic(sd_db *db, const char *sql, int nparams,
+                             const char *const *params, const int *lengths,
+                             const int *formats, int result_format,
+                             xc_status *st_r);
 /*
  * Transactions. Inside one, a lost connection is not retried (the work
  * so far is gone with it): the statement fails with XC_E_TEMP and the
@@ -201,6 +208,17 @@ void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_unsubscribe(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_move_messages(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_copy_messages(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_set_props(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_delete_props(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_store_quota(sd_db *db, sd_req *req, sd_reply *rp);
+/* folders (sd_folder.c) */
+void sd_folder_delete(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_folder_move(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_folder_copy(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_folder_empty(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp);
 /* Answer req from memory if possible (no database): 1 if answered, 0 if it
    must go to a worker. Called by connection reader threads. */
 int sd_ops_fast(sd_req *req, sd_reply *rp);

@@ -88,10 +88,33 @@ PGresult *sd_db_exec(sd_db *db, const char *sql, int nparams,
     return sd_db_execv(db, sql, nparams, params, NULL, NULL, 0, st_r);
 }
 
+static PGresult *run(sd_db *db, const char *sql, int nparams,
+                     const char *const *params, const int *lengths,
+                     const int *formats, int result_format, int dynamic,
+                     xc_status *st_r);
+
 PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
                       const char *const *params, const int *lengths,
                       const int *formats, int result_format,
                       xc_status *st_r)
+{
+    return run(db, sql, nparams, params, lengths, formats, result_format, 0,
+               st_r);
+}
+
+PGresult *sd_db_exec_dynamic(sd_db *db, const char *sql, int nparams,
+                             const char *const *params, const int *lengths,
+                             const int *formats, int result_format,
+                             xc_status *st_r)
+{
+    return run(db, sql, nparams, params, lengths, formats, result_format, 1,
+               st_r);
+}
+
+static PGresult *run(sd_db *db, const char *sql, int nparams,
+                     const char *const *params, const int *lengths,
+                     const int *formats, int result_format, int dynamic,
+                     xc_status *st_r)
 {
     if (db == NULL) {           /* a reader thread's fast path: no database */
         *st_r = XC_E_TEMP;
@@ -109,7 +132,7 @@ PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
                 break;
             sd_log_info(5, "reconnected to PostgreSQL");
         }
-        if (prepared(db, sql, nparams, name) != NULL)
+        if (!dynamic && prepared(db, sql, nparams, name) != NULL)
             res = PQexecPrepared(db->conn, name, nparams, params, lengths,
                                  formats, result_format);
         else if (PQstatus(db->conn) == CONNECTION_OK)
