@@ -243,7 +243,11 @@ static const char *column(int vc)
     switch (vc) {
     case V_INT: return "p.ival";
     case V_FLOAT: return "p.fval";
-    case V_TEXT: return "coalesce(p.tval, convert_from(b.data, 'UTF8'))";
+    /* convert_from's result takes collation "C" from its name argument:
+       back to the database's, as tval has, so lower() works on it */
+    case V_TEXT:
+        return "coalesce(p.tval, convert_from(b.data, 'UTF8') "
+               "COLLATE \"default\")";
     default: return "coalesce(p.bval, b.data)";
     }
 }
