@@ -283,6 +283,16 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_NAMES_TO_IDS: sd_store_names_to_ids(db, req, rp); break;
     case XW_OP_SUBSCRIBE: sd_store_subscribe(db, req, rp); break;
     case XW_OP_UNSUBSCRIBE: sd_store_unsubscribe(db, req, rp); break;
+    case XW_OP_DELETE_FOLDER: sd_folder_delete(db, req, rp); break;
+    case XW_OP_MOVE_FOLDER: sd_folder_move(db, req, rp); break;
+    case XW_OP_COPY_FOLDER: sd_folder_copy(db, req, rp); break;
+    case XW_OP_EMPTY_FOLDER: sd_folder_empty(db, req, rp); break;
+    case XW_OP_MOVE_MESSAGES: sd_store_move_messages(db, req, rp); break;
+    case XW_OP_COPY_MESSAGES: sd_store_copy_messages(db, req, rp); break;
+    case XW_OP_SET_PROPS: sd_store_set_props(db, req, rp); break;
+    case XW_OP_DELETE_PROPS: sd_store_delete_props(db, req, rp); break;
+    case XW_OP_GET_FOLDER: sd_folder_get(db, req, rp); break;
+    case XW_OP_QUOTA: sd_store_quota(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

@@ -44,6 +44,9 @@ static const char sql_put_recip[] =
 static const char sql_put_attach[] =
     "INSERT INTO attachments (mailbox_id, mid, tag, ival, fval, tval, "
     "bval, blob, attach_num) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+static const char sql_put_folder[] =
+    "INSERT INTO folder_props (mailbox_id, fid, tag, ival, fval, tval, "
+    "bval, blob) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char sql_put_blob[] = "SELECT xc_blob_put($1, $2)";
 static const char sql_log_change[] =
     "INSERT INTO changes (mailbox_id, cn, kind, fid, mid, is_fai) "
@@ -105,19 +108,27 @@ int sd_open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
 xc_status sd_take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
                               uint64_t *cn_r, uint64_t *gc_r)
 {
+    return sd_take_ids(db, mailbox, 1, nids, m, cn_r, gc_r);
+}
+
+xc_status sd_take_ids(sd_db *db, int64_t mailbox, int ncn, int nids, mbx *m,
+                      uint64_t *cn_r, uint64_t *gc_r)
+{
     static const char sql[] =
-        "UPDATE mailboxes SET next_cn = next_cn + 1, next_gc = next_gc + $2 "
+        "UPDATE mailboxes SET next_cn = next_cn + $3, next_gc = next_gc + $2 "
         "WHERE id = $1 "
-        "RETURNING next_cn - 1, next_gc - $2, uuid_send(replica_guid)";
-    char a[24], b[16];
-    const char *params[2] = { a, b };
-    const int fmt[2] = { 0, 0 };
+        "RETURNING next_cn - $3, next_gc - $2, uuid_send(replica_guid), "
+        "used_bytes, coalesce(quota_bytes, -1)";
+    char a[24], b[16], c[16];
+    const char *params[3] = { a, b, c };
+    const int fmt[3] = { 0, 0, 0 };
     xc_status st;
     PGresult *res;
 
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%d", nids);
-    res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st);
+    snprintf(c, sizeof(c), "%d", ncn);
+    res = sd_db_execv(db, sql, 3, params, NULL, fmt, 1, &st);
     if (res == NULL)
         return st;
     if (PQntuples(res) != 1 || PQgetlength(res, 0, 2) != 16) {
@@ -128,32 +139,69 @@ xc_status sd_take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
     if (gc_r != NULL)
         *gc_r = sd_be64(PQgetvalue(res, 0, 1));
     sd_guid_from_uuid(m->guid, (const uint8_t *)PQgetvalue(res, 0, 2));
+    m->used = (int64_t)sd_be64(PQgetvalue(res, 0, 3));
+    m->quota = (int64_t)sd_be64(PQgetvalue(res, 0, 4));
     PQclear(res);
-    if (*cn_r > XC_GC_MAX || (gc_r != NULL && *gc_r + (uint64_t)nids > XC_GC_MAX))
+    if (*cn_r + (uint64_t)ncn - 1 > XC_GC_MAX ||
+        (gc_r != NULL && *gc_r + (uint64_t)nids > XC_GC_MAX))
         return XC_E_LIMIT;
     return XC_OK;
+}
+
+int sd_over_quota(const mbx *m, int64_t delta)
+{
+    return delta > 0 && m->quota >= 0 && m->used + delta > m->quota;
+}
+
+static const char sql_use_bytes[] =
+    "UPDATE mailboxes SET used_bytes = used_bytes + $2 WHERE id = $1";
+
+xc_status sd_use_bytes(sd_db *db, mbx *m, int64_t delta)
+{
+    char a[24], b[24];
+    const char *params[2] = { a, b };
+
+    if (delta == 0)
+        return XC_OK;
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    snprintf(b, sizeof(b), "%" PRId64, delta);
+    m->used += delta;
+    return sd_run(db, sql_use_bytes, 2, params, NULL, NULL);
+}
+
+xc_status sd_pipe_end(sd_db *db, xc_status st)
+{
+    xc_status end = sd_db_pipe_end(db);
+    return st != XC_OK ? st : end;
+}
+
+xc_status sd_run(sd_db *db, const char *sql, int nparams,
+                 const char *const *params, const int *lengths,
+                 const int *formats)
+{
+    xc_status st;
+    PGresult *res;
+
+    if (db->conn != NULL && PQpipelineStatus(db->conn) == PQ_PIPELINE_ON)
+        return sd_db_pipe_send(db, sql, nparams, params, lengths, formats);
+    res = sd_db_execv(db, sql, nparams, params, lengths, formats, 0, &st);
+    PQclear(res);
+    return res ? XC_OK : st;
 }
 
 xc_status sd_log_change(sd_db *db, int64_t mailbox, uint64_t cn,
                             const char *kind, uint64_t fid, const uint64_t *mid,
                             int fai)
 {
-    const char *sql = sql_log_change;
     char a[24], b[24], d[24], e[24];
     const char *params[6] = { a, b, kind, d, mid ? e : NULL, fai ? "t" : "f" };
-    xc_status st;
-    PGresult *res;
 
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRIu64, cn);
     snprintf(d, sizeof(d), "%" PRIu64, fid);
     if (mid)
         snprintf(e, sizeof(e), "%" PRIu64, *mid);
-    if (db->conn != NULL && PQpipelineStatus(db->conn) == PQ_PIPELINE_ON)
-        return sd_db_pipe_send(db, sql, 6, params, NULL, NULL);
-    res = sd_db_exec(db, sql, 6, params, &st);
-    PQclear(res);
-    return res ? XC_OK : st;
+    return sd_run(db, sql_log_change, 6, params, NULL, NULL);
 }
 
 /*
@@ -182,18 +230,12 @@ xc_status sd_count_folder(sd_db *db, int64_t mailbox, uint64_t fid,
 {
     char a[24], b[24], d[16], e[16];
     const char *params[5] = { a, b, fai ? "t" : "f", d, e };
-    xc_status st;
-    PGresult *res;
 
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRIu64, fid);
     snprintf(d, sizeof(d), "%d", content);
     snprintf(e, sizeof(e), "%d", unread);
-    if (db->conn != NULL && PQpipelineStatus(db->conn) == PQ_PIPELINE_ON)
-        return sd_db_pipe_send(db, sql_count, 5, params, NULL, NULL);
-    res = sd_db_exec(db, sql_count, 5, params, &st);
-    PQclear(res);
-    return res ? XC_OK : st;
+    return sd_run(db, sql_count, 5, params, NULL, NULL);
 }
 
 /* Wire id of this mailbox -> global counter, or -1. */
@@ -367,7 +409,7 @@ xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
             st = XC_E_INTERNAL;
             goto out;
         }
-        if ((st = sd_db_pipe_send(db, sql_put_blob, 2, bp, bl, bf)) != XC_OK)
+        if ((st = sd_run(db, sql_put_blob, 2, bp, bl, bf)) != XC_OK)
             goto out;
         params[7] = (const char *)hash;
         len[7] = 32;
@@ -375,9 +417,10 @@ xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
         params[is_text ? 5 : 6] = (const char *)data;
         len[is_text ? 5 : 6] = (int)dlen;
     }
-    st = sd_db_pipe_send(db, table == T_MSG ? sql_put_msg
-                             : table == T_RECIP ? sql_put_recip : sql_put_attach,
-                         table == T_MSG ? 8 : 9, params, len, fmt);
+    st = sd_run(db, table == T_MSG ? sql_put_msg
+                    : table == T_RECIP ? sql_put_recip
+                    : table == T_ATTACH ? sql_put_attach : sql_put_folder,
+                table == T_MSG || table == T_FOLDER ? 8 : 9, params, len, fmt);
 out:
     free(mvbuf);
     xc_wbuf_free(&u8);
@@ -589,23 +632,174 @@ static xc_status delete_content(sd_db *db, int64_t mailbox, uint64_t mid)
     return XC_OK;
 }
 
-/* Text of a string property (PT_STRING8 or PT_UNICODE) into w, as UTF-8. */
-static void text_of(const xc_propval *pv, xc_wbuf *w)
+/* A string property (PT_STRING8 or PT_UNICODE) as NUL-terminated UTF-8. */
+int sd_text_of(const xc_propval *pv, xc_wbuf *w)
 {
-    if (PROP_TYPE(pv->tag) == PT_UNICODE)
-        (void)xc_utf16le_to_utf8(w, pv->v.bin.p, pv->v.bin.n);
-    else
+    xc_wbuf_reset(w);
+    if (PROP_TYPE(pv->tag) == PT_UNICODE) {
+        if (xc_utf16le_to_utf8(w, pv->v.bin.p, pv->v.bin.n) < 0)
+            return -1;
+    } else if (PROP_TYPE(pv->tag) == PT_STRING8) {
         xc_put_bytes(w, pv->v.bin.p, pv->v.bin.n);
+    } else {
+        return -1;
+    }
     xc_put_u8(w, 0);
+    return w->err ? -1 : 0;
 }
+
+/*
+ * The hot columns of messages (message_class, subject, delivery_time,
+ * is_read) as a message's own properties give them: SAVE_MESSAGE sets all
+ * of them from its content, SET_PROPS and DELETE_PROPS those whose
+ * property they name. Absent values mean the defaults of sql/002.
+ */
+typedef struct hot {
+    xc_wbuf cls, subj;          /* UTF-8 + NUL; empty: none */
+    char when[40];              /* epoch seconds; "": none */
+    int read;                   /* MSGFLAG_READ of PR_MESSAGE_FLAGS; -1 */
+    int has_cls, has_subj, has_when;    /* named by the properties */
+} hot;
+
+static void hot_init(hot *h)
+{
+    xc_wbuf_init(&h->cls, 4096);
+    xc_wbuf_init(&h->subj, 65536);
+    h->when[0] = '\0';
+    h->read = -1;
+    h->has_cls = h->has_subj = h->has_when = 0;
+}
+
+static void hot_free(hot *h)
+{
+    xc_wbuf_free(&h->cls);
+    xc_wbuf_free(&h->subj);
+}
+
+static int is_text_type(uint32_t tag)
+{
+    return PROP_TYPE(tag) == PT_UNICODE || PROP_TYPE(tag) == PT_STRING8;
+}
+
+/* One message-level property: its hot column, if it has one. With del,
+   the property goes away: its column returns to the default. */
+static void hot_take(hot *h, const xc_propval *pv, int del)
+{
+    uint16_t id = PROP_ID(pv->tag);
+
+    if (id == PROP_ID(PR_MESSAGE_CLASS) && (del || is_text_type(pv->tag))) {
+        h->has_cls = 1;
+        if (del || sd_text_of(pv, &h->cls) < 0)
+            xc_wbuf_reset(&h->cls);
+    } else if (id == PROP_ID(PR_SUBJECT) && (del || is_text_type(pv->tag))) {
+        h->has_subj = 1;
+        if (del || sd_text_of(pv, &h->subj) < 0)
+            xc_wbuf_reset(&h->subj);
+    } else if (id == PROP_ID(PR_MESSAGE_DELIVERY_TIME) &&
+               (del || pv->tag == PR_MESSAGE_DELIVERY_TIME)) {
+        h->has_when = 1;
+        h->when[0] = '\0';
+        if (!del)
+            snprintf(h->when, sizeof(h->when), "%.7f",
+                     (double)pv->v.i64 / 1e7 - (double)FILETIME_UNIX_DIFF);
+    } else if (pv->tag == PR_MESSAGE_FLAGS && !del) {
+        h->read = (pv->v.i32 & MSGFLAG_READ) != 0;
+    }
+}
+
+/* The message's own properties of content pv[0..n) (up to its first
+   sub-object). */
+static void hot_scan(hot *h, const xc_propval *pv, size_t n)
+{
+    for (size_t i = 0; i < n && !sd_is_marker(pv[i].tag); i++)
+        hot_take(h, &pv[i], 0);
+}
+
+/* Statement parameters of the columns: class, subject, delivery time. */
+static void hot_params(const hot *h, const char **p)
+{
+    p[0] = h->cls.len ? (const char *)h->cls.p : NULL;
+    p[1] = h->subj.len ? (const char *)h->subj.p : NULL;
+    p[2] = h->when[0] ? h->when : NULL;
+}
+
+/* PR_MESSAGE_SIZE of content pv[0..n): its stored values, and 64 bytes
+   for each recipient and attachment. */
+static int64_t content_size(const xc_propval *pv, size_t n)
+{
+    int64_t size = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (pv[i].tag == XW_MARK_START_RECIP || pv[i].tag == XW_MARK_NEW_ATTACH)
+            size += 64;
+        else if (!sd_is_marker(pv[i].tag) && !sd_is_computed(pv[i].tag))
+            size += sd_value_size(&pv[i]);
+    }
+    return size;
+}
+
+int sd_content_of(sd_req *req, sd_reply *rp, const xc_propval **pv_r,
+                  size_t *n_r)
+{
+    size_t start;
+
+    /* arguments, then START_MESSAGE content END_MESSAGE: arguments are
+       looked up only before the content, which may use any tag */
+    for (start = 0; start < req->nargs; start++)
+        if (req->args[start].tag == XW_MARK_START_MESSAGE)
+            break;
+    if (start == req->nargs || req->nargs - start < 2 ||
+        req->args[req->nargs - 1].tag != XW_MARK_END_MESSAGE) {
+        sd_reply_status(rp, XC_E_BADREQ, "content must stand between "
+                        "START_MESSAGE and END_MESSAGE, last");
+        return -1;
+    }
+    *pv_r = req->args + start + 1;
+    *n_r = req->nargs - start - 2;
+    req->nargs = start;
+    return 0;
+}
+
+static const char sql_folder_exists[] =
+    "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
+
+xc_status sd_folder_exists(sd_db *db, int64_t mailbox, uint64_t fid)
+{
+    char a[24], b[24];
+    const char *params[2] = { a, b };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, fid);
+    res = sd_db_exec(db, sql_folder_exists, 2, params, &st);
+    if (res == NULL)
+        return st;
+    st = PQntuples(res) == 1 ? XC_OK : XC_E_NOTFOUND;
+    PQclear(res);
+    return st;
+}
+
+/* The per-message size limit of storaged.conf as an answer, or 0. */
+static int too_large(sd_reply *rp, int64_t size)
+{
+    char msg[96];
+
+    if (size <= (int64_t)sd_config->max_message_size)
+        return 0;
+    snprintf(msg, sizeof(msg), "message of %" PRId64 " bytes exceeds "
+             "max_message_size (%zu)", size, sd_config->max_message_size);
+    sd_reply_status(rp, XC_E_LIMIT, msg);
+    return 1;
+}
+
+static const char msg_noquota[] = "mailbox quota exceeded";
 
 void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_old[] =
-        "SELECT fid, is_fai, pcl, is_read FROM messages "
+        "SELECT fid, is_fai, pcl, is_read, message_size FROM messages "
         "WHERE mailbox_id = $1 AND mid = $2 FOR UPDATE";
-    static const char sql_folder[] =
-        "SELECT 1 FROM folders WHERE mailbox_id = $1 AND fid = $2";
     static const char sql_insert[] =
         "INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, "
         "pcl, message_class, subject, delivery_time, message_size, is_read) "
@@ -617,16 +811,17 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         "delivery_time = to_timestamp($10::float8), message_size = $11, "
         "is_read = $12, modified_at = now() "
         "WHERE mailbox_id = $1 AND mid = $2 AND fid = $3 AND is_fai = $4";
+    const char *const extra[] = { sql_insert, sql_update, NULL };
     const xc_propval *pv, *v;
-    size_t n, start;
-    int64_t fid_w, mid_w, size = 0, fid = -1, mid = -1;
+    size_t n;
+    int64_t fid_w, mid_w, size, old_size = 0, fid = -1, mid = -1;
     uint64_t cn, gc;
-    int create, fai = 0, is_read = 0, was_read = 0, table = T_MSG;
+    int create, fai = 0, is_read, was_read = 0, table = T_MSG;
     int32_t sub = 0;
     uint8_t xid[XC_XID_LEN], pcl[XC_PCL_MAX];
     int pcllen;
-    char a[24], b[24], f[24], c5[24], when[40], sz[24];
-    xc_wbuf cls, subj;
+    char a[24], b[24], f[24], c5[24], sz[24];
+    hot h;
     const char *err;
     const char *params[12];
     int len[12] = { 0 }, fmt[12] = { 0 };
@@ -635,21 +830,8 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     PGresult *res;
 
-    /* arguments, then START_MESSAGE content END_MESSAGE: arguments are
-       looked up only before the content, which may use any tag */
-    for (start = 0; start < req->nargs; start++)
-        if (req->args[start].tag == XW_MARK_START_MESSAGE)
-            break;
-    if (start == req->nargs || req->nargs - start < 2 ||
-        req->args[req->nargs - 1].tag != XW_MARK_END_MESSAGE) {
-        sd_reply_status(rp, XC_E_BADREQ, "content must stand between "
-                        "START_MESSAGE and END_MESSAGE, last");
-        return;
-    }
-    pv = req->args + start + 1;
-    n = req->nargs - start - 2;
-    req->nargs = start;
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_content_of(req, rp, &pv, &n) < 0 ||
+        sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     create = sd_arg_i8(req, PR_MID, &mid_w) < 0;
     if (create && sd_arg_i8(req, PR_FID, &fid_w) < 0) {
@@ -661,28 +843,15 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
                                                           : XC_E_BADREQ, err);
         return;
     }
+    /* PR_MESSAGE_SIZE: known before anything is written */
+    size = content_size(pv, n);
+    if (too_large(rp, size))
+        return;
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
         fai = v->v.b;
-    if ((v = xc_props_find(pv, n, PR_MESSAGE_FLAGS)) != NULL)
-        is_read = (v->v.i32 & MSGFLAG_READ) != 0;
-    xc_wbuf_init(&cls, 4096);
-    xc_wbuf_init(&subj, 65536);
-    when[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (sd_is_marker(pv[i].tag))
-            break;      /* hot columns come from the message's own props */
-        if (PROP_ID(pv[i].tag) == PROP_ID(PR_MESSAGE_CLASS) &&
-            (PROP_TYPE(pv[i].tag) == PT_UNICODE ||
-             PROP_TYPE(pv[i].tag) == PT_STRING8))
-            text_of(&pv[i], &cls);
-        else if (PROP_ID(pv[i].tag) == PROP_ID(PR_SUBJECT) &&
-                 (PROP_TYPE(pv[i].tag) == PT_UNICODE ||
-                  PROP_TYPE(pv[i].tag) == PT_STRING8))
-            text_of(&pv[i], &subj);
-        else if (pv[i].tag == PR_MESSAGE_DELIVERY_TIME)
-            snprintf(when, sizeof(when), "%.7f",
-                     (double)pv[i].v.i64 / 1e7 - (double)FILETIME_UNIX_DIFF);
-    }
+    hot_init(&h);
+    hot_scan(&h, pv, n);
+    is_read = h.read > 0;
 
     if (create) {
         fid = sd_gc_of(&m, fid_w);
@@ -701,17 +870,8 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         goto fail;
     pcllen = 0;
     if (create) {
-        const char *fp[2] = { a, f };
-        snprintf(f, sizeof(f), "%" PRId64, fid);
-        res = sd_db_exec(db, sql_folder, 2, fp, &st);
-        if (res == NULL)
+        if ((st = sd_folder_exists(db, me.mailbox_id, (uint64_t)fid)) != XC_OK)
             goto fail;
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            st = XC_E_NOTFOUND;
-            goto fail;
-        }
-        PQclear(res);
         mid = (int64_t)gc;
         snprintf(b, sizeof(b), "%" PRId64, mid);
     } else {
@@ -728,6 +888,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         fid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         fai = PQgetvalue(res, 0, 1)[0] == 't';
         was_read = PQgetvalue(res, 0, 3)[0] == 't';
+        old_size = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
         {
             size_t ol = 0;
             unsigned char *old = PQunescapeBytea(
@@ -743,29 +904,19 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         if ((st = delete_content(db, me.mailbox_id, (uint64_t)mid)) != XC_OK)
             goto fail;
     }
+    if (sd_over_quota(&m, size - old_size)) {
+        st = XC_E_NOQUOTA;
+        goto fail;
+    }
     xc_xid(xid, m.guid, cn);
     if (pcllen == 0)
         pcllen = xc_pcl_merge(NULL, 0, xid, sizeof(xid), pcl, sizeof(pcl));
     snprintf(f, sizeof(f), "%" PRId64, fid);
 
-    /* PR_MESSAGE_SIZE: known before anything is written */
-    for (size_t i = 0; i < n; i++) {
-        if (pv[i].tag == XW_MARK_START_RECIP || pv[i].tag == XW_MARK_NEW_ATTACH)
-            size += 64;
-        else if (!sd_is_marker(pv[i].tag) && !sd_is_computed(pv[i].tag))
-            size += sd_value_size(&pv[i]);
-    }
     /* one pipeline: the row (content rows reference it), the content, the
-       change log entry; then COMMIT */
-    {
-        const char *sqls[8] = { create ? sql_insert : sql_update, sql_put_msg,
-                                sql_put_recip, sql_put_attach, sql_put_blob,
-                                sql_log_change, sql_count, NULL };
-        const int nps[7] = { 12, 8, 9, 9, 2, 6, 5 };
-        for (int k = 0; sqls[k]; k++)
-            if ((st = sd_db_prepare(db, sqls[k], nps[k])) != XC_OK)
-                goto fail;
-    }
+       change log entry, counts and bytes; then COMMIT */
+    if ((st = sd_prepare_store(db, extra)) != XC_OK)
+        goto fail;
     snprintf(c5, sizeof(c5), "%" PRIu64, cn);
     snprintf(sz, sizeof(sz), "%" PRId64, size);
     params[0] = a; params[1] = b; params[2] = f;
@@ -773,9 +924,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     params[4] = c5;
     params[5] = (const char *)xid; len[5] = sizeof(xid); fmt[5] = 1;
     params[6] = (const char *)pcl; len[6] = pcllen; fmt[6] = 1;
-    params[7] = cls.len ? (const char *)cls.p : NULL;
-    params[8] = subj.len ? (const char *)subj.p : NULL;
-    params[9] = when[0] ? when : NULL;
+    hot_params(&h, params + 7);
     params[10] = sz;
     params[11] = is_read ? "t" : "f";
     if ((st = sd_db_pipe_begin(db)) != XC_OK)
@@ -807,17 +956,14 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     if (st == XC_OK && (create || was_read != is_read))
         st = sd_count_folder(db, me.mailbox_id, (uint64_t)fid, fai, create,
                           create ? !is_read : was_read - is_read);
-    {
-        xc_status end = sd_db_pipe_end(db);
-        if (st == XC_OK)
-            st = end;
-    }
+    if (st == XC_OK)
+        st = sd_use_bytes(db, &m, size - old_size);
+    st = sd_pipe_end(db, st);
     if (st == XC_E_EXISTS)
         st = XC_E_BADREQ;       /* the same tag twice in one object */
     if (st != XC_OK || (st = sd_db_commit(db)) != XC_OK)
         goto fail;
-    xc_wbuf_free(&cls);
-    xc_wbuf_free(&subj);
+    hot_free(&h);
     sd_reply_status(rp, XC_OK, NULL);
     xc_put_i8(sd_reply_final(rp), PR_MID,
               (int64_t)xc_make_id(m.replid, (uint64_t)mid));
@@ -827,13 +973,12 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
 fail:
     sd_db_rollback(db);
 fail_early:
-    xc_wbuf_free(&cls);
-    xc_wbuf_free(&subj);
+    hot_free(&h);
     sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder or message"
                             : st == XC_E_BADREQ ? "a property appears twice "
-                              "or can't be stored" : NULL);
+                              "or can't be stored"
+                            : st == XC_E_NOQUOTA ? msg_noquota : NULL);
 }
-
 
 static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
 {
@@ -985,24 +1130,17 @@ static int mids_of(sd_req *req, const mbx *m, int64_t **out, size_t *n_r)
 }
 
 /*
- * Delete messages: each gets a change number, a tombstone and a "delete"
- * entry in the change log; unknown ids are skipped (TOTAL counts those
- * deleted).
+ * Delete messages ([MS-OXCFOLD] 2.2.1.11): each gets a change number, a
+ * tombstone and a "delete" entry in the change log; unknown ids are
+ * skipped (TOTAL counts those deleted).
  */
 void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
 {
-    static const char sql_del[] =
-        "DELETE FROM messages WHERE mailbox_id = $1 AND mid = $2 "
-        "RETURNING fid, is_fai, is_read";
-    static const char sql_tomb[] =
-        "INSERT INTO tombstones (mailbox_id, mid, fid, cn, is_fai) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (mailbox_id, mid) DO UPDATE "
-        "SET cn = excluded.cn, deleted_at = now()";
     int64_t *mids = NULL;
     size_t n = 0;
-    int total = 0;
-    uint64_t cn = 0, last = 0;
-    char a[24], b[24], f[24], c4[24];
+    uint64_t cn = 0;
+    sd_msgset set = { 0 };
+    sd_counts counts = { 0 };
     sd_user me;
     mbx m;
     xc_status st;
@@ -1013,63 +1151,37 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
         sd_reply_status(rp, XC_E_BADREQ, "MIDS: 1 to 1000 message ids");
         return;
     }
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK)
+        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
+        (st = sd_msgs_by_id(db, me.mailbox_id, mids, n, &set)) != XC_OK)
         goto fail;
-    for (size_t i = 0; i < n; i++) {
-        const char *p2[2] = { a, b }, *p5[5] = { a, b, f, c4, NULL };
-        PGresult *res;
-        uint64_t fid, umid;
-
-        if (mids[i] < 0)
-            continue;
-        snprintf(b, sizeof(b), "%" PRId64, mids[i]);
-        res = sd_db_exec(db, sql_del, 2, p2, &st);
-        if (res == NULL)
+    if (set.n > 0) {
+        if ((st = sd_take_ids(db, me.mailbox_id, (int)set.n, 0, &m, &cn,
+                              NULL)) != XC_OK ||
+            (st = sd_prepare_store(db, NULL)) != XC_OK ||
+            (st = sd_db_pipe_begin(db)) != XC_OK)
             goto fail;
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            continue;
-        }
-        fid = (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        p5[4] = PQgetvalue(res, 0, 1)[0] == 't' ? "t" : "f";
-        if ((st = sd_take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) != XC_OK) {
-            PQclear(res);
+        st = sd_delete_msgs(db, &m, set.v, set.n, &cn, &counts);
+        if (st == XC_OK)
+            st = sd_counts_apply(db, me.mailbox_id, &counts);
+        st = sd_pipe_end(db, st);
+        if (st != XC_OK)
             goto fail;
-        }
-        snprintf(f, sizeof(f), "%" PRIu64, fid);
-        snprintf(c4, sizeof(c4), "%" PRIu64, cn);
-        umid = (uint64_t)mids[i];
-        {
-            PGresult *t = sd_db_exec(db, sql_tomb, 5, p5, &st);
-            int was_fai = p5[4][0] == 't';
-            if (t == NULL ||
-                (st = sd_log_change(db, me.mailbox_id, cn, "delete", fid, &umid,
-                                 was_fai)) != XC_OK ||
-                (st = sd_count_folder(db, me.mailbox_id, fid, was_fai, -1,
-                                   PQgetvalue(res, 0, 2)[0] == 't' ? 0 : -1))
-                    != XC_OK) {
-                PQclear(t);
-                PQclear(res);
-                goto fail;
-            }
-            PQclear(t);
-        }
-        PQclear(res);
-        last = cn;
-        total++;
     }
     if ((st = sd_db_commit(db)) != XC_OK)
         goto fail;
-    free(mids);
     sd_reply_status(rp, XC_OK, NULL);
-    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL, total);
-    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)last);
+    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL, (int32_t)set.n);
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, set.n ? (int64_t)cn - 1 : 0);
+    free(mids);
+    sd_msgset_free(&set);
+    sd_counts_free(&counts);
     return;
 fail:
     sd_db_rollback(db);
     free(mids);
+    sd_msgset_free(&set);
+    sd_counts_free(&counts);
     sd_reply_status(rp, st, NULL);
 }
 
@@ -1392,4 +1504,791 @@ void sd_store_unsubscribe(sd_db *db, sd_req *req, sd_reply *rp)
     }
     st = sd_conn_unsubscribe(rp, (uint32_t)v->v.i32);
     sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such subscription" : NULL);
+}
+
+/* ---- moves, copies and deletes of messages ([MS-OXCFOLD] 2.2.1.6) ----- */
+
+static const char sql_tomb[] =
+    "INSERT INTO tombstones (mailbox_id, mid, fid, cn, is_fai) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (mailbox_id, mid) DO UPDATE "
+    "SET fid = excluded.fid, cn = excluded.cn, is_fai = excluded.is_fai, "
+    "deleted_at = now()";
+static const char sql_del_row[] =
+    "DELETE FROM messages WHERE mailbox_id = $1 AND mid = $2";
+/* A copy: the row, its parts, and one more reference to each blob they
+   use (the rows of one statement see each other when the foreign keys are
+   checked, at its end). */
+static const char sql_copy_msg[] =
+    "WITH msg AS (INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, "
+    "  change_key, pcl, message_class, subject, delivery_time, message_size, "
+    "  is_read) "
+    "  SELECT mailbox_id, $3, $4, is_fai, $5, $6, $7, message_class, "
+    "  subject, delivery_time, message_size, is_read FROM messages "
+    "  WHERE mailbox_id = $1 AND mid = $2), "
+    "p AS (INSERT INTO message_props (mailbox_id, mid, tag, ival, fval, "
+    "  tval, bval, blob) SELECT mailbox_id, $3, tag, ival, fval, tval, bval, "
+    "  blob FROM message_props WHERE mailbox_id = $1 AND mid = $2 "
+    "  RETURNING blob), "
+    "r AS (INSERT INTO recipients (mailbox_id, mid, row_id, tag, ival, fval, "
+    "  tval, bval, blob) SELECT mailbox_id, $3, row_id, tag, ival, fval, "
+    "  tval, bval, blob FROM recipients WHERE mailbox_id = $1 AND mid = $2 "
+    "  RETURNING blob), "
+    "a AS (INSERT INTO attachments (mailbox_id, mid, attach_num, tag, ival, "
+    "  fval, tval, bval, blob) SELECT mailbox_id, $3, attach_num, tag, ival, "
+    "  fval, tval, bval, blob FROM attachments "
+    "  WHERE mailbox_id = $1 AND mid = $2 RETURNING blob) "
+    "UPDATE blobs b SET refcount = b.refcount + x.n "
+    "FROM (SELECT blob, count(*) AS n FROM (SELECT blob FROM p UNION ALL "
+    "  SELECT blob FROM r UNION ALL SELECT blob FROM a) y "
+    "  WHERE blob IS NOT NULL GROUP BY blob) x "
+    "WHERE b.hash = x.blob";
+/* A move: the row under its new id, then its parts handed over to it
+   (nothing is rewritten, no blob reference changes), then the old row
+   goes as any deleted message does. */
+static const char sql_move_row[] =
+    "INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, "
+    "pcl, message_class, subject, delivery_time, message_size, is_read, "
+    "created_at, modified_at) "
+    "SELECT mailbox_id, $3, $4, is_fai, $5, $6, $7, message_class, subject, "
+    "delivery_time, message_size, is_read, created_at, modified_at "
+    "FROM messages WHERE mailbox_id = $1 AND mid = $2";
+static const char sql_move_parts[] =
+    "WITH p AS (UPDATE message_props SET mid = $3 "
+    "  WHERE mailbox_id = $1 AND mid = $2), "
+    "r AS (UPDATE recipients SET mid = $3 WHERE mailbox_id = $1 AND mid = $2) "
+    "UPDATE attachments SET mid = $3 WHERE mailbox_id = $1 AND mid = $2";
+/* Property-level changes of a message */
+static const char sql_del_props[] =
+    "DELETE FROM message_props WHERE mailbox_id = $1 AND mid = $2 "
+    "AND ((tag >> 16) & 65535) = ANY ($3::int[])";
+static const char sql_set_hot[] =
+    "UPDATE messages SET cn = $3, change_key = $4, pcl = $5, "
+    "message_class = CASE WHEN $6::boolean THEN coalesce($7, 'IPM.Note') "
+    "  ELSE message_class END, "
+    "subject = CASE WHEN $8::boolean THEN coalesce($9, '') ELSE subject END, "
+    "delivery_time = CASE WHEN $10::boolean THEN to_timestamp($11::float8) "
+    "  ELSE delivery_time END, "
+    "message_size = message_size + $12, "
+    "is_read = coalesce($13::boolean, is_read), modified_at = now() "
+    "WHERE mailbox_id = $1 AND mid = $2";
+
+xc_status sd_prepare_store(sd_db *db, const char *const *extra)
+{
+    static const char *const sqls[] = {
+        sql_put_msg, sql_put_recip, sql_put_attach, sql_put_folder,
+        sql_put_blob, sql_log_change, sql_count, sql_use_bytes, sql_tomb,
+        sql_del_row, sql_copy_msg, sql_move_row, sql_move_parts,
+        sql_del_props, sql_set_hot, NULL
+    };
+    xc_status st;
+
+    for (int i = 0; sqls[i]; i++)
+        if ((st = sd_db_prepare(db, sqls[i], 0)) != XC_OK)
+            return st;
+    for (int i = 0; extra && extra[i]; i++)
+        if ((st = sd_db_prepare(db, extra[i], 0)) != XC_OK)
+            return st;
+    return XC_OK;
+}
+
+int sd_id_array(xc_wbuf *w, const void *ids, size_t n, char kind)
+{
+    char one[24];
+
+    xc_wbuf_reset(w);
+    xc_put_u8(w, '{');
+    for (size_t i = 0; i < n; i++) {
+        int k = kind == 'u'
+            ? snprintf(one, sizeof(one), "%s%" PRIu64, i ? "," : "",
+                       ((const uint64_t *)ids)[i])
+            : kind == 'i'
+            ? snprintf(one, sizeof(one), "%s%" PRId64, i ? "," : "",
+                       ((const int64_t *)ids)[i])
+            : snprintf(one, sizeof(one), "%s%d", i ? "," : "",
+                       ((const int32_t *)ids)[i]);
+        xc_put_bytes(w, one, (size_t)k);
+    }
+    xc_put_u8(w, '}');
+    xc_put_u8(w, 0);
+    return w->err ? -1 : 0;
+}
+
+#define MSG_COLS "mid, fid, is_fai, is_read, message_size, pcl"
+
+/* Fill s->v from s->res (binary MSG_COLS), all rows in result order. */
+static xc_status msgs_from(sd_msgset *s)
+{
+    int rows = PQntuples(s->res);
+
+    s->n = 0;
+    s->v = calloc((size_t)rows + 1, sizeof(*s->v));
+    if (s->v == NULL)
+        return XC_E_TEMP;
+    for (int i = 0; i < rows; i++) {
+        sd_msg *x = &s->v[s->n++];
+        x->mid = sd_be64(PQgetvalue(s->res, i, 0));
+        x->fid = sd_be64(PQgetvalue(s->res, i, 1));
+        x->fai = PQgetvalue(s->res, i, 2)[0] != 0;
+        x->read = PQgetvalue(s->res, i, 3)[0] != 0;
+        x->size = (int64_t)sd_be64(PQgetvalue(s->res, i, 4));
+        x->pcl = (const uint8_t *)PQgetvalue(s->res, i, 5);
+        x->pcllen = (size_t)PQgetlength(s->res, i, 5);
+    }
+    return XC_OK;
+}
+
+/* Run sql ($1 mailbox, $2 the ids as an array of kind, $3 extra) into s. */
+static xc_status msgs_query(sd_db *db, const char *sql, int64_t mailbox,
+                            const void *ids, size_t n, char kind,
+                            const char *extra, sd_msgset *s)
+{
+    char a[24];
+    const char *params[3] = { a, NULL, extra };
+    const int fmt[3] = { 0, 0, 0 };
+    xc_wbuf w;
+    xc_status st;
+
+    memset(s, 0, sizeof(*s));
+    xc_wbuf_init(&w, 0);
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    if (sd_id_array(&w, ids, n, kind) < 0) {
+        xc_wbuf_free(&w);
+        return XC_E_TEMP;
+    }
+    params[1] = (const char *)w.p;
+    s->res = sd_db_execv(db, sql, extra ? 3 : 2, params, NULL, fmt, 1, &st);
+    xc_wbuf_free(&w);
+    return s->res == NULL ? st : msgs_from(s);
+}
+
+xc_status sd_msgs_by_id(sd_db *db, int64_t mailbox, const int64_t *mids,
+                        size_t n, sd_msgset *s)
+{
+    static const char sql[] =
+        "SELECT " MSG_COLS " FROM messages "
+        "WHERE mailbox_id = $1 AND mid = ANY ($2::bigint[])";
+    xc_status st;
+    sd_msg *found;
+    size_t nfound;
+
+    if ((st = msgs_query(db, sql, mailbox, mids, n, 'i', NULL, s)) != XC_OK)
+        return st;
+    /* the request's order (change numbers follow it), each id once */
+    found = s->v;
+    nfound = s->n;
+    if ((s->v = calloc(nfound + 1, sizeof(*s->v))) == NULL) {
+        s->v = found;
+        return XC_E_TEMP;
+    }
+    s->n = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < nfound; j++)
+            if (found[j].mid == (uint64_t)mids[i] && mids[i] >= 0) {
+                s->v[s->n++] = found[j];
+                found[j].mid = UINT64_MAX;      /* taken */
+                break;
+            }
+    free(found);
+    return XC_OK;
+}
+
+xc_status sd_msgs_in_folders(sd_db *db, int64_t mailbox,
+                             const uint64_t *fids, size_t nf, int fai,
+                             sd_msgset *s)
+{
+    static const char sql[] =
+        "SELECT " MSG_COLS " FROM messages "
+        "WHERE mailbox_id = $1 AND fid = ANY ($2::bigint[]) "
+        "AND (NOT is_fai OR $3) ORDER BY fid, mid";
+
+    return msgs_query(db, sql, mailbox, fids, nf, 'u', fai ? "t" : "f", s);
+}
+
+void sd_msgset_free(sd_msgset *s)
+{
+    PQclear(s->res);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+int sd_counts_add(sd_counts *c, uint64_t fid, int fai, int content,
+                  int unread)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].fid == fid && c->v[i].fai == fai) {
+            c->v[i].content += content;
+            c->v[i].unread += unread;
+            return 0;
+        }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct sd_count *v = realloc(c->v, cap * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = (struct sd_count){ fid, fai, content, unread };
+    return 0;
+}
+
+xc_status sd_counts_apply(sd_db *db, int64_t mailbox, sd_counts *c)
+{
+    xc_status st;
+
+    for (size_t i = 0; i < c->n; i++)
+        if ((c->v[i].content || c->v[i].unread) &&
+            (st = sd_count_folder(db, mailbox, c->v[i].fid, c->v[i].fai,
+                                  c->v[i].content, c->v[i].unread)) != XC_OK)
+            return st;
+    c->n = 0;
+    return XC_OK;
+}
+
+void sd_counts_free(sd_counts *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+xc_status sd_delete_msgs(sd_db *db, mbx *m, const sd_msg *v, size_t n,
+                         uint64_t *cn, sd_counts *c)
+{
+    char a[24], b[24], f[24], c4[24];
+    const char *p2[2] = { a, b }, *p5[5] = { a, b, f, c4, NULL };
+    int64_t bytes = 0;
+    xc_status st;
+
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
+        snprintf(f, sizeof(f), "%" PRIu64, v[i].fid);
+        snprintf(c4, sizeof(c4), "%" PRIu64, *cn);
+        p5[4] = v[i].fai ? "t" : "f";
+        if ((st = sd_run(db, sql_del_row, 2, p2, NULL, NULL)) != XC_OK ||
+            (st = sd_run(db, sql_tomb, 5, p5, NULL, NULL)) != XC_OK ||
+            (st = sd_log_change(db, m->id, *cn, "delete", v[i].fid,
+                                &v[i].mid, v[i].fai)) != XC_OK)
+            return st;
+        if (c != NULL &&
+            sd_counts_add(c, v[i].fid, v[i].fai, -1, v[i].read ? 0 : -1) < 0)
+            return XC_E_TEMP;
+        bytes += v[i].size;
+        (*cn)++;
+    }
+    return sd_use_bytes(db, m, -bytes);
+}
+
+/* The statement parameters of a message row under a new id: mailbox,
+   source, new id, folder, CN, change key, PCL. */
+typedef struct newrow {
+    char a[24], b[24], c[24], d[24], e[24];
+    uint8_t xid[XC_XID_LEN], pcl[XC_PCL_MAX];
+    const char *params[7];
+    int len[7], fmt[7];
+} newrow;
+
+static void newrow_init(newrow *r, const mbx *m, const sd_msg *src,
+                        uint64_t new_mid, uint64_t fid, uint64_t cn,
+                        int keep_pcl)
+{
+    int pcllen = -1;
+
+    snprintf(r->a, sizeof(r->a), "%" PRId64, m->id);
+    snprintf(r->b, sizeof(r->b), "%" PRIu64, src->mid);
+    snprintf(r->c, sizeof(r->c), "%" PRIu64, new_mid);
+    snprintf(r->d, sizeof(r->d), "%" PRIu64, fid);
+    snprintf(r->e, sizeof(r->e), "%" PRIu64, cn);
+    xc_xid(r->xid, m->guid, cn);
+    if (keep_pcl)
+        pcllen = xc_pcl_merge(src->pcl, src->pcllen, r->xid, sizeof(r->xid),
+                              r->pcl, sizeof(r->pcl));
+    if (pcllen < 0)
+        pcllen = xc_pcl_merge(NULL, 0, r->xid, sizeof(r->xid), r->pcl,
+                              sizeof(r->pcl));
+    r->params[0] = r->a; r->params[1] = r->b; r->params[2] = r->c;
+    r->params[3] = r->d; r->params[4] = r->e;
+    r->params[5] = (const char *)r->xid;
+    r->params[6] = (const char *)r->pcl;
+    for (int i = 0; i < 7; i++)
+        r->len[i] = r->fmt[i] = 0;
+    r->len[5] = sizeof(r->xid);
+    r->len[6] = pcllen;
+    r->fmt[5] = r->fmt[6] = 1;
+}
+
+xc_status sd_copy_msg(sd_db *db, const mbx *m, const sd_msg *src,
+                      uint64_t new_mid, uint64_t fid, uint64_t cn)
+{
+    newrow r;
+    xc_status st;
+
+    newrow_init(&r, m, src, new_mid, fid, cn, 0);
+    if ((st = sd_run(db, sql_copy_msg, 7, r.params, r.len, r.fmt)) != XC_OK)
+        return st;
+    return sd_log_change(db, m->id, cn, "create", fid, &new_mid, src->fai);
+}
+
+/*
+ * Move one message to fid as new_mid: a "delete" of the old id (change
+ * number *cn) and a "create" of the new one (*cn + 1). Its PCL keeps its
+ * history with the new change added.
+ */
+static xc_status move_msg(sd_db *db, mbx *m, const sd_msg *src,
+                          uint64_t new_mid, uint64_t fid, uint64_t *cn,
+                          sd_counts *c)
+{
+    newrow r;
+    xc_status st;
+
+    newrow_init(&r, m, src, new_mid, fid, *cn + 1, 1);
+    if ((st = sd_run(db, sql_move_row, 7, r.params, r.len, r.fmt)) != XC_OK ||
+        (st = sd_run(db, sql_move_parts, 3, r.params, NULL, NULL)) != XC_OK ||
+        /* its bytes stay: the delete takes them off, we put them back */
+        (st = sd_delete_msgs(db, m, src, 1, cn, c)) != XC_OK ||
+        (st = sd_use_bytes(db, m, src->size)) != XC_OK ||
+        (st = sd_log_change(db, m->id, *cn, "create", fid, &new_mid,
+                            src->fai)) != XC_OK)
+        return st;
+    (*cn)++;
+    return XC_OK;
+}
+
+/* MOVE_MESSAGES and COPY_MESSAGES: one transaction, one pipeline. */
+static void move_copy(sd_db *db, sd_req *req, sd_reply *rp, int copy)
+{
+    int64_t *mids = NULL, dest;
+    size_t n = 0;
+    uint64_t cn = 0, gc = 0;
+    int64_t bytes = 0;
+    sd_msgset set = { 0 };
+    sd_counts counts = { 0 };
+    sd_user me;
+    mbx m;
+    xc_status st;
+    xc_wbuf *w;
+
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+        return;
+    if (mids_of(req, &m, &mids, &n) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "MIDS: 1 to 1000 message ids");
+        return;
+    }
+    if (sd_id_arg(req, rp, PR_FID, "folder", &m, &dest) < 0) {
+        free(mids);
+        return;
+    }
+    if ((st = sd_db_begin(db)) != XC_OK ||
+        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
+        (st = sd_folder_exists(db, me.mailbox_id, (uint64_t)dest)) != XC_OK ||
+        (st = sd_msgs_by_id(db, me.mailbox_id, mids, n, &set)) != XC_OK)
+        goto fail;
+    for (size_t i = 0; i < set.n; i++)
+        bytes += set.v[i].size;
+    if (set.n > 0) {
+        if ((st = sd_take_ids(db, me.mailbox_id, (int)set.n * (copy ? 1 : 2),
+                              (int)set.n, &m, &cn, &gc)) != XC_OK)
+            goto fail;
+        if (copy && sd_over_quota(&m, bytes)) {
+            st = XC_E_NOQUOTA;
+            goto fail;
+        }
+        if ((st = sd_prepare_store(db, NULL)) != XC_OK ||
+            (st = sd_db_pipe_begin(db)) != XC_OK)
+            goto fail;
+        for (size_t i = 0; i < set.n && st == XC_OK; i++) {
+            const sd_msg *x = &set.v[i];
+            if (copy)
+                st = sd_copy_msg(db, &m, x, gc + i, (uint64_t)dest, cn++);
+            else
+                st = move_msg(db, &m, x, gc + i, (uint64_t)dest, &cn, &counts);
+            if (st == XC_OK &&
+                sd_counts_add(&counts, (uint64_t)dest, x->fai, 1,
+                              x->read ? 0 : 1) < 0)
+                st = XC_E_TEMP;
+        }
+        if (st == XC_OK)
+            st = sd_counts_apply(db, me.mailbox_id, &counts);
+        if (st == XC_OK && copy)
+            st = sd_use_bytes(db, &m, bytes);
+        st = sd_pipe_end(db, st);
+        if (st != XC_OK)
+            goto fail;
+    }
+    if ((st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    /* the new ids in the request's order, 0 where nothing was moved */
+    xc_put_u32(w, XW_TAG_NEW_MIDS);
+    xc_put_u32(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = 0;
+        for (size_t j = 0; j < set.n; j++)
+            if (mids[i] >= 0 && set.v[j].mid == (uint64_t)mids[i])
+                id = xc_make_id(m.replid, gc + j);
+        xc_put_u64(w, id);
+    }
+    xc_put_long(w, XW_TAG_TOTAL, (int32_t)set.n);
+    xc_put_i8(w, XW_TAG_CN, set.n ? (int64_t)cn - 1 : 0);
+    free(mids);
+    sd_msgset_free(&set);
+    sd_counts_free(&counts);
+    return;
+fail:
+    sd_db_rollback(db);
+    free(mids);
+    sd_msgset_free(&set);
+    sd_counts_free(&counts);
+    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder"
+                            : st == XC_E_NOQUOTA ? msg_noquota : NULL);
+}
+
+void sd_store_move_messages(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    move_copy(db, req, rp, 0);
+}
+
+void sd_store_copy_messages(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    move_copy(db, req, rp, 1);
+}
+
+/* ---- property-level changes ([MS-OXCPRPT] 2.2.5, 2.2.7) ---------------- */
+
+void sd_reply_props(sd_reply *rp, const uint32_t *problems, size_t nprob,
+                    const mbx *m, uint64_t cn)
+{
+    xc_wbuf *w;
+
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    xc_put_u32(w, XW_TAG_PROBLEMS);
+    xc_put_u32(w, (uint32_t)(nprob * 3));
+    for (size_t i = 0; i < nprob * 3; i++)
+        xc_put_u32(w, problems[i]);
+    if (cn != 0) {
+        uint8_t xid[XC_XID_LEN];
+        xc_xid(xid, m->guid, cn);
+        xc_put_i8(w, XW_TAG_CN, (int64_t)cn);
+        xc_put_bin(w, PR_CHANGE_KEY, xid, sizeof(xid));
+    }
+}
+
+/* The size the stored values of these property ids add to PR_MESSAGE_SIZE:
+   read back as they would be sent, measured as SAVE measures them. */
+static xc_status stored_size(sd_db *db, int64_t mailbox, uint64_t mid,
+                             const char *idarray, int64_t *size_r)
+{
+    static const char sql[] =
+        "SELECT " VALUE_COLS " FROM message_props p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = $2 "
+        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[])";
+    char a[24], b[24];
+    const char *params[3] = { a, b, idarray };
+    const int fmt[3] = { 0, 0, 0 };
+    xc_wbuf w;
+    xc_propval *pv = NULL;
+    size_t n = 0;
+    const char *err;
+    xc_status st;
+    PGresult *res;
+
+    *size_r = 0;
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, mid);
+    res = sd_db_execv(db, sql, 3, params, NULL, fmt, 1, &st);
+    if (res == NULL)
+        return st;
+    xc_wbuf_init(&w, 0);
+    for (int i = 0; i < PQntuples(res); i++)
+        sd_emit_value(&w, res, i, 0);
+    st = XC_E_TEMP;
+    if (!w.err && (pv = calloc((size_t)PQntuples(res) + 1, sizeof(*pv))) &&
+        xc_props_decode(w.p, w.len, pv, (size_t)PQntuples(res) + 1, &n,
+                        &err) == 0) {
+        for (size_t i = 0; i < n; i++)
+            *size_r += sd_value_size(&pv[i]);
+        st = XC_OK;
+    }
+    free(pv);
+    xc_wbuf_free(&w);
+    PQclear(res);
+    return st;
+}
+
+/* Can this value be stored at all? (check_content's rule) */
+static int storable(uint32_t tag)
+{
+    uint16_t type = PROP_TYPE(tag);
+    return type != PT_NULL && type != PT_OBJECT && type != PT_UNSPECIFIED;
+}
+
+/*
+ * SET_PROPS (del == 0: pv are values) and DELETE_PROPS (del == 1: only
+ * the tags of pv count) on a saved message. Each property id once; the
+ * computed ones are problems (EC_ACCESS_DENIED), except the read bit of
+ * PR_MESSAGE_FLAGS on a set, which sets the read state as SAVE does.
+ */
+static void message_props(sd_db *db, sd_reply *rp, mbx *m, int64_t mid,
+                          const xc_propval *pv, size_t n, int del)
+{
+    static const char sql_row[] =
+        "SELECT fid, is_fai, is_read, message_size, pcl FROM messages "
+        "WHERE mailbox_id = $1 AND mid = $2";
+    uint32_t *prob = calloc(n * 3 + 1, sizeof(*prob));
+    int32_t *ids = calloc(n + 1, sizeof(*ids));
+    size_t nprob = 0, nids = 0;
+    char a[24], b[24], c[24], sz[24], flags[3][2];
+    const char *params[13];
+    int len[13] = { 0 }, fmt[13] = { 0 };
+    uint8_t xid[XC_XID_LEN], pcl[XC_PCL_MAX];
+    int pcllen, fai, was_read, read;
+    int64_t size, old_size = 0, new_size = 0;
+    uint64_t fid, cn = 0, umid = (uint64_t)mid;
+    xc_wbuf idarray;
+    hot h;
+    xc_status st = XC_E_TEMP;
+    PGresult *res = NULL;
+
+    hot_init(&h);
+    xc_wbuf_init(&idarray, 0);
+    if (prob == NULL || ids == NULL)
+        goto fail_early;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t tag = pv[i].tag;
+        int settable = !sd_is_computed(tag) ||
+                       (!del && tag == PR_MESSAGE_FLAGS);
+
+        if (!settable || (!del && !storable(tag))) {
+            prob[nprob * 3] = (uint32_t)i;
+            prob[nprob * 3 + 1] = tag;
+            prob[nprob * 3 + 2] = settable ? EC_INVALID_PARAM
+                                           : EC_ACCESS_DENIED;
+            nprob++;
+            continue;
+        }
+        for (size_t j = 0; j < nids; j++)
+            if (ids[j] == PROP_ID(tag)) {
+                st = XC_E_BADREQ;
+                goto fail_early;
+            }
+        hot_take(&h, &pv[i], del);
+        if (tag == PR_MESSAGE_FLAGS)
+            continue;       /* not stored: the read state */
+        ids[nids++] = PROP_ID(tag);
+        if (!del)
+            new_size += sd_value_size(&pv[i]);
+    }
+    if (sd_id_array(&idarray, ids, nids, 'l') < 0)
+        goto fail_early;
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    snprintf(b, sizeof(b), "%" PRIu64, umid);
+    if ((st = sd_db_begin(db)) != XC_OK ||
+        (st = sd_lock_mailbox(db, m->id)) != XC_OK)
+        goto fail;
+    {
+        const char *p2[2] = { a, b };
+        res = sd_db_exec(db, sql_row, 2, p2, &st);
+    }
+    if (res == NULL)
+        goto fail;
+    if (PQntuples(res) != 1) {
+        st = XC_E_NOTFOUND;
+        goto fail;
+    }
+    fid = (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    fai = PQgetvalue(res, 0, 1)[0] == 't';
+    was_read = PQgetvalue(res, 0, 2)[0] == 't';
+    size = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    read = h.read >= 0 ? h.read : was_read;
+    if (nids == 0 && read == was_read) {
+        /* nothing to change: no change number */
+        PQclear(res);
+        sd_db_rollback(db);
+        sd_reply_props(rp, prob, nprob, m, 0);
+        goto out;
+    }
+    if (nids > 0 &&
+        (st = stored_size(db, m->id, umid, (const char *)idarray.p,
+                          &old_size)) != XC_OK)
+        goto fail;
+    if (too_large(rp, size - old_size + new_size)) {
+        st = XC_OK;     /* answered */
+        goto fail;
+    }
+    if ((st = sd_take_ids(db, m->id, 1, 0, m, &cn, NULL)) != XC_OK)
+        goto fail;
+    if (sd_over_quota(m, new_size - old_size)) {
+        st = XC_E_NOQUOTA;
+        goto fail;
+    }
+    xc_xid(xid, m->guid, cn);
+    {
+        size_t ol = 0;
+        unsigned char *old = PQunescapeBytea(
+            (const unsigned char *)PQgetvalue(res, 0, 4), &ol);
+        pcllen = old ? xc_pcl_merge(old, ol, xid, sizeof(xid), pcl,
+                                    sizeof(pcl)) : -1;
+        PQfreemem(old);
+        if (pcllen < 0)
+            pcllen = xc_pcl_merge(NULL, 0, xid, sizeof(xid), pcl, sizeof(pcl));
+    }
+    PQclear(res);
+    res = NULL;
+    if ((st = sd_prepare_store(db, NULL)) != XC_OK ||
+        (st = sd_db_pipe_begin(db)) != XC_OK)
+        goto fail;
+    params[0] = a;
+    params[1] = b;
+    params[2] = (const char *)idarray.p;
+    if (nids > 0)
+        st = sd_db_pipe_send(db, sql_del_props, 3, params, NULL, NULL);
+    for (size_t i = 0; i < n && st == XC_OK && !del; i++)
+        if (sd_is_computed(pv[i].tag) == 0 && storable(pv[i].tag))
+            st = sd_put_value(db, T_MSG, m->id, umid, 0, &pv[i]);
+    snprintf(c, sizeof(c), "%" PRIu64, cn);
+    snprintf(sz, sizeof(sz), "%" PRId64, new_size - old_size);
+    snprintf(flags[0], 2, "%d", h.has_cls);
+    snprintf(flags[1], 2, "%d", h.has_subj);
+    snprintf(flags[2], 2, "%d", h.has_when);
+    params[2] = c;
+    params[3] = (const char *)xid; len[3] = sizeof(xid); fmt[3] = 1;
+    params[4] = (const char *)pcl; len[4] = pcllen; fmt[4] = 1;
+    {
+        const char *hp[3];
+        hot_params(&h, hp);
+        params[5] = flags[0]; params[6] = hp[0];
+        params[7] = flags[1]; params[8] = hp[1];
+        params[9] = flags[2]; params[10] = hp[2];
+    }
+    params[11] = sz;
+    params[12] = h.read < 0 ? NULL : h.read ? "t" : "f";
+    if (st == XC_OK)
+        st = sd_db_pipe_send(db, sql_set_hot, 13, params, len, fmt);
+    if (st == XC_OK)
+        st = sd_log_change(db, m->id, cn, "modify", fid, &umid, fai);
+    if (st == XC_OK && read != was_read)
+        st = sd_count_folder(db, m->id, fid, fai, 0, was_read - read);
+    if (st == XC_OK)
+        st = sd_use_bytes(db, m, new_size - old_size);
+    st = sd_pipe_end(db, st);
+    if (st != XC_OK || (st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    sd_reply_props(rp, prob, nprob, m, cn);
+    goto out;
+fail:
+    PQclear(res);
+    sd_db_rollback(db);
+fail_early:
+    if (st != XC_OK)
+        sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message"
+                                : st == XC_E_BADREQ ? "a property appears twice"
+                                : st == XC_E_NOQUOTA ? msg_noquota : NULL);
+out:
+    hot_free(&h);
+    xc_wbuf_free(&idarray);
+    free(prob);
+    free(ids);
+}
+
+/* The request's target: a message (PR_MID) or a folder (PR_FID). */
+static void props_change(sd_db *db, sd_req *req, sd_reply *rp, int del)
+{
+    const xc_propval *pv = NULL;
+    xc_propval *tags = NULL;
+    size_t n = 0;
+    int64_t id, wire;
+    sd_user me;
+    mbx m;
+
+    if (!del) {
+        if (sd_content_of(req, rp, &pv, &n) < 0)
+            return;
+        for (size_t i = 0; i < n; i++)
+            if (sd_is_marker(pv[i].tag)) {
+                sd_reply_status(rp, XC_E_BADREQ, "properties only: no "
+                                "recipients or attachments");
+                return;
+            }
+    }
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+        return;
+    if (del) {
+        const xc_propval *v = xc_props_find(req->args, req->nargs,
+                                            XW_TAG_PROPTAGS);
+        xc_mv_iter it;
+        xc_propval one;
+
+        if (v == NULL || v->v.mv.count == 0 || v->v.mv.count > XW_MAX_PROPS) {
+            sd_reply_status(rp, XC_E_BADREQ, "PROPTAGS: 1 to 4096 tags");
+            return;
+        }
+        if ((tags = calloc(v->v.mv.count, sizeof(*tags))) == NULL) {
+            sd_reply_status(rp, XC_E_TEMP, NULL);
+            return;
+        }
+        xc_mv_iter_init(&it, v);
+        while (xc_mv_next(&it, &one) == 1)
+            tags[n++].tag = (uint32_t)one.v.i32;
+        pv = tags;
+    }
+    if (sd_arg_i8(req, PR_MID, &wire) == 0) {
+        if (sd_id_arg(req, rp, PR_MID, "message", &m, &id) == 0)
+            message_props(db, rp, &m, id, pv, n, del);
+    } else if (sd_arg_i8(req, PR_FID, &wire) == 0) {
+        if (sd_id_arg(req, rp, PR_FID, "folder", &m, &id) == 0)
+            sd_folder_set_props(db, req, rp, &m, id, pv, n, del);
+    } else {
+        sd_reply_status(rp, XC_E_BADREQ, "PR_MID or PR_FID required");
+    }
+    free(tags);
+}
+
+void sd_store_set_props(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    props_change(db, req, rp, 0);
+}
+
+void sd_store_delete_props(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    props_change(db, req, rp, 1);
+}
+
+/* ---- quotas ------------------------------------------------------------ */
+
+void sd_store_quota(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "SELECT used_bytes, quota_bytes, send_quota_bytes FROM mailboxes "
+        "WHERE id = $1";
+    char a[24];
+    const char *params[1] = { a };
+    sd_user me;
+    mbx m;
+    xc_status st;
+    xc_wbuf *w;
+    PGresult *res;
+
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+        return;
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    res = sd_db_exec(db, sql, 1, params, &st);
+    if (res == NULL || PQntuples(res) != 1) {
+        PQclear(res);
+        sd_reply_status(rp, res ? XC_E_NOTFOUND : st, NULL);
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    xc_put_i8(w, XW_TAG_USED_BYTES, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+    if (!PQgetisnull(res, 0, 1))
+        xc_put_i8(w, XW_TAG_QUOTA_BYTES,
+                  strtoll(PQgetvalue(res, 0, 1), NULL, 10));
+    if (!PQgetisnull(res, 0, 2))
+        xc_put_i8(w, XW_TAG_SEND_QUOTA_BYTES,
+                  strtoll(PQgetvalue(res, 0, 2), NULL, 10));
+    xc_put_i8(w, XW_TAG_MAX_MESSAGE_SIZE, (int64_t)sd_config->max_message_size);
+    PQclear(res);
 }

@@ -25,10 +25,12 @@ typedef struct mbx {
     int64_t id;
     uint16_t replid;
     uint8_t guid[16];           /* [MS-OXCDATA] GUID byte order */
+    int64_t used;               /* used_bytes and quota_bytes (-1: none), */
+    int64_t quota;              /* as sd_take_mailbox read them */
 } mbx;
 
 /* Which table a value goes to. */
-enum { T_MSG, T_RECIP, T_ATTACH };
+enum { T_MSG, T_RECIP, T_ATTACH, T_FOLDER };
 
 /* Big-endian integers of binary-format results. */
 uint64_t sd_be64(const char *p);
@@ -71,5 +73,100 @@ xc_status sd_put_value(sd_db *db, int table, int64_t mailbox, uint64_t mid,
                        int32_t sub, const xc_propval *pv);
 /* Append a stored value (binary result columns VALUE_COLS from col) to w. */
 void sd_emit_value(xc_wbuf *w, PGresult *res, int row, int col);
+
+/* ---- moves, copies, deletes, property changes (sd_store.c) ---------- */
+
+/* Take the mailbox row for a change of several objects: ncn change numbers
+   from *cn_r on, nids new ids from *gc_r on (gc_r may be NULL if nids is
+   0); fills m->guid, m->used, m->quota. */
+xc_status sd_take_ids(sd_db *db, int64_t mailbox, int ncn, int nids, mbx *m,
+                      uint64_t *cn_r, uint64_t *gc_r);
+/* Would delta more bytes take m past its quota? (Never when delta <= 0.) */
+int sd_over_quota(const mbx *m, int64_t delta);
+/* Add delta to the mailbox's used_bytes (and m->used). */
+xc_status sd_use_bytes(sd_db *db, mbx *m, int64_t delta);
+/* A statement whose result the caller doesn't read: sent if a pipeline is
+   open (prepare it first: sd_prepare_store), else run now. */
+xc_status sd_run(sd_db *db, const char *sql, int nparams,
+                 const char *const *params, const int *lengths,
+                 const int *formats);
+/* "{1,2,3}": a list of ids as one array parameter, NUL-terminated in w;
+   kind: 'u' uint64_t, 'i' int64_t, 'l' int32_t. -1 if w overflowed. */
+int sd_id_array(xc_wbuf *w, const void *ids, size_t n, char kind);
+/* End the pipeline; the first failure: st's, or the pipeline's. */
+xc_status sd_pipe_end(sd_db *db, xc_status st);
+/* Prepare every statement the helpers below may send in a pipeline, and
+   extra (NULL-terminated, may be NULL). */
+xc_status sd_prepare_store(sd_db *db, const char *const *extra);
+
+/* Messages to move, copy or delete: their rows, with the PCL pointing into
+   res (binary format). */
+typedef struct sd_msg {
+    uint64_t mid, fid;
+    int fai, read;
+    int64_t size;
+    const uint8_t *pcl;
+    size_t pcllen;
+} sd_msg;
+typedef struct sd_msgset {
+    PGresult *res;
+    sd_msg *v;
+    size_t n;
+} sd_msgset;
+/* The messages with these ids, in this order, each once; ids that are
+   negative or not found are left out. */
+xc_status sd_msgs_by_id(sd_db *db, int64_t mailbox, const int64_t *mids,
+                        size_t n, sd_msgset *s);
+/* Every message in these folders (associated ones too if fai). */
+xc_status sd_msgs_in_folders(sd_db *db, int64_t mailbox,
+                             const uint64_t *fids, size_t nf, int fai,
+                             sd_msgset *s);
+void sd_msgset_free(sd_msgset *s);
+
+/* Folder count changes gathered, then applied once per folder. */
+typedef struct sd_counts {
+    struct sd_count { uint64_t fid; int fai, content, unread; } *v;
+    size_t n, cap;
+} sd_counts;
+int sd_counts_add(sd_counts *c, uint64_t fid, int fai, int content,
+                  int unread);
+xc_status sd_counts_apply(sd_db *db, int64_t mailbox, sd_counts *c);
+void sd_counts_free(sd_counts *c);
+
+/* Delete these messages: each a change number from *cn on (advanced), a
+   tombstone and a "delete" change; their folders' counts into c (if not
+   NULL) and their bytes off used_bytes. The caller holds the mailbox
+   lock; statements go to the open pipeline if any. */
+xc_status sd_delete_msgs(sd_db *db, mbx *m, const sd_msg *v, size_t n,
+                         uint64_t *cn, sd_counts *c);
+/* Copy message src as new_mid into fid with change number cn (a new change
+   key; its PCL holds just that): the row, properties, recipients,
+   attachments (blobs: one more reference each), the read state, and its
+   "create" change. Counts and bytes are the caller's. */
+xc_status sd_copy_msg(sd_db *db, const mbx *m, const sd_msg *src,
+                      uint64_t new_mid, uint64_t fid, uint64_t cn);
+
+/* [MS-OXCDATA] 2.4 error codes of PropertyProblems ([MS-OXCDATA] 2.7) */
+#define EC_ACCESS_DENIED 0x80070005u
+#define EC_INVALID_PARAM 0x80070057u
+#define EC_DUPLICATE_NAME 0x80040604u
+/* The content between START_MESSAGE and END_MESSAGE of req (arguments are
+   then only what precedes it); -1 after answering BADREQ. */
+int sd_content_of(sd_req *req, sd_reply *rp, const xc_propval **pv_r,
+                  size_t *n_r);
+/* Is a folder with this id in the mailbox? */
+xc_status sd_folder_exists(sd_db *db, int64_t mailbox, uint64_t fid);
+/* A string property (PT_STRING8 or PT_UNICODE) as NUL-terminated UTF-8 in
+   w; -1 if it isn't one or doesn't convert. */
+int sd_text_of(const xc_propval *pv, xc_wbuf *w);
+/* Property changes of a folder (sd_folder.c): pv are the values to set
+   (del == 0) or the tags to delete (del == 1, values unused); answers the
+   request. */
+void sd_folder_set_props(sd_db *db, sd_req *req, sd_reply *rp, mbx *m,
+                         int64_t fid, const xc_propval *pv, size_t n,
+                         int del);
+/* Answer a property change: PROBLEMS, and CN and PR_CHANGE_KEY if made. */
+void sd_reply_props(sd_reply *rp, const uint32_t *problems, size_t nprob,
+                    const mbx *m, uint64_t cn);
 
 #endif

@@ -348,3 +348,73 @@ def wait_until(pred, timeout=10.0, step=0.1):
             pass
         time.sleep(step)
     return False
+
+
+# ------------------------------------- moves, copies, quotas (ops 20..29) ----
+OP_DELETE_FOLDER, OP_MOVE_FOLDER, OP_COPY_FOLDER, OP_EMPTY_FOLDER = 20, 21, 22, 23
+OP_MOVE_MESSAGES, OP_COPY_MESSAGES, OP_SET_PROPS, OP_DELETE_PROPS = 24, 25, 26, 27
+OP_GET_FOLDER, OP_QUOTA = 28, 29
+T_FOLDER_FLAGS = tag(PT_LONG, 0x30)
+T_RECURSIVE = tag(PT_BOOLEAN, 0x31)
+T_NEW_MIDS = tag(PT_MV | PT_I8, 0x32)
+T_PROPTAGS = tag(PT_MV | PT_LONG, 0x33)
+T_PROBLEMS = tag(PT_MV | PT_LONG, 0x34)      # (index, tag, error) triples
+T_USED_BYTES = tag(PT_I8, 0x35)
+T_QUOTA_BYTES = tag(PT_I8, 0x36)
+T_SEND_QUOTA_BYTES = tag(PT_I8, 0x37)
+T_MAX_MESSAGE_SIZE = tag(PT_I8, 0x38)
+DEL_MESSAGES, DEL_FOLDERS, DELETE_HARD_DELETE = 0x01, 0x04, 0x10
+EC_ACCESS_DENIED, EC_INVALID_PARAM, EC_DUPLICATE_NAME = 0x80070005, 0x80070057, 0x80040604
+
+
+def problems(triples):
+    """PROBLEMS as [(index, tag, error)] with unsigned tags and codes."""
+    t = [x & 0xFFFFFFFF for x in triples or []]
+    return [tuple(t[i:i + 3]) for i in range(0, len(t), 3)]
+
+
+def mailbox_id_of(address):
+    out, _ = psql("SELECT m.id FROM mailboxes m JOIN addresses a ON a.user_id = m.user_id "
+                  "WHERE a.address = '%s'" % address.replace("'", "''"))
+    return int(out)
+
+
+def store_mismatches(mailbox_id):
+    """Where the numbers the store keeps differ from a recount by SQL:
+    every folder's content/unread/associated counts, the mailbox's
+    used_bytes (sum of message_size), every blob's reference count. [] when
+    all are exact."""
+    q = """
+SELECT 'folder ' || f.fid || ' (' || f.display_name || '): kept ' || f.content_count || '/'
+       || f.unread_count || '/' || f.assoc_count || ', counted ' || c.n || '/' || c.u || '/' || c.a
+FROM folders f CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE NOT is_fai) AS n,
+           count(*) FILTER (WHERE NOT is_fai AND NOT is_read) AS u,
+           count(*) FILTER (WHERE is_fai) AS a
+    FROM messages m WHERE m.mailbox_id = f.mailbox_id AND m.fid = f.fid) c
+WHERE f.mailbox_id = %(m)d AND (f.content_count, f.unread_count, f.assoc_count) <> (c.n, c.u, c.a)
+UNION ALL
+SELECT 'used_bytes: kept ' || used_bytes || ', counted ' || s FROM mailboxes
+CROSS JOIN LATERAL (SELECT coalesce(sum(message_size), 0) AS s FROM messages
+                    WHERE mailbox_id = %(m)d) x
+WHERE id = %(m)d AND used_bytes <> s
+UNION ALL
+SELECT 'blob ' || left(encode(hash, 'hex'), 12) || ': refcount ' || refcount || ', rows ' || r
+FROM blobs b CROSS JOIN LATERAL (SELECT
+    (SELECT count(*) FROM message_props WHERE blob = b.hash) +
+    (SELECT count(*) FROM recipients WHERE blob = b.hash) +
+    (SELECT count(*) FROM attachments WHERE blob = b.hash) +
+    (SELECT count(*) FROM folder_props WHERE blob = b.hash) AS r) x
+WHERE refcount <> r""" % {"m": mailbox_id}
+    out, err = psql(q)
+    return [line for line in (out + "\n" + err).strip().splitlines() if line]
+
+
+# what GET_MESSAGE computes (ids, change tracking, times): not content
+COMPUTED_TAGS = {tag(PT_I8, 0x674A), PR_PARENT_FID, tag(PT_I8, 0x67A4), tag(PT_BINARY, 0x65E2),
+                 tag(PT_BINARY, 0x65E3), tag(PT_SYSTIME, 0x3007), tag(PT_SYSTIME, 0x3008)}
+
+
+def without_computed(props):
+    """[(tag, value)] without COMPUTED_TAGS."""
+    return [(t, v) for t, v in props if t not in COMPUTED_TAGS]
