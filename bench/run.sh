@@ -9,9 +9,13 @@
 #     vs pgbench -S (select-only) at 16 clients on the same PostgreSQL.
 #  3. The store: message save (20 properties, 4 KB body) and open+get at 1
 #     and 16 clients vs pgbench inserting / selecting a comparable row.
+#  4. A contents table over a folder of 1,000,000 messages: the first page
+#     newest first, a subject substring and a full-text word (latency),
+#     and paging through all of it with storaged's RSS sampled.
 #
 # env: BENCH_SECONDS (default 10) per run, BENCH_ROUNDS (default 3) of
-#      alternating baseline/POX runs, medians reported.
+#      alternating baseline/POX runs, medians reported; BENCH_TABLE_ROWS
+#      (default 1000000) messages in the folder of part 4.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -112,6 +116,30 @@ for t in 1 16; do
 done
 rss=$(ps -o rss= -p "$(cat "$DIR/run/storaged.pid")")
 
+# 4. a contents table over a folder of BENCH_TABLE_ROWS (1,000,000)
+# messages: bob's Inbox, filled by SQL in bulk (as an import would, but
+# without the wire protocol's cost; one in 10,000 subjects says "needle")
+ROWS=${BENCH_TABLE_ROWS:-1000000}
+echo "$PW" | admin user-add bob@example.test "Bob Bench"
+echo "== filling bob's Inbox with $ROWS messages" >&2
+t0=$(date +%s)
+(cd / && "${AS[@]}" psql -X -q -v ON_ERROR_STOP=1 -v rows="$ROWS" -h "$DIR/run" -p "$PGP" exchange) <"$SRC/bench/fill_folder.sql"
+echo "   filled in $(( $(date +%s) - t0 )) s" >&2
+table=()
+for m in page substr fts; do
+    tr=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" bob@example.test "$PW" 1 "$SECS" $m)
+    echo "$tr" >&2
+    table+=("$tr")
+done
+# page through all of it, sampling storaged's RSS every second
+SDPID=$(cat "$DIR/run/storaged.pid")
+( while sleep 1; do ps -o rss= -p "$SDPID" || break; done ) >"$DIR/rss.log" 2>/dev/null &
+sampler=$!
+scan=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" bob@example.test "$PW" 1 1 scan)
+kill "$sampler" 2>/dev/null || true
+echo "$scan" >&2
+rss_scan=$(sort -n "$DIR/rss.log" | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s..%s KiB over %d samples", lo, hi, NR}')
+
 echo
 echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "BEGIN{printf \"%.2f\", $pox/$static}") (target >= 0.5; medians of $ROUNDS)"
 echo "  runs: static ${statics[*]}; POX ${poxes[*]}"
@@ -120,3 +148,6 @@ echo "pgbench -S:         $pg tps; auth+resolve pairs per pgbench transaction: $
 echo "store (one mailbox; 20 properties, 4 KB body; target ratio >= 0.5):"
 printf '  %s\n' "${store[@]}"
 echo "storaged RSS after the run: $rss KiB"
+echo "contents table of $ROWS messages (one client; targets: first page < 20 ms, substring < 100 ms median):"
+printf '  %s\n' "${table[@]}"
+echo "  $scan; storaged RSS while paging: $rss_scan"

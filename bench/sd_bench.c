@@ -8,6 +8,13 @@
  *   MODE auth (default): authenticate + resolve pairs.
  *   MODE save: save a message (20 properties, 4 KB body) into the Inbox.
  *   MODE get: open a message saved before and read all its properties.
+ *   MODE page: the first 50 rows of the Inbox's contents table, newest
+ *   first (MID, subject, delivery time, size, flags).
+ *   MODE substr: the same with a restriction: subjects containing
+ *   "needle", any case (the subject's trigram index).
+ *   MODE fts: the same with a full-text restriction on "needle".
+ *   MODE scan: read the whole Inbox once, 1000 rows per request; prints
+ *   rows and seconds (THREADS and SECONDS are ignored).
  *
  * DESCRIPTION
  *   THREADS clients (default 16), each on its own connection through
@@ -27,7 +34,8 @@
 static const char *sock, *user, *password;
 static int seconds = 10;
 static volatile int stop;
-static enum { M_AUTH, M_SAVE, M_GET } mode = M_AUTH;
+static enum { M_AUTH, M_SAVE, M_GET, M_PAGE, M_SUBSTR, M_FTS, M_SCAN } mode =
+    M_AUTH;
 static int64_t inbox_fid, mailbox_id;
 static int64_t *saved;          /* MIDs from a warm-up, for M_GET */
 static int nsaved;
@@ -134,6 +142,64 @@ static int get_one(xc_client *c, const char *token, int64_t mid)
                ? 0 : -1;
 }
 
+static int count_row(void *ctx, const xc_propval *pv, size_t n)
+{
+    (void)pv;
+    (void)n;
+    ++*(long *)ctx;
+    return 0;
+}
+
+/* One page of the Inbox's contents table; *rows_r gets its row count. */
+static int page_one(xc_client *c, const char *token, int offset, int limit,
+                    long *rows_r)
+{
+    static const uint32_t cols[] = { PR_MID, PR_SUBJECT,
+                                     PR_MESSAGE_DELIVERY_TIME,
+                                     PR_MESSAGE_SIZE, PR_MESSAGE_FLAGS };
+    static const uint32_t sort[] = { PR_MESSAGE_DELIVERY_TIME, 1 };
+    xc_callbacks cb = { count_row, NULL, rows_r };
+    xc_reply rep;
+    const char *err;
+    xc_wbuf *w = xc_client_begin(c, XW_OP_CONTENTS);
+
+    *rows_r = 0;
+    xc_put_str(w, XW_TAG_SESSION, token);
+    xc_put_i8(w, XW_TAG_MAILBOX_ID, mailbox_id);
+    xc_put_i8(w, PR_FID, inbox_fid);
+    xc_put_u32(w, XW_TAG_COLUMNS);
+    xc_put_u32(w, 5);
+    for (int i = 0; i < 5; i++)
+        xc_put_u32(w, cols[i]);
+    xc_put_u32(w, XW_TAG_SORT);
+    xc_put_u32(w, 2);
+    xc_put_u32(w, sort[0]);
+    xc_put_u32(w, sort[1]);
+    if (mode == M_SUBSTR || mode == M_FTS) {
+        /* [MS-OXCDATA] 2.12.4: content, FL_SUBSTRING | FL_IGNORECASE */
+        static const char word[] = "needle";
+        uint8_t r[64];
+        size_t k = 0;
+        uint32_t tag = mode == M_FTS ? PROP_TAG(PT_UNICODE, 0x0EAF)
+                                     : PR_SUBJECT;
+        r[k++] = 0x03;
+        r[k++] = 1; r[k++] = 0;
+        r[k++] = 1; r[k++] = 0;
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < 4; i++)
+                r[k++] = (uint8_t)(tag >> (8 * i));
+        for (size_t i = 0; i < sizeof(word); i++) {
+            r[k++] = (uint8_t)word[i];      /* UTF-16LE, with the NUL */
+            r[k++] = 0;
+        }
+        xc_put_bin(w, XW_TAG_RESTRICTION, r, k);
+    }
+    xc_put_long(w, XW_TAG_OFFSET, offset);
+    xc_put_long(w, XW_TAG_LIMIT, limit);
+    return xc_client_call(c, &cb, &rep, &err) == 0 && rep.status == XC_OK
+               ? 0 : -1;
+}
+
 static void *worker(void *arg)
 {
     result *r = arg;
@@ -154,9 +220,12 @@ static void *worker(void *arg)
     while (!stop) {
         double t0 = now();
         int64_t mid;
+        long rows;
         int rc = mode == M_AUTH ? pair(c, token, sizeof(token))
                  : mode == M_SAVE ? save_one(c, token, &mid)
-                 : get_one(c, token, saved[(r->n * 7919 + (long)r) % nsaved]);
+                 : mode == M_GET
+                     ? get_one(c, token, saved[(r->n * 7919 + (long)r) % nsaved])
+                     : page_one(c, token, 0, 50, &rows);
         if (rc < 0) {
             r->errors++;
             if (xc_client_broken(c))
@@ -203,7 +272,11 @@ int main(int argc, char **argv)
         seconds = atoi(argv[5]);
     if (argc > 6)
         mode = !strcmp(argv[6], "save") ? M_SAVE
-               : !strcmp(argv[6], "get") ? M_GET : M_AUTH;
+               : !strcmp(argv[6], "get") ? M_GET
+               : !strcmp(argv[6], "page") ? M_PAGE
+               : !strcmp(argv[6], "substr") ? M_SUBSTR
+               : !strcmp(argv[6], "fts") ? M_FTS
+               : !strcmp(argv[6], "scan") ? M_SCAN : M_AUTH;
     if (threads < 1 || threads > 256 || seconds < 1)
         return 2;
     if (xc_client_connect(sock, 10000, 0, &c, &err) < 0 ||
@@ -235,6 +308,27 @@ int main(int argc, char **argv)
                 }
         }
     }
+    if (mode == M_SCAN) {
+        long rows, all_rows = 0;
+        double s0 = now(), worst = 0;
+        for (int off = 0;; off += 1000) {
+            double p0 = now();
+            if (page_one(c, token, off, 1000, &rows) < 0) {
+                fprintf(stderr, "sd_bench: page at %d failed\n", off);
+                return 1;
+            }
+            if (now() - p0 > worst)
+                worst = now() - p0;
+            all_rows += rows;
+            if (rows < 1000)
+                break;
+        }
+        printf("storaged contents scan: %ld rows in %.1f s, 1000 per "
+               "request, slowest request %.0f ms\n", all_rows, now() - s0,
+               worst * 1e3);
+        xc_client_destroy(&c);
+        return 0;
+    }
     xc_client_destroy(&c);
     memset(res, 0, sizeof(res));
     t0 = now();
@@ -261,9 +355,13 @@ int main(int argc, char **argv)
     printf("storaged %s: %d clients, %.1f s: %.0f %s/s, "
            "p50 %.3f ms, p99 %.3f ms, %ld errors\n",
            mode == M_AUTH ? "auth+resolve" : mode == M_SAVE ? "message save"
-                                                            : "message open+get",
+           : mode == M_GET ? "message open+get"
+           : mode == M_PAGE ? "first page of 50, newest first"
+           : mode == M_SUBSTR ? "first page, subject substring"
+                              : "first page, full-text word",
            threads, el,
-           total / el, mode == M_AUTH ? "pairs" : "messages",
+           total / el, mode == M_AUTH ? "pairs"
+                       : mode <= M_GET ? "messages" : "pages",
            total ? all[total / 2] * 1e3 : 0,
            total ? all[(long)(total * 0.99)] * 1e3 : 0, errors);
     free(all);

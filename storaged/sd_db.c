@@ -34,6 +34,19 @@ static int connect_db(sd_db *db)
                      PQerrorMessage(db->conn));
         return -1;
     }
+    /* every string on our wire is UTF-8, whatever the environment says;
+       JIT compilation costs more than our short queries take */
+    {
+        PGresult *r = PQexec(db->conn, "SET client_encoding = 'UTF8'; "
+                                       "SET jit = off");
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            sd_log_error(4, "cannot set up the PostgreSQL session: %s",
+                         PQerrorMessage(db->conn));
+            return -1;
+        }
+    }
     return 0;
 }
 

@@ -183,13 +183,14 @@ static const struct hot {
     const char *expr;           /* the value */
     const char *sortexpr;
     int stored;                 /* presence is a message_props row */
+    int nullable;               /* NULL when the message lacks it */
 } hots[] = {
-    { 0x0037, PT_UNICODE, "m.subject", "lower(m.subject) COLLATE \"C\"", 1 },
+    { 0x0037, PT_UNICODE, "m.subject", "lower(m.subject) COLLATE \"C\"", 1, 0 },
     { 0x001A, PT_UNICODE, "m.message_class",
-      "lower(m.message_class) COLLATE \"C\"", 1 },
-    { 0x0E06, PT_SYSTIME, "m.delivery_time", "m.delivery_time", 0 },
-    { 0x0E08, PT_LONG, "m.message_size", "m.message_size", 0 },
-    { 0x0E07, PT_LONG, FLAGS_EXPR, FLAGS_EXPR, 0 },
+      "lower(m.message_class) COLLATE \"C\"", 1, 0 },
+    { 0x0E06, PT_SYSTIME, "m.delivery_time", "m.delivery_time", 0, 1 },
+    { 0x0E08, PT_LONG, "m.message_size", "m.message_size", 0, 0 },
+    { 0x0E07, PT_LONG, FLAGS_EXPR, FLAGS_EXPR, 0, 0 },
 };
 
 static const struct hot *hot_of(const qb *q, uint32_t tag)
@@ -360,13 +361,28 @@ static int time_param(qb *q, int64_t filetime)
 static int compile(qb *q, const xc_rnode *n, int depth);
 
 /*
- * Open a leaf on tag: "(coalesce(" and, after the caller's condition on
- * the value expression written by open_value, close_leaf adds
- * ", false)" and the presence test of a hot column with a default.
+ * A leaf's condition is never NULL, so that NOT sees FALSE for a missing
+ * value: open_leaf, the condition, close_leaf. A stored value goes through
+ * coalesce(..., false); a column guards itself with IS NOT NULL or needs
+ * nothing, so that its index serves the condition. close_leaf also adds
+ * the presence test of a column that holds a default.
  */
+static void open_leaf(qb *q, const struct hot *h)
+{
+    if (h == NULL) {
+        s(q, "(coalesce(");
+    } else if (h->nullable) {
+        s(q, "(");
+        s(q, h->expr);
+        s(q, " IS NOT NULL AND (");
+    } else {
+        s(q, "((");
+    }
+}
+
 static void close_leaf(qb *q, const struct hot *h, uint32_t tag)
 {
-    s(q, ", false)");
+    s(q, h == NULL ? ", false)" : ")");
     if (h != NULL && h->stored) {
         s(q, " AND ");
         if (h->id == 0x0037)
@@ -421,7 +437,8 @@ static int res_property(qb *q, const xc_rnode *n)
     h = hot_of(q, n->tag);
     if (h != NULL && h->type == PT_SYSTIME) {
         p = time_param(q, (int64_t)n->value.u);
-        s(q, "(coalesce(m.delivery_time");
+        open_leaf(q, h);
+        s(q, "m.delivery_time");
         s(q, op);
         s(q, "to_timestamp(");
         ref(q, p, "::float8)");
@@ -430,7 +447,7 @@ static int res_property(qb *q, const xc_rnode *n)
     }
     if ((p = value_param(q, &n->value, &cast)) < 0)
         return -1;
-    s(q, "(coalesce(");
+    open_leaf(q, h);
     open_value(q, h, n->tag, vc == V_TEXT);
     s(q, op);
     if (vc == V_TEXT) {
@@ -490,10 +507,12 @@ static int res_content(qb *q, const xc_rnode *n)
             return qb_fail(q, XC_E_BADREQ, "full-text search needs a string");
         if ((p = value_param(q, &n->value, &cast)) < 0)
             return -1;
-        s(q, "EXISTS (SELECT 1 FROM message_search x WHERE "
-             "x.mailbox_id = m.mailbox_id AND x.mid = m.mid AND "
-             "x.fts @@ xc_fts_query(");
-        ref(q, p, "::text))");
+        /* the matching messages once (an uncorrelated sub-select: the
+           planner can't estimate prefix searches, and a per-row probe
+           walks the whole folder when few match) */
+        s(q, "m.mid = ANY (ARRAY(SELECT x.mid FROM message_search x WHERE "
+             "x.mailbox_id = $1 AND x.fts @@ xc_fts_query(");
+        ref(q, p, "::text)))");
         return 0;
     }
     if (check_prop(q, n->tag) < 0)
@@ -510,7 +529,7 @@ static int res_content(qb *q, const xc_rnode *n)
     if (vc == V_BIN) {
         if ((p = value_param(q, &n->value, &cast)) < 0)
             return -1;
-        s(q, "(coalesce(");
+        open_leaf(q, NULL);
         if (n->fuzzy_low == XC_FL_SUBSTRING) {
             s(q, "position(");
             ref(q, p, cast);
@@ -535,7 +554,7 @@ static int res_content(qb *q, const xc_rnode *n)
     if (n->fuzzy_low == XC_FL_FULLSTRING) {
         if ((p = value_param(q, &n->value, &cast)) < 0)
             return -1;
-        s(q, "(coalesce(");
+        open_leaf(q, h);
         open_value(q, h, n->tag, icase);
         s(q, " = ");
         if (icase)
@@ -548,7 +567,7 @@ static int res_content(qb *q, const xc_rnode *n)
                        n->fuzzy_low == XC_FL_SUBSTRING);
         if (p < 0)
             return -1;
-        s(q, "(coalesce(");
+        open_leaf(q, h);
         open_value(q, h, n->tag, 0);
         s(q, icase ? " ILIKE " : " LIKE ");
         ref(q, p, "::text");
@@ -601,7 +620,7 @@ static int res_size(qb *q, const xc_rnode *n)
         return qb_fail(q, XC_E_UNSUPPORTED, "unknown relop in a size "
                        "restriction");
     p = param_i64(q, n->mask);
-    s(q, "(coalesce(");
+    open_leaf(q, hot_of(q, n->tag));
     size_of(q, n->tag);
     s(q, op);
     ref(q, p, "::bigint");
@@ -622,7 +641,8 @@ static int res_bitmask(qb *q, const xc_rnode *n)
     }
     h = hot_of(q, n->tag);
     p = param_i64(q, n->mask);
-    s(q, "(coalesce((");
+    open_leaf(q, h);
+    s(q, "(");
     open_value(q, h, n->tag, 0);
     s(q, " & ");
     ref(q, p, "::bigint)");
