@@ -84,9 +84,12 @@ enum xw_op {
                                    attachments, END_MESSAGE */
     XW_OP_DELETE_MESSAGES = 13, /* MIDS -> TOTAL deleted, CN (tombstones) */
     XW_OP_CONTENTS = 14,        /* PR_FID, COLUMNS, [SORT], [RESTRICTION],
-                                   [OFFSET], [LIMIT], [FAI] -> rows, TOTAL
-                                   (rows that match); storaged/sd_query.c
-                                   says what sorts and restrictions mean */
+                                   [SEEK_MID], [FIND [BACKWARD]], [OFFSET]
+                                   (from SEEK_MID's row, may be < 0),
+                                   [LIMIT], [FAI] -> rows, TOTAL (rows
+                                   that match), POSITION (of the first
+                                   row); storaged/sd_query.c says what
+                                   sorts and restrictions mean */
     XW_OP_SET_READ = 15,        /* MIDS, READ -> TOTAL changed, CN */
     XW_OP_CHANGES = 16,         /* CN (after), [LIMIT] -> rows of CN, KIND,
                                    PR_FID, [PR_MID]; final CN = newest */
@@ -259,6 +262,13 @@ const char *xc_status_name(uint32_t st);
 #define XW_DELETE_HARD_DELETE 0x10
 /* a restriction in its [MS-OXCDATA] 2.12 ROP encoding (lib/xc_restrict.h) */
 #define XW_TAG_RESTRICTION PROP_TAG(PT_BINARY, 0x0020)
+/* contents tables: start at a row (a bookmark is its MID), or at the
+   first row from there that matches a restriction (RopFindRow); the
+   answer says where the page starts (RopQueryPosition) */
+#define XW_TAG_SEEK_MID PROP_TAG(PT_I8, 0x0021)
+#define XW_TAG_FIND PROP_TAG(PT_BINARY, 0x0022)
+#define XW_TAG_BACKWARD PROP_TAG(PT_BOOLEAN, 0x0023)
+#define XW_TAG_POSITION PROP_TAG(PT_LONG, 0x0024)
 
 /*
  * Sub-object markers in message content, as in the FastTransfer stream

@@ -783,30 +783,106 @@ static int compile(qb *q, const xc_rnode *n, int depth)
 
 /* ---- sort keys ---------------------------------------------------------- */
 
-static int order_by(qb *q, const uint32_t *keys, const int *desc, size_t nkeys)
+/* ORDER BY the keys (checked by the caller), then the MID. */
+static void order_by(qb *q, const uint32_t *keys, const int *desc,
+                     size_t nkeys)
 {
     s(q, " ORDER BY ");
     for (size_t i = 0; i < nkeys; i++) {
-        const struct hot *h;
-        int vc = vclass(PROP_TYPE(keys[i]));
+        const struct hot *h = hot_of(q, keys[i]);
 
-        if (PROP_TYPE(keys[i]) & PT_MV)
-            return qb_fail(q, XC_E_UNSUPPORTED, "sorting on multi-valued "
-                           "properties (categories) is not supported yet");
-        if (vc == V_NONE)
-            return qb_fail(q, XC_E_BADREQ, "a sort key names a property "
-                           "type that has no values");
-        h = hot_of(q, keys[i]);
         if (PROP_ID(keys[i]) == PROP_ID(PR_MID))
             s(q, "m.mid");
         else if (h != NULL)
             s(q, h->sortexpr);
         else
-            open_value(q, NULL, keys[i], vc == V_TEXT);
+            open_value(q, NULL, keys[i], vclass(PROP_TYPE(keys[i])) == V_TEXT);
         s(q, desc[i] ? " DESC NULLS LAST, " : " ASC NULLS FIRST, ");
     }
     s(q, nkeys && desc[0] ? "m.mid DESC" : "m.mid ASC");
-    return 0;
+}
+
+/* ---- positions: bookmarks and FindRow ([MS-OXCTABL] 2.2.2.x) ----------- */
+
+/* Drop the parameters after the first n (those of a finished query). */
+static void drop_params(qb *q, int n)
+{
+    while (q->np > n)
+        free(q->val[--q->np]);
+}
+
+/*
+ * Where the page starts: *start is OFFSET on entry; with seek_gc >= 0 it
+ * counts from that row's position; with find, the page starts at the
+ * first row from there (backward: the last up to there) that matches.
+ * XC_E_NOTFOUND if the row is not in the table or nothing matches.
+ */
+static xc_status position(sd_db *db, qb *q, const char *src,
+                          const uint32_t *keys, const int *desc,
+                          size_t nkeys, int64_t seek_gc,
+                          const xc_rnode *find, int backward, int64_t *start)
+{
+    int base = q->np;
+    xc_wbuf text = q->sql;
+    xc_status st = XC_OK;
+    PGresult *res;
+
+    for (int step = 0; step < 2 && st == XC_OK; step++) {
+        if ((step == 0 && seek_gc < 0) || (step == 1 && find == NULL))
+            continue;
+        xc_wbuf_init(&q->sql, 0);
+        s(q, "SELECT t.pos FROM (SELECT m.mid, row_number() OVER (");
+        order_by(q, keys, desc, nkeys);
+        s(q, ") - 1 AS pos");
+        if (step == 1) {
+            s(q, ", (");
+            if (compile(q, find, 0) < 0)
+                break;
+            s(q, ") AS hit");
+        }
+        s(q, src);
+        if (step == 0) {
+            s(q, ") t WHERE t.mid = ");
+            ref(q, param_i64(q, seek_gc), "::bigint");
+        } else {
+            s(q, backward ? ") t WHERE t.hit AND t.pos <= "
+                          : ") t WHERE t.hit AND t.pos >= ");
+            ref(q, param_i64(q, *start), "::bigint");
+            s(q, backward ? " ORDER BY t.pos DESC LIMIT 1"
+                          : " ORDER BY t.pos LIMIT 1");
+        }
+        xc_put_u8(&q->sql, 0);
+        if (q->sql.err)
+            qb_fail(q, XC_E_TEMP, NULL);
+        if (q->st != XC_OK)
+            break;
+        res = sd_db_exec_dynamic(db, (const char *)q->sql.p, q->np,
+                                 (const char *const *)q->val, q->len, q->fmt,
+                                 0, &st);
+        xc_wbuf_free(&q->sql);
+        drop_params(q, base);
+        if (res == NULL)
+            break;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            st = XC_E_NOTFOUND;
+            break;
+        }
+        if (step == 0) {
+            *start += strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            if (*start < 0)
+                *start = 0;
+        } else {
+            *start = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        }
+        PQclear(res);
+    }
+    xc_wbuf_free(&q->sql);
+    q->sql = text;
+    drop_params(q, base);
+    if (q->st != XC_OK)
+        return q->st;
+    return st;
 }
 
 /* ---- the operation ------------------------------------------------------ */
@@ -830,12 +906,16 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     const xc_propval *sort = xc_props_find(req->args, req->nargs, XW_TAG_SORT);
     const xc_propval *resv = xc_props_find(req->args, req->nargs,
                                            XW_TAG_RESTRICTION);
+    const xc_propval *seekv = xc_props_find(req->args, req->nargs,
+                                            XW_TAG_SEEK_MID);
+    const xc_propval *findv = xc_props_find(req->args, req->nargs,
+                                            XW_TAG_FIND);
     const xc_propval *v;
     uint32_t col[256], keys[MAX_SORT];
     int desc[MAX_SORT];
     size_t ncol = 0, nkeys = 0;
-    int offset = 0, limit = 50, fai = 0, total = -1;
-    int64_t fid_w, fid, count_max = -1;
+    int limit = 50, fai = 0, total = -1, backward = 0, nsrc;
+    int64_t fid_w, fid, count_max = -1, offset = 0, seek_gc = -1;
     uint16_t replid;
     char a[24], b[24];
     xc_wbuf ids, pids;
@@ -845,7 +925,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     PGresult *res = NULL, *props = NULL;
     xc_mv_iter it;
     xc_propval one;
-    xc_rnode *nodes = NULL, **kids = NULL, *root = NULL;
+    xc_rnode *nodes = NULL, **kids = NULL, *root = NULL, *find = NULL;
     qb q = { .st = XC_OK };
     xc_wbuf src = { 0 };
 
@@ -879,6 +959,17 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
             }
             keys[nkeys] = (uint32_t)key.v.i32;
             desc[nkeys++] = dir.v.i32;
+            if (PROP_TYPE(keys[nkeys - 1]) & PT_MV) {
+                sd_reply_status(rp, XC_E_UNSUPPORTED, "sorting on multi-"
+                                "valued properties (categories) is not "
+                                "supported yet");
+                goto out;
+            }
+            if (vclass(PROP_TYPE(keys[nkeys - 1])) == V_NONE) {
+                sd_reply_status(rp, XC_E_BADREQ, "a sort key names a "
+                                "property type that has no values");
+                goto out;
+            }
         }
     } else {
         keys[0] = PR_MESSAGE_DELIVERY_TIME;
@@ -891,7 +982,8 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
             (nodes = calloc(MAX_RES_NODES, sizeof(*nodes))) == NULL ||
             (kids = calloc(MAX_RES_NODES, sizeof(*kids))) == NULL ||
             xc_restrict_parse(resv->v.bin.p, resv->v.bin.n, nodes, kids,
-                              MAX_RES_NODES, &root, &err) < 0) {
+                              findv ? MAX_RES_NODES / 2 : MAX_RES_NODES,
+                              &root, &err) < 0) {
             sd_reply_status(rp, nodes && kids ? XC_E_BADREQ : XC_E_TEMP,
                             err ? err : "RESTRICTION must be binary");
             goto out;
@@ -901,8 +993,31 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
             root = root->kids[0];
         }
     }
+    if (findv != NULL) {
+        const char *err = NULL;
+        size_t used = (size_t)(root != NULL ? MAX_RES_NODES / 2 : 0);
+        if (nodes == NULL &&
+            ((nodes = calloc(MAX_RES_NODES, sizeof(*nodes))) == NULL ||
+             (kids = calloc(MAX_RES_NODES, sizeof(*kids))) == NULL)) {
+            sd_reply_status(rp, XC_E_TEMP, NULL);
+            goto out;
+        }
+        /* the table's restriction had the first half of the nodes */
+        if (PROP_TYPE(findv->tag) != PT_BINARY ||
+            xc_restrict_parse(findv->v.bin.p, findv->v.bin.n, nodes + used,
+                              kids + used, MAX_RES_NODES - used, &find,
+                              &err) < 0) {
+            sd_reply_status(rp, XC_E_BADREQ, err ? err : "FIND must be "
+                            "binary");
+            goto out;
+        }
+        if ((v = xc_props_find(req->args, req->nargs, XW_TAG_BACKWARD)) != NULL)
+            backward = v->v.b;
+    }
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_OFFSET)) != NULL)
-        offset = v->v.i32 < 0 ? 0 : v->v.i32;
+        offset = v->v.i32;
+    if (seekv == NULL && offset < 0)
+        offset = 0;
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT)) != NULL)
         limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
@@ -911,6 +1026,10 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         goto out;
     replid = m.replid;
     (void)sd_arg_i8(req, PR_FID, &fid_w);
+    if (seekv != NULL && (seek_gc = sd_gc_of(&m, seekv->v.i64)) < 0) {
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such row");
+        goto out;
+    }
     snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
     snprintf(b, sizeof(b), "%" PRId64, fid);
 
@@ -930,24 +1049,15 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
             goto bad;
     }
     if (count_max >= 0) {
-        if (order_by(&q, keys, desc, nkeys) < 0)
-            goto bad;
+        order_by(&q, keys, desc, nkeys);
         s(&q, " LIMIT ");
         ref(&q, param_i64(&q, count_max), "::bigint) m");
     }
     xc_put_u8(&q.sql, 0);
-    src = q.sql;                /* the FROM clause, shared by both queries */
+    src = q.sql;                /* the FROM clause, shared by the queries */
+    nsrc = q.np;                /* and its parameters */
     xc_wbuf_init(&q.sql, 0);
-    s(&q, "SELECT " ROW_COLS);
-    s(&q, (const char *)src.p);
-    if (order_by(&q, keys, desc, nkeys) < 0)
-        goto bad;
-    s(&q, " OFFSET ");
-    ref(&q, param_i64(&q, offset), "::bigint");
-    s(&q, " LIMIT ");
-    ref(&q, param_i64(&q, limit), "::bigint");
-    xc_put_u8(&q.sql, 0);
-    if (q.sql.err || src.err)
+    if (src.err)
         qb_fail(&q, XC_E_TEMP, NULL);
     if (q.st != XC_OK)
         goto bad;
@@ -975,15 +1085,14 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         total = atoi(PQgetvalue(res, 0, 0));
         PQclear(res);
     } else {
-        /* the count of matching rows (without the page's two
-           parameters, which come last) */
+        /* the count of matching rows */
         xc_wbuf cs;
         xc_wbuf_init(&cs, 0);
         xc_out(&cs, "SELECT count(*)");
         xc_out(&cs, (const char *)src.p);
         xc_put_u8(&cs, 0);
         res = cs.err ? NULL
-            : sd_db_exec_dynamic(db, (const char *)cs.p, q.np - 2,
+            : sd_db_exec_dynamic(db, (const char *)cs.p, nsrc,
                                  (const char *const *)q.val, q.len, q.fmt,
                                  0, &st);
         if (cs.err)
@@ -994,6 +1103,26 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         total = atoi(PQgetvalue(res, 0, 0));
         PQclear(res);
     }
+    res = NULL;                 /* cleared above; fail: clears it again */
+    if ((seek_gc >= 0 || find != NULL) &&
+        (st = position(db, &q, (const char *)src.p, keys, desc, nkeys,
+                       seek_gc, find, backward, &offset)) != XC_OK) {
+        if (q.st != XC_OK)
+            goto bad_tx;
+        goto fail;
+    }
+    s(&q, "SELECT " ROW_COLS);
+    s(&q, (const char *)src.p);
+    order_by(&q, keys, desc, nkeys);
+    s(&q, " OFFSET ");
+    ref(&q, param_i64(&q, offset), "::bigint");
+    s(&q, " LIMIT ");
+    ref(&q, param_i64(&q, limit), "::bigint");
+    xc_put_u8(&q.sql, 0);
+    if (q.sql.err)
+        qb_fail(&q, XC_E_TEMP, NULL);
+    if (q.st != XC_OK)
+        goto bad_tx;
     res = sd_db_exec_dynamic(db, (const char *)q.sql.p, q.np,
                              (const char *const *)q.val, q.len, q.fmt, 0,
                              &st);
@@ -1097,7 +1226,10 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     sd_db_rollback(db);     /* read-only */
     sd_reply_status(rp, XC_OK, NULL);
     xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL, total);
+    xc_put_long(sd_reply_final(rp), XW_TAG_POSITION, (int32_t)offset);
     goto out;
+bad_tx:
+    sd_db_rollback(db);
 bad:
     sd_reply_status(rp, q.st, q.err);
     goto out;
@@ -1105,7 +1237,9 @@ fail:
     PQclear(res);
     PQclear(props);
     sd_db_rollback(db);
-    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder" : NULL);
+    sd_reply_status(rp, st, st != XC_E_NOTFOUND ? NULL
+                            : seek_gc >= 0 || find ? "no such row, or no row "
+                              "matches" : "no such folder");
 out:
     free(nodes);
     free(kids);

@@ -28,6 +28,10 @@ from test_store import (Mailbox, Message, PR_MID, PR_SUBJECT, PR_BODY,
                         counter)
 
 T_RESTRICTION = tag(PT_BINARY, 0x20)
+T_SEEK_MID = tag(PT_I8, 0x21)
+T_FIND = tag(PT_BINARY, 0x22)
+T_BACKWARD = tag(PT_BOOLEAN, 0x23)
+T_POSITION = tag(PT_LONG, 0x24)
 PR_IMPORTANCE = tag(PT_LONG, 0x0017)
 PR_SENSITIVITY = tag(PT_LONG, 0x0036)
 PR_CLIENT_SUBMIT_TIME = tag(PT_SYSTIME, 0x0039)
@@ -382,13 +386,20 @@ def save_all(box, fid, msgs):
         m.props[PR_MESSAGE_FLAGS] = by_mid[m.mid][PR_MESSAGE_FLAGS]
 
 
-def query(box, fid, restriction=None, sort=None, offset=None, limit=1000, raw=None):
+def query(box, fid, restriction=None, sort=None, offset=None, limit=1000, raw=None,
+          seek=None, find=None, backward=False):
     args = [(xctest.tag(PT_I8, 0x6748), fid),
             (xctest.tag(PT_MV | PT_LONG, 0x13), [PR_MID])]
     if sort:
         args.append((xctest.tag(PT_MV | PT_LONG, 0x14), [x for p in sort for x in p]))
     if restriction is not None or raw is not None:
         args.append((T_RESTRICTION, raw if raw is not None else enc(restriction)))
+    if seek is not None:
+        args.append((T_SEEK_MID, seek))
+    if find is not None:
+        args.append((T_FIND, enc(find)))
+        if backward:
+            args.append((T_BACKWARD, 1))
     if offset is not None:
         args.append((xctest.tag(PT_LONG, 0x15), offset))
     if limit is not None:
@@ -444,6 +455,50 @@ def pages_are_slices_of_the_whole():
             got += [row[PR_MID] for row in rep.rows]
         ok &= got == want
     check("pages of 7 rows put together are the whole restricted table", ok)
+
+
+def bookmarks_and_find_row_position_the_page():
+    """A bookmark (a row's MID) with a relative offset, and FindRow
+    forward and backward from a position ([MS-OXCTABL] RopSeekRowBookmark,
+    RopFindRow, RopQueryPosition)."""
+    box, fid, msgs = STATE["box"], STATE["fid"], STATE["msgs"]
+    bad = []
+    tried = found = 0
+    for _ in range(60):
+        r = random_restriction()
+        keys = random_sort()
+        rows = sort_rows([m for m in msgs if evaluate(r, m, m)], keys)
+        want = [m.mid for m in rows]
+        if not want:
+            continue
+        i = rnd.randrange(len(want))
+        got = query(box, fid, r, keys, seek=want[i], offset=-2, limit=5)
+        start = max(0, i - 2)
+        if got.status != OK or [x[PR_MID] for x in got.rows] != want[start:start + 5] \
+                or got.get(T_POSITION) != start:
+            bad.append(("seek", r, keys, i, got))
+        f = random_restriction()
+        k = rnd.randrange(len(want) + 2)
+        back = rnd.random() < 0.4
+        hits = [j for j, m in enumerate(rows) if evaluate(f, m, m) and (j <= k if back else j >= k)]
+        got = query(box, fid, r, keys, find=f, backward=back, offset=k, limit=3)
+        tried += 1
+        if hits:
+            found += 1
+            j = hits[-1] if back else hits[0]
+            if got.status != OK or got.get(T_POSITION) != j or \
+                    [x[PR_MID] for x in got.rows] != want[j:j + 3]:
+                bad.append(("find", r, keys, f, k, back, j, got))
+        elif got.status != xctest.E_NOTFOUND:
+            bad.append(("find none", r, keys, f, k, back, got))
+    for b in bad[:3]:
+        print("# mismatch: %r" % (b,))
+    check("bookmarks and FindRow agree with the evaluator (%d finds, %d found)"
+          % (tried, found), not bad and found > 5)
+    outside = [m.mid for m in msgs if not evaluate((EXIST, PR_BODY), m, m)]
+    got = query(box, fid, (EXIST, PR_BODY), seek=outside[0]) if outside else None
+    check("a bookmark on a row the restriction excludes is not found",
+          got is None or got.status == xctest.E_NOTFOUND, got)
 
 
 def count_restrictions_keep_the_first_rows():
@@ -528,6 +583,7 @@ if __name__ == "__main__":
         the_random_folder_is_saved,
         random_restrictions_give_the_evaluators_rows_in_order,
         pages_are_slices_of_the_whole,
+        bookmarks_and_find_row_position_the_page,
         count_restrictions_keep_the_first_rows,
         full_text_search_finds_words_in_subject_body_and_addresses,
         the_subject_substring_uses_the_trigram_index,
