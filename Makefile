@@ -25,6 +25,9 @@ PG_CFLAGS := -I$(shell pg_config --includedir 2>/dev/null)
 XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 HTTPD_CFLAGS := -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null) $(shell $(APXS) -q EXTRA_CPPFLAGS 2>/dev/null)
+# GMime 3 (lib/xc_mime only); -isystem keeps our warnings off GLib's headers
+GMIME_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags gmime-3.0 2>/dev/null))
+GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null)
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS ?= -O2 -g
@@ -65,6 +68,8 @@ $(O)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(XML_CFLAGS) -c $< -o $@
 
+$(O)/lib/xc_mime.o: ALL_CFLAGS += $(GMIME_CFLAGS)
+
 $(LIBXC): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
@@ -97,7 +102,7 @@ $(O)/t/%.o: t/unit/%.c
 	$(CC) $(ALL_CFLAGS) $(XML_CFLAGS) $(APR_CFLAGS) -Imodules/autodiscover -Istoraged -c $< -o $@
 
 $(O)/t/test_%: $(O)/t/test_%.o $(O)/storaged/sd_map.o $(O)/modules/autodiscover/adisc_parse.o $(LIBXC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XML_LIBS) $(APR_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XML_LIBS) $(APR_LIBS) $(GMIME_LIBS)
 
 $(O)/bench/%.o: bench/%.c
 	@mkdir -p $(@D)
@@ -112,8 +117,8 @@ FUZZ_BIN = $(FUZZ_SRC:t/fuzz/%.c=out-fuzz/%)
 fuzz: $(FUZZ_BIN)
 out-fuzz/fuzz_%: t/fuzz/fuzz_%.c $(LIB_SRC) modules/autodiscover/adisc_parse.c
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -D_GNU_SOURCE -Ilib -Imodules/autodiscover $(XML_CFLAGS) $(APR_CFLAGS) \
-	    -o $@ $< $(LIB_SRC) modules/autodiscover/adisc_parse.c $(XML_LIBS) $(APR_LIBS) -lcrypto
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) -D_GNU_SOURCE -Ilib -Imodules/autodiscover $(XML_CFLAGS) $(APR_CFLAGS) $(GMIME_CFLAGS) \
+	    -o $@ $< $(LIB_SRC) modules/autodiscover/adisc_parse.c $(XML_LIBS) $(APR_LIBS) $(GMIME_LIBS) -lcrypto
 
 deps:
 	build/deps.sh run

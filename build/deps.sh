@@ -8,8 +8,10 @@ set -eu
 
 BUILD="build-essential pkg-config apache2 apache2-dev libapr1-dev
   libaprutil1-dev libpq-dev postgresql libxml2-dev libssl-dev libargon2-dev
+  libgmime-3.0-dev
   openssl curl ca-certificates procps"
-TEST="clang python3 python3-exchangelib wrk postgresql-contrib libxml2-utils"
+TEST="clang python3 python3-exchangelib wrk postgresql-contrib libxml2-utils
+  tnef"
 
 want="$BUILD"
 [ "${1:-run}" = test ] && want="$want $TEST"

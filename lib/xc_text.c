@@ -96,21 +96,7 @@ int xc_utf16le_to_utf8(xc_wbuf *w, const uint8_t *p, size_t n)
         } else if ((u >= 0xDC00 && u <= 0xDFFF) || u == 0) {
             return -1;
         }
-        if (u < 0x80) {
-            xc_put_u8(w, (uint8_t)u);
-        } else if (u < 0x800) {
-            xc_put_u8(w, (uint8_t)(0xC0 | u >> 6));
-            xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
-        } else if (u < 0x10000) {
-            xc_put_u8(w, (uint8_t)(0xE0 | u >> 12));
-            xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
-            xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
-        } else {
-            xc_put_u8(w, (uint8_t)(0xF0 | u >> 18));
-            xc_put_u8(w, (uint8_t)(0x80 | ((u >> 12) & 0x3F)));
-            xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
-            xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
-        }
+        xc_put_utf8_char(w, u);
     }
     return w->err ? -1 : 0;
 }
@@ -139,4 +125,34 @@ int xc_utf8_to_utf16le(xc_wbuf *w, const uint8_t *p, size_t n)
         }
     }
     return w->err ? -1 : 0;
+}
+
+void xc_put_utf8_char(xc_wbuf *w, uint32_t u)
+{
+    if (u < 0x80) {
+        xc_put_u8(w, (uint8_t)u);
+    } else if (u < 0x800) {
+        xc_put_u8(w, (uint8_t)(0xC0 | u >> 6));
+        xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
+    } else if (u < 0x10000) {
+        xc_put_u8(w, (uint8_t)(0xE0 | u >> 12));
+        xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
+        xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
+    } else {
+        xc_put_u8(w, (uint8_t)(0xF0 | u >> 18));
+        xc_put_u8(w, (uint8_t)(0x80 | ((u >> 12) & 0x3F)));
+        xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
+        xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
+    }
+}
+
+int xc_hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }

@@ -1,6 +1,6 @@
 /*
  * NAME
- *   xc_text - escaping text into XML and JSON output
+ *   xc_text - escaping text into XML and JSON output; UTF-8 and UTF-16
  */
 #ifndef XC_TEXT_H
 #define XC_TEXT_H
@@ -20,5 +20,10 @@ void xc_out_json(xc_wbuf *w, const char *s);
    0, or -1 on an unpaired surrogate, a NUL, or invalid UTF-8. */
 int xc_utf16le_to_utf8(xc_wbuf *w, const uint8_t *p, size_t n);
 int xc_utf8_to_utf16le(xc_wbuf *w, const uint8_t *p, size_t n);
+
+/* One code point (< 0x110000, not a surrogate) as UTF-8. */
+void xc_put_utf8_char(xc_wbuf *w, uint32_t u);
+/* A hex digit's value, or -1. */
+int xc_hexval(uint8_t c);
 
 #endif
