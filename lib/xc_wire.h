@@ -51,6 +51,9 @@
 #define XW_MAX_PROPS 4096       /* properties in one frame */
 #define XW_MAX_MV 65536         /* values in one multi-valued property */
 #define XW_CHUNK 65536          /* streamed value piece size we send */
+#define XC_MAX_EMBED_DEPTH 20   /* embedded messages inside messages (as
+                                   deep as XC_MIME_DEFAULT_DEPTH lets a
+                                   MIME message nest message/rfc822) */
 
 /* frame flags */
 #define XW_F_RESPONSE 0x01
@@ -76,12 +79,17 @@ enum xw_op {
                                    whole message), [FAI], then
                                    START_MESSAGE, the content (properties,
                                    then recipients and attachments between
-                                   their markers), END_MESSAGE -> PR_MID,
+                                   their markers; an attachment may hold
+                                   an embedded message, its own content
+                                   between START_EMBED and END_EMBED after
+                                   the attachment's properties),
+                                   END_MESSAGE -> PR_MID,
                                    PR_CHANGE_KEY, CN. One transaction:
                                    nothing is visible before it commits. */
     XW_OP_GET_MESSAGE = 12,     /* PR_MID -> START_MESSAGE, computed and
                                    stored properties, recipients,
-                                   attachments, END_MESSAGE */
+                                   attachments (embedded messages as
+                                   saved), END_MESSAGE */
     XW_OP_DELETE_MESSAGES = 13, /* MIDS -> TOTAL deleted, CN (tombstones) */
     XW_OP_CONTENTS = 14,        /* PR_FID, COLUMNS, [SORT], [RESTRICTION],
                                    [SEEK_MID], [FIND [BACKWARD]], [OFFSET]

@@ -574,26 +574,60 @@ fail:
 
 /* ---- messages ---------------------------------------------------------- */
 
-/*
- * Check the content's structure before touching the database: markers
- * balanced and not nested, no embedded messages yet, storable types.
- */
-static const char *check_content(const xc_propval *pv, size_t n)
+/* The END_EMBED matching the START_EMBED at pv[i], or n. */
+static size_t embed_end(const xc_propval *pv, size_t n, size_t i)
+{
+    int depth = 0;
+
+    for (; i < n; i++) {
+        if (pv[i].tag == XW_MARK_START_EMBED)
+            depth++;
+        else if (pv[i].tag == XW_MARK_END_EMBED && --depth == 0)
+            return i;
+    }
+    return n;
+}
+
+/* Check the content's structure before touching the database: markers
+   balanced, sub-objects not nested, storable types; nothing partial is
+   ever visible. An embedded message is checked as content of its own
+   (XC_MAX_EMBED_DEPTH bounds the recursion). */
+static const char *check_level(const xc_propval *pv, size_t n, int depth)
 {
     int in = 0;     /* 0 message, 1 recipient, 2 attachment */
+    int embedded = 0;
 
+    if (depth > XC_MAX_EMBED_DEPTH)
+        return "embedded messages nest too deeply";
     for (size_t i = 0; i < n; i++) {
         uint32_t tag = pv[i].tag;
         uint16_t type = PROP_TYPE(tag);
 
-        if (tag == XW_MARK_START_EMBED || tag == XW_MARK_END_EMBED)
-            return "embedded messages are not supported yet";
+        if (tag == XW_MARK_START_EMBED) {
+            size_t end = embed_end(pv, n, i);
+            const char *err;
+            if (in != 2 || embedded)
+                return "an embedded message must stand alone in an "
+                       "attachment";
+            if (end == n)
+                return "embedded message not ended";
+            if ((err = check_level(pv + i + 1, end - i - 1, depth + 1)) != NULL)
+                return err;
+            embedded = 1;
+            i = end;
+            continue;
+        }
+        if (tag == XW_MARK_END_EMBED)
+            return "end marker without its start";
+        if (PROP_ID(tag) == PROP_ID(PR_XC_EMBEDDED))
+            return "property 0x67F0 is reserved";
         if (tag == XW_MARK_START_MESSAGE || tag == XW_MARK_END_MESSAGE)
             return "message markers may not nest";
         if (tag == XW_MARK_START_RECIP || tag == XW_MARK_NEW_ATTACH) {
             if (in != 0)
                 return "sub-objects may not nest";
             in = tag == XW_MARK_START_RECIP ? 1 : 2;
+            embedded = 0;
             continue;
         }
         if (tag == XW_MARK_END_RECIP || tag == XW_MARK_END_ATTACH) {
@@ -608,6 +642,35 @@ static const char *check_content(const xc_propval *pv, size_t n)
             return "property type can't be stored";
     }
     return in != 0 ? "sub-object not ended" : NULL;
+}
+
+static const char *check_content(const xc_propval *pv, size_t n)
+{
+    return check_level(pv, n, 0);
+}
+
+/* An attachment's embedded message as its one PR_XC_EMBEDDED value. */
+static xc_status put_embedded(sd_db *db, int64_t mailbox, uint64_t mid,
+                              int32_t attach_num, const xc_propval *pv,
+                              size_t n)
+{
+    xc_wbuf w;
+    xc_propval v;
+    xc_status st;
+
+    xc_wbuf_init(&w, 0);
+    for (size_t i = 0; i < n; i++)
+        xc_put_propval(&w, &pv[i]);
+    if (w.err || w.len > UINT32_MAX) {
+        xc_wbuf_free(&w);
+        return XC_E_TEMP;
+    }
+    v.tag = PR_XC_EMBEDDED;
+    v.v.bin.p = w.p;
+    v.v.bin.n = (uint32_t)w.len;
+    st = sd_put_value(db, T_ATTACH, mailbox, mid, attach_num, &v);
+    xc_wbuf_free(&w);
+    return st;
 }
 
 static xc_status delete_content(sd_db *db, int64_t mailbox, uint64_t mid)
@@ -946,6 +1009,13 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         }
         if (table == T_MSG && sd_is_computed(tag))
             continue;
+        if (tag == XW_MARK_START_EMBED) {
+            size_t end = embed_end(pv, n, i);
+            st = put_embedded(db, me.mailbox_id, (uint64_t)mid, sub,
+                              pv + i + 1, end - i - 1);
+            i = end;
+            continue;
+        }
         st = sd_put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i]);
     }
     if (st == XC_OK) {
@@ -980,22 +1050,47 @@ fail_early:
                             : st == XC_E_NOQUOTA ? msg_noquota : NULL);
 }
 
+/* An attachment's stored embedded message (row i) between its markers,
+   after the attachment's properties. */
+static void emit_embedded(xc_wbuf *w, PGresult *res, int i)
+{
+    xc_wbuf v;
+
+    xc_wbuf_init(&v, 0);
+    sd_emit_value(&v, res, i, 1);       /* tag, length, content */
+    xc_put_long(w, XW_MARK_START_EMBED, 0);
+    if (v.len >= 8)
+        xc_put_bytes(w, v.p + 8, v.len - 8);
+    else
+        w->err = 1;
+    xc_put_long(w, XW_MARK_END_EMBED, 0);
+    xc_wbuf_free(&v);
+}
+
 static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
 {
     int32_t cur = -1;
-    int open_ = 0;
+    int open_ = 0, embed = -1;
 
     for (int i = 0; i < PQntuples(res); i++) {
         int32_t sub = (int32_t)sd_be32(PQgetvalue(res, i, 0));
         if (!open_ || sub != cur) {
+            if (embed >= 0)
+                emit_embedded(w, res, embed);
+            embed = -1;
             if (open_)
                 xc_put_long(w, end, 0);
             xc_put_long(w, start, sub);
             cur = sub;
             open_ = 1;
         }
-        sd_emit_value(w, res, i, 1);
+        if (sd_be32(PQgetvalue(res, i, 1)) == PR_XC_EMBEDDED)
+            embed = i;
+        else
+            sd_emit_value(w, res, i, 1);
     }
+    if (embed >= 0)
+        emit_embedded(w, res, embed);
     if (open_)
         xc_put_long(w, end, 0);
 }
@@ -2022,7 +2117,8 @@ static xc_status stored_size(sd_db *db, int64_t mailbox, uint64_t mid,
 static int storable(uint32_t tag)
 {
     uint16_t type = PROP_TYPE(tag);
-    return type != PT_NULL && type != PT_OBJECT && type != PT_UNSPECIFIED;
+    return type != PT_NULL && type != PT_OBJECT && type != PT_UNSPECIFIED &&
+           PROP_ID(tag) != PROP_ID(PR_XC_EMBEDDED);
 }
 
 /*

@@ -29,6 +29,13 @@ typedef struct mbx {
     int64_t quota;              /* as sd_take_mailbox read them */
 } mbx;
 
+/* An attachment's embedded message ([MS-OXCMSG] 2.2.2.9, attach method
+   5), stored as one value: its content in the wire encoding, from after
+   START_EMBED to before END_EMBED (its own recipients, attachments and
+   embedded messages included). Saves and reads translate; clients never
+   see or set this tag. */
+#define PR_XC_EMBEDDED PROP_TAG(PT_BINARY, 0x67F0)
+
 /* Which table a value goes to. */
 enum { T_MSG, T_RECIP, T_ATTACH, T_FOLDER };
 

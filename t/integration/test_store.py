@@ -106,13 +106,34 @@ class Message:
     def prop(self, t, default=None):
         return dict(self.props).get(t, default)
 
-    def encode(self):
-        out = [(START_MESSAGE, 0)] + self.props
+    def __eq__(self, other):
+        return (isinstance(other, Message) and self.props == other.props and
+                self.recipients == other.recipients and
+                self.attachments == other.attachments)
+
+    def __repr__(self):
+        return "Message(%d props, %d recipients, %d attachments)" % (
+            len(self.props), len(self.recipients), len(self.attachments))
+
+    def encode_body(self):
+        """The content between the message markers; an attachment's
+        (START_EMBED, Message) item becomes that message's content between
+        START_EMBED and END_EMBED."""
+        out = list(self.props)
         for n, props in self.recipients:
             out += [(START_RECIP, n)] + props + [(END_RECIP, 0)]
         for n, props in self.attachments:
-            out += [(NEW_ATTACH, n)] + props + [(END_ATTACH, 0)]
-        return out + [(END_MESSAGE, 0)]
+            out.append((NEW_ATTACH, n))
+            for t, v in props:
+                if t == START_EMBED:
+                    out += [(START_EMBED, 0)] + v.encode_body() + [(END_EMBED, 0)]
+                else:
+                    out.append((t, v))
+            out.append((END_ATTACH, 0))
+        return out
+
+    def encode(self):
+        return [(START_MESSAGE, 0)] + self.encode_body() + [(END_MESSAGE, 0)]
 
     @staticmethod
     def decode(items):
@@ -121,31 +142,51 @@ class Message:
         if marks.count(START_MESSAGE) != 1 or marks.count(END_MESSAGE) != 1:
             return None, "not one START_MESSAGE..END_MESSAGE: %s" % marks
         body = items[marks.index(START_MESSAGE) + 1:marks.index(END_MESSAGE)]
+        msg, end, problem = Message.decode_body(body, 0, False)
+        if msg is not None and end != len(body):
+            return None, "END_EMBED outside an embedded message"
+        return msg, problem
+
+    @staticmethod
+    def decode_body(body, i, embedded):
+        """Content from body[i] up to the END_EMBED that ends it (embedded)
+        or the end; (Message, index after it, None) or (None, _, problem)."""
         msg, cur, seen_attach = Message(), None, False
-        for t, v in body:
+        while i < len(body):
+            t, v = body[i]
+            i += 1
+            if t == END_EMBED and cur is None and embedded:
+                return msg, i, None
             if t in (START_RECIP, NEW_ATTACH):
                 if cur is not None:
-                    return None, "sub-object opened inside another"
+                    return None, i, "sub-object opened inside another"
                 if t == START_RECIP and seen_attach:
-                    return None, "a recipient after an attachment"
+                    return None, i, "a recipient after an attachment"
                 seen_attach |= t == NEW_ATTACH
                 cur = (v, [])
                 (msg.recipients if t == START_RECIP else msg.attachments).append(cur)
             elif t in (END_RECIP, END_ATTACH):
                 if cur is None:
-                    return None, "end marker without a start"
+                    return None, i, "end marker without a start"
                 cur = None
+            elif t == START_EMBED and cur is not None and cur in msg.attachments:
+                inner, i, problem = Message.decode_body(body, i, True)
+                if inner is None:
+                    return None, i, problem
+                cur[1].append((START_EMBED, inner))
             elif t in MARKERS:
-                return None, "unexpected marker %08x" % t
+                return None, i, "unexpected marker %08x" % t
             elif cur is not None:
                 cur[1].append((t, v))
             elif msg.recipients or msg.attachments:
-                return None, "message property %08x after sub-objects" % t
+                return None, i, "message property %08x after sub-objects" % t
             else:
                 msg.props.append((t, v))
+        if embedded:
+            return None, i, "embedded message not ended"
         if cur is not None:
-            return None, "sub-object not closed"
-        return msg, None
+            return None, i, "sub-object not closed"
+        return msg, i, None
 
 
 def differences(sent, got):
@@ -455,6 +496,51 @@ def recipients_and_attachments_come_back_in_order():
           hashlib.sha256(data).digest() == hashlib.sha256(payload).digest(), len(data))
     check("the message size counts the attachment",
           (got.prop(PR_MESSAGE_SIZE) or 0) >= len(payload), got.prop(PR_MESSAGE_SIZE))
+    mb.close()
+
+
+def embedded_messages_come_back_whole():
+    """[MS-OXCMSG] 2.2.2.9 attach method 5: an attachment holding a message
+    with its own recipients and attachments, one of them a message again."""
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Embedded")
+    photo = random.Random(11).randbytes(30 * 1024)
+    innermost = Message([(PR_MESSAGE_CLASS, "IPM.Note"), (PR_SUBJECT, "the original"),
+                         (tag(PT_BINARY, 0x6852), photo)])
+    inner = Message(
+        [(PR_MESSAGE_CLASS, "IPM.Note"), (PR_SUBJECT, "Fwd: the original"),
+         (PR_BODY, "See below.\r\n"), (PR_MESSAGE_FLAGS, 1)],
+        recipients=[(0, [(PR_DISPLAY_NAME, "Dave"), (PR_SMTP_ADDRESS, "dave@example.test"),
+                         (PR_RECIPIENT_TYPE, MAPI_TO)])],
+        attachments=[(0, [(PR_ATTACH_METHOD, 1), (PR_ATTACH_LONG_FILENAME, "a.txt"),
+                          (PR_ATTACH_DATA_BIN, b"inner file")]),
+                     (1, [(PR_ATTACH_METHOD, 5), (PR_DISPLAY_NAME, "the original"),
+                          (START_EMBED, innermost)])])
+    msg = a_note("Two forwards deep", attachments=[
+        (0, [(PR_ATTACH_METHOD, 5), (PR_DISPLAY_NAME, "Fwd: the original"),
+             (START_EMBED, inner)]),
+        (1, [(PR_ATTACH_METHOD, 1), (PR_ATTACH_LONG_FILENAME, "after.txt"),
+             (PR_ATTACH_DATA_BIN, b"the attachment after")])])
+    saved = mb.save(msg, fid=fid)
+    check("alice saves a message carrying a message carrying a message",
+          saved.status == OK, saved)
+    r, got, problem = mb.get(saved.get(PR_MID, 0))
+    check("the answer nests each embedded message between its markers",
+          r.status == OK and problem is None, (r, problem))
+    got = got or Message()
+    same, detail = same_content(msg, got)
+    check("every level comes back exactly as saved", same, detail)
+    check("the message size counts what is embedded",
+          (got.prop(PR_MESSAGE_SIZE) or 0) >= len(photo), got.prop(PR_MESSAGE_SIZE))
+    check("the contents table lists the outer message only",
+          mb.contents(fid, [PR_MID]).get(T_TOTAL) == 1)
+    replaced = mb.save(a_note("Two forwards deep", attachments=[
+        (0, [(PR_ATTACH_METHOD, 5), (START_EMBED, innermost)])]), mid=saved.get(PR_MID, 0))
+    _, got, _ = mb.get(saved.get(PR_MID, 0))
+    check("saving again replaces the embedded message too",
+          replaced.status == OK and got is not None and
+          got.attachments == [(0, [(PR_ATTACH_METHOD, 5), (START_EMBED, innermost)])],
+          got and got.attachments)
     mb.close()
 
 
@@ -800,11 +886,32 @@ def a_malformed_save_leaves_nothing_behind():
     for what, content in broken.items():
         r = mb.ask(OP_SAVE_MESSAGE, content)
         check("a save with %s is E_BADREQ" % what, r.status == E_BADREQ, r)
-    embed = head + [(NEW_ATTACH, 0), (START_EMBED, 0), (PR_SUBJECT, "inner"), (END_EMBED, 0),
-                    (END_ATTACH, 0), (END_MESSAGE, 0)]
-    r = mb.ask(OP_SAVE_MESSAGE, embed)
-    check("a save with an embedded message is E_UNSUPPORTED (for now)",
-          r.status == E_UNSUPPORTED, r)
+    inner = [(START_EMBED, 0), (PR_SUBJECT, "inner"), (END_EMBED, 0)]
+    broken = {
+        "an embedded message outside an attachment": head + inner + [(END_MESSAGE, 0)],
+        "two embedded messages in one attachment":
+            head + [(NEW_ATTACH, 0)] + inner + inner + [(END_ATTACH, 0), (END_MESSAGE, 0)],
+        "an embedded message never ended":
+            head + [(NEW_ATTACH, 0), (START_EMBED, 0), (PR_SUBJECT, "inner"), (END_ATTACH, 0),
+                    (END_MESSAGE, 0)],
+        "an END_EMBED without its start":
+            head + [(NEW_ATTACH, 0), (END_EMBED, 0), (END_ATTACH, 0), (END_MESSAGE, 0)],
+        "a broken recipient inside an embedded message":
+            head + [(NEW_ATTACH, 0), (START_EMBED, 0), (START_RECIP, 0)] + recip +
+            [(END_EMBED, 0), (END_ATTACH, 0), (END_MESSAGE, 0)],
+        "the store's own embedded-message property":
+            head + [(NEW_ATTACH, 0), (tag(PT_BINARY, 0x67F0), b"forged"), (END_ATTACH, 0),
+                    (END_MESSAGE, 0)],
+        "embedded messages 21 deep":
+            head + [(NEW_ATTACH, 0), (START_EMBED, 0)] +
+            [(NEW_ATTACH, 0), (START_EMBED, 0)] * 20 +
+            [(END_EMBED, 0), (END_ATTACH, 0)] * 20 + [(END_EMBED, 0), (END_ATTACH, 0),
+                                                       (END_MESSAGE, 0)],
+    }
+    for what, content in broken.items():
+        r = mb.ask(OP_SAVE_MESSAGE, content)
+        check("a save with %s is E_BADREQ naming the problem" % what,
+              r.status == E_BADREQ and r.get(T_ERRMSG), r)
     c = mb.contents(fid, [PR_MID])
     check("none of them left a message in the folder", c.rows == [] and c.get(T_TOTAL) == 0, c)
     check("nor a change in the change log", mb.all_changes(start) == [], mb.all_changes(start))
@@ -960,6 +1067,7 @@ if __name__ == "__main__":
         alice_creates_a_folder,
         every_property_type_comes_back_as_saved,
         recipients_and_attachments_come_back_in_order,
+        embedded_messages_come_back_whole,
         saving_a_message_again_replaces_it,
         a_large_value_is_stored_once,
         the_contents_table_sorts_and_pages,
