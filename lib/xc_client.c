@@ -22,6 +22,8 @@ struct xc_client {
     uint32_t next_id;
     uint16_t op;
     xc_wbuf out;
+    const uint8_t *stream;      /* a streamed argument to send, or NULL */
+    size_t stream_len;
     uint8_t *in;                /* receive buffer */
     size_t in_len, in_cap;
     size_t in_used;             /* bytes of the last frame handed out */
@@ -124,17 +126,25 @@ int xc_client_alive(xc_client *c)
 xc_wbuf *xc_client_begin(xc_client *c, uint16_t op)
 {
     c->op = op;
+    c->stream = NULL;
+    c->stream_len = 0;
     xw_frame_begin(&c->out, 0, op, c->next_id);
     return &c->out;
 }
 
-static int send_all(xc_client *c, long long deadline, const char **error_r)
+void xc_client_stream(xc_client *c, const uint8_t *p, size_t n)
+{
+    c->stream = p;
+    c->stream_len = n;
+}
+
+static int send_buf(xc_client *c, const uint8_t *p, size_t len,
+                    long long deadline, const char **error_r)
 {
     size_t off = 0;
 
-    while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.p + off, c->out.len - off,
-                         MSG_NOSIGNAL);
+    while (off < len) {
+        ssize_t n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
         if (n > 0) {
             off += (size_t)n;
             continue;
@@ -153,6 +163,42 @@ static int send_all(xc_client *c, long long deadline, const char **error_r)
         return -1;
     }
     return 0;
+}
+
+/* The request in c->out, then its streamed argument in XW_F_CHUNK frames
+   (the request frame says XW_F_MORE; the last chunk doesn't). */
+static int send_all(xc_client *c, uint32_t id, long long deadline,
+                    const char **error_r)
+{
+    xc_wbuf h;
+    size_t off = 0;
+    int rc = 0;
+
+    if (c->stream == NULL)
+        return send_buf(c, c->out.p, c->out.len, deadline, error_r);
+    c->out.p[5] |= XW_F_MORE;           /* the flags byte */
+    if (send_buf(c, c->out.p, c->out.len, deadline, error_r) < 0)
+        return -1;
+    xc_wbuf_init(&h, XW_HDR_LEN);
+    do {
+        size_t k = c->stream_len - off < XW_CHUNK ? c->stream_len - off
+                                                  : XW_CHUNK;
+
+        xw_frame_begin(&h, XW_F_CHUNK | (off + k < c->stream_len ? XW_F_MORE
+                                                                  : 0),
+                       c->op, id);
+        xc_patch_u32(&h, 0, (uint32_t)(XW_HDR_LEN - 4 + k));
+        if (h.err) {
+            *error_r = "out of memory";
+            rc = -1;
+        } else if (send_buf(c, h.p, h.len, deadline, error_r) < 0 ||
+                   send_buf(c, c->stream + off, k, deadline, error_r) < 0) {
+            rc = -1;
+        }
+        off += k;
+    } while (rc == 0 && off < c->stream_len);
+    xc_wbuf_free(&h);
+    return rc;
 }
 
 /* Read one whole frame into c->in; returns 0 and the header. */
@@ -229,7 +275,7 @@ int xc_client_call(xc_client *c, const xc_callbacks *cb, xc_reply *reply,
         *error_r = "request exceeds the frame size limit";
         return -1;          /* not broken: nothing was sent */
     }
-    if (send_all(c, deadline, error_r) < 0)
+    if (send_all(c, id, deadline, error_r) < 0)
         goto broken;
     for (;;) {
         xw_hdr h;

@@ -48,6 +48,11 @@ int xc_client_alive(xc_client *c);
 /* Start a request: returns the buffer to append arguments to. */
 xc_wbuf *xc_client_begin(xc_client *c, uint16_t op);
 
+/* Give the request begun a streamed argument (a PT_OBJECT value of
+   length n, e.g. XW_TAG_MIME, must be among its arguments): its bytes go
+   in XW_F_CHUNK frames after the request. p must live until the call. */
+void xc_client_stream(xc_client *c, const uint8_t *p, size_t n);
+
 /*
  * Send the request begun with xc_client_begin and wait for its answer.
  * Returns 0 when a final frame arrived (reply->status may still be an

@@ -57,7 +57,8 @@
 
 /* frame flags */
 #define XW_F_RESPONSE 0x01
-#define XW_F_MORE 0x02          /* more frames follow for this request id */
+#define XW_F_MORE 0x02          /* more frames follow for this request id
+                                   (on a request: its streamed value) */
 #define XW_F_CHUNK 0x04         /* payload is raw bytes of a streamed value */
 #define XW_F_PUSH 0x08          /* server-initiated (notifications) */
 
@@ -170,6 +171,18 @@ enum xw_op {
     XW_OP_QUOTA = 29,           /* -> USED_BYTES, [QUOTA_BYTES],
                                    [SEND_QUOTA_BYTES], MAX_MESSAGE_SIZE
                                    (absent: no quota) */
+    XW_OP_IMPORT_MIME = 30,     /* PR_FID, MIME (streamed) -> PR_MID,
+                                   PR_CHANGE_KEY, CN. The message is
+                                   converted per [MS-OXCMAIL] and saved as
+                                   SAVE_MESSAGE saves; its bytes are kept
+                                   exactly and GET_MIME gives them back */
+    XW_OP_GET_MIME = 31,        /* PR_MID -> MIME (streamed), CN: received
+                                   bytes as they came, else MIME generated
+                                   from the content once per change */
+    XW_OP_TRUSTED_LOGIN = 32,   /* USER -> SESSION and the user, as AUTH
+                                   answers; no password, only for a peer
+                                   running as root or as storaged's user
+                                   (admin tools, mtad); else E_PERM */
 };
 
 /*
@@ -265,6 +278,10 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_QUOTA_BYTES PROP_TAG(PT_I8, 0x0036)
 #define XW_TAG_SEND_QUOTA_BYTES PROP_TAG(PT_I8, 0x0037)
 #define XW_TAG_MAX_MESSAGE_SIZE PROP_TAG(PT_I8, 0x0038)
+/* RFC 5322 bytes, streamed: the u64 is the length, the bytes come in
+   XW_F_CHUNK frames (a request: after its frame, which has XW_F_MORE,
+   the last chunk without it; an answer: before its final frame). */
+#define XW_TAG_MIME PROP_TAG(PT_OBJECT, 0x0039)
 #define XW_DEL_MESSAGES 0x01
 #define XW_DEL_FOLDERS 0x04
 #define XW_DELETE_HARD_DELETE 0x10

@@ -159,6 +159,11 @@ unsigned long sd_dir_generation(void);
 void sd_dir_put(const char *key, const sd_user *u, unsigned long gen);
 xc_status sd_auth_login(sd_db *db, const char *user, const char *password,
                         const char *remote, sd_user *u, char token[65]);
+/* A session for user (an address) without a password, for a trusted
+   local peer (uid root or storaged's own: admin tools, mtad): logged.
+   XC_E_NOTFOUND for an unknown or disabled user. */
+xc_status sd_auth_trusted(sd_db *db, const char *user, uid_t peer, sd_user *u,
+                          char token[65]);
 /* The cached-login path of sd_auth_login only: 1 and the session if the
    credentials were verified before (no directory change since), else 0. */
 int sd_auth_login_cached(const char *user, const char *password,
@@ -180,6 +185,12 @@ typedef struct sd_req {
     size_t len;
     xc_propval *args;           /* decoded payload, sized per request */
     size_t nargs;
+    /* A streamed argument (the request frame had XW_F_MORE; XW_F_CHUNK
+       frames of its request id brought these bytes), else NULL. The
+       PT_OBJECT argument that announced it gives its length. */
+    const uint8_t *stream;
+    size_t stream_len;
+    uid_t peer_uid;             /* the connecting process's (SO_PEERCRED) */
 } sd_req;
 
 /* A response writer: rows and the final frame go through it. */
@@ -187,6 +198,9 @@ typedef struct sd_reply sd_reply;
 int sd_reply_row(sd_reply *rp, xc_wbuf *row);      /* row: payload only */
 xc_wbuf *sd_reply_begin_row(sd_reply *rp);
 xc_wbuf *sd_reply_final(sd_reply *rp);             /* status already put */
+/* A streamed value's bytes as XW_F_CHUNK frames, before the final frame
+   (which then carries the PT_OBJECT length); -1 if the client is gone. */
+int sd_reply_stream(sd_reply *rp, const uint8_t *p, size_t n);
 void sd_reply_status(sd_reply *rp, xc_status st, const char *msg);
 
 void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp);
@@ -213,6 +227,8 @@ void sd_store_copy_messages(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_set_props(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_delete_props(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_quota(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp);
 /* folders (sd_folder.c) */
 void sd_folder_delete(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_folder_move(sd_db *db, sd_req *req, sd_reply *rp);

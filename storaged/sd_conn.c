@@ -51,8 +51,17 @@ typedef struct job {
     struct job *next;
     conn *c;
     xw_hdr hdr;
+    uint8_t *stream;            /* a streamed argument's bytes, or NULL */
+    size_t stream_len, stream_cap;
+    int stream_over;            /* it went past max_message_size */
     uint8_t frame[];
 } job;
+
+static void job_free(job *j)
+{
+    free(j->stream);
+    free(j);
+}
 
 struct sd_reply {
     conn *c;
@@ -129,6 +138,23 @@ xc_wbuf *sd_reply_begin_row(sd_reply *rp)
 int sd_reply_row(sd_reply *rp, xc_wbuf *row)
 {
     return send_frame(rp->c, row);
+}
+
+int sd_reply_stream(sd_reply *rp, const uint8_t *p, size_t n)
+{
+    xc_wbuf w;
+    int rc = 0;
+
+    xc_wbuf_init(&w, XW_HDR_LEN + XW_CHUNK);
+    for (size_t off = 0; off < n && rc == 0; off += XW_CHUNK) {
+        size_t k = n - off < XW_CHUNK ? n - off : XW_CHUNK;
+        xw_frame_begin(&w, XW_F_RESPONSE | XW_F_CHUNK | XW_F_MORE, rp->op,
+                       rp->reqid);
+        xc_put_bytes(&w, p + off, k);
+        rc = send_frame(rp->c, &w);
+    }
+    xc_wbuf_free(&w);
+    return rc;
 }
 
 void sd_reply_status(sd_reply *rp, xc_status st, const char *msg)
@@ -262,8 +288,15 @@ static int run_job(sd_db *db, job *j)
     req.hdr = j->hdr;
     req.payload = j->frame + XW_HDR_LEN;
     req.len = j->hdr.len - XW_HDR_LEN;
-    if (j->hdr.flags != 0) {
-        sd_reply_status(&rp, XC_E_BADREQ, "request frames carry no flags");
+    req.stream = j->stream;
+    req.stream_len = j->stream_len;
+    req.peer_uid = j->c->uid;
+    if (j->hdr.flags != 0 && j->hdr.flags != XW_F_MORE) {
+        sd_reply_status(&rp, XC_E_BADREQ, "a request frame carries no flags "
+                        "but XW_F_MORE");
+    } else if (j->stream_over) {
+        sd_reply_status(&rp, XC_E_LIMIT, "streamed value exceeds "
+                        "max_message_size");
     } else if ((req.args = malloc(sizeof(*req.args) *
                                   (req.len / 4 + 1 < XW_MAX_PROPS
                                        ? req.len / 4 + 1 : XW_MAX_PROPS)))
@@ -323,7 +356,7 @@ static void *worker_main(void *arg)
         j->c->inflight--;
         pthread_cond_broadcast(&slot);
         conn_unref_locked(j->c);
-        free(j);
+        job_free(j);
     }
     pthread_mutex_unlock(&qlock);
     sd_db_close(&db);
@@ -353,11 +386,62 @@ void sd_workers_stop(void)
     free(workers);
 }
 
+/* Append a chunk to j's streamed argument, up to max_message_size plus
+   room for the request's own framing; beyond it the bytes are dropped and
+   the request gets XC_E_LIMIT. -1: out of memory. */
+static int stream_add(job *j, const uint8_t *p, size_t n)
+{
+    size_t limit = sd_config->max_message_size + 65536;
+
+    if (j->stream_over || n > limit - j->stream_len) {
+        j->stream_over = 1;
+        return 0;
+    }
+    if (j->stream_len + n > j->stream_cap) {
+        size_t cap = j->stream_cap ? j->stream_cap : 65536;
+        uint8_t *np;
+        while (cap < j->stream_len + n)
+            cap *= 2;
+        if (cap > limit)
+            cap = limit;
+        if ((np = realloc(j->stream, cap)) == NULL) {
+            sd_log_error(18, "out of memory");
+            return -1;
+        }
+        j->stream = np;
+        j->stream_cap = cap;
+    }
+    memcpy(j->stream + j->stream_len, p, n);
+    j->stream_len += n;
+    return 0;
+}
+
+/* Answer j from memory right here, or queue it for a worker; -1 if the
+   connection died meanwhile. */
+static int dispatch(conn *c, job *j)
+{
+    if (run_job(NULL, j)) {
+        job_free(j);
+        return 0;
+    }
+    pthread_mutex_lock(&qlock);
+    while (c->inflight >= sd_config->max_inflight && !c->dead)
+        pthread_cond_wait(&slot, &qlock);
+    c->inflight++;
+    c->refs++;
+    *qtail = j;
+    qtail = &j->next;
+    pthread_cond_signal(&qcond);
+    pthread_mutex_unlock(&qlock);
+    return 0;
+}
+
 static void *reader_main(void *arg)
 {
     conn *c = arg;
     size_t cap = 65536, len = 0;
     uint8_t *buf = malloc(cap);
+    job *pending = NULL, *j;
 
     while (buf != NULL) {
         xw_hdr h;
@@ -369,33 +453,50 @@ static void *reader_main(void *arg)
                         err);
             break;
         }
+        if (pr == XW_PARSE_DONE && (h.flags & XW_F_CHUNK)) {
+            /* a piece of the pending request's streamed argument */
+            if (pending == NULL || h.reqid != pending->hdr.reqid ||
+                h.op != pending->hdr.op ||
+                (h.flags & ~(XW_F_CHUNK | XW_F_MORE))) {
+                sd_log_warn(9, "bad frame from client pid %d: a chunk "
+                            "outside a streamed request", (int)c->pid);
+                break;
+            }
+            if (stream_add(pending, buf + XW_HDR_LEN, h.len - XW_HDR_LEN) < 0)
+                break;
+            memmove(buf, buf + h.len, len - h.len);
+            len -= h.len;
+            if (h.flags & XW_F_MORE)
+                continue;
+            j = pending;
+            pending = NULL;
+            if (dispatch(c, j) < 0)
+                break;
+            continue;
+        }
         if (pr == XW_PARSE_DONE) {
-            job *j = malloc(sizeof(*j) + h.len);
+            if (pending != NULL) {
+                sd_log_warn(9, "bad frame from client pid %d: a request "
+                            "inside a streamed request", (int)c->pid);
+                break;
+            }
+            j = calloc(1, sizeof(*j) + h.len);
             if (j == NULL) {
                 sd_log_error(18, "out of memory");
                 break;
             }
             j->c = c;
             j->hdr = h;
-            j->next = NULL;
             memcpy(j->frame, buf, h.len);
             memset(buf, 0, h.len);
             memmove(buf, buf + h.len, len - h.len);
             len -= h.len;
-            /* answered from memory right here: no hand-off to a worker */
-            if (run_job(NULL, j)) {
-                free(j);
+            if (h.flags == XW_F_MORE) {
+                pending = j;        /* its streamed argument follows */
                 continue;
             }
-            pthread_mutex_lock(&qlock);
-            while (c->inflight >= sd_config->max_inflight && !c->dead)
-                pthread_cond_wait(&slot, &qlock);
-            c->inflight++;
-            c->refs++;
-            *qtail = j;
-            qtail = &j->next;
-            pthread_cond_signal(&qcond);
-            pthread_mutex_unlock(&qlock);
+            if (dispatch(c, j) < 0)
+                break;
             continue;
         }
         if (cap - len < 4096 || (len >= 4 && xc_le32(buf) + 4 > cap)) {
@@ -423,6 +524,8 @@ static void *reader_main(void *arg)
         memset(buf, 0, cap);
         free(buf);
     }
+    if (pending != NULL)
+        job_free(pending);
     shutdown(c->fd, SHUT_RDWR);
     pthread_mutex_lock(&qlock);
     c->dead = 1;

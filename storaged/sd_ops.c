@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STORAGED_VERSION "0.1"
 
@@ -109,6 +110,39 @@ static int op_auth(sd_db *db, sd_req *req, sd_reply *rp)
     xc_put_str(sd_reply_final(rp), XW_TAG_SESSION, token);
     put_user(sd_reply_final(rp), &u);
     return 1;
+}
+
+/*
+ * A session for any user, without a password, for a local peer running as
+ * root or as storaged's own user (admin tools; mtad delivering mail).
+ * Members of socket_group (httpd) may connect but never do this: they
+ * must log users in with their credentials.
+ */
+static void op_trusted_login(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    char user[321], token[65];
+    sd_user u;
+    xc_status st;
+
+    if (req->peer_uid != 0 && req->peer_uid != geteuid()) {
+        sd_log_warn(32, "trusted login refused to uid %d",
+                    (int)req->peer_uid);
+        sd_reply_status(rp, XC_E_PERM, "trusted login is for root and "
+                        "storaged's own user");
+        return;
+    }
+    if (sd_arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "user required");
+        return;
+    }
+    st = sd_auth_trusted(db, user, req->peer_uid, &u, token);
+    if (st != XC_OK) {
+        sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such user" : NULL);
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_str(sd_reply_final(rp), XW_TAG_SESSION, token);
+    put_user(sd_reply_final(rp), &u);
 }
 
 /*
@@ -293,6 +327,9 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_DELETE_PROPS: sd_store_delete_props(db, req, rp); break;
     case XW_OP_GET_FOLDER: sd_folder_get(db, req, rp); break;
     case XW_OP_QUOTA: sd_store_quota(db, req, rp); break;
+    case XW_OP_IMPORT_MIME: sd_mime_import(db, req, rp); break;
+    case XW_OP_GET_MIME: sd_mime_get(db, req, rp); break;
+    case XW_OP_TRUSTED_LOGIN: op_trusted_login(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

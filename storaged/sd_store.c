@@ -675,10 +675,11 @@ static xc_status put_embedded(sd_db *db, int64_t mailbox, uint64_t mid,
 
 static xc_status delete_content(sd_db *db, int64_t mailbox, uint64_t mid)
 {
-    static const char *const sql[3] = {
+    static const char *const sql[4] = {
         "DELETE FROM message_props WHERE mailbox_id = $1 AND mid = $2",
         "DELETE FROM recipients WHERE mailbox_id = $1 AND mid = $2",
         "DELETE FROM attachments WHERE mailbox_id = $1 AND mid = $2",
+        "DELETE FROM message_mime WHERE mailbox_id = $1 AND mid = $2",
     };
     char a[24], b[24];
     const char *params[2] = { a, b };
@@ -686,7 +687,7 @@ static xc_status delete_content(sd_db *db, int64_t mailbox, uint64_t mid)
 
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRIu64, mid);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         PGresult *res = sd_db_exec(db, sql[i], 2, params, &st);
         if (res == NULL)
             return st;
@@ -860,6 +861,37 @@ static const char msg_noquota[] = "mailbox quota exceeded";
 
 void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
 {
+    const xc_propval *pv;
+    size_t n;
+
+    if (sd_content_of(req, rp, &pv, &n) < 0)
+        return;
+    sd_save_content(db, req, rp, pv, n, NULL, 0);
+}
+
+static const char sql_put_mime[] =
+    "INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
+    "VALUES ($1, $2, $3, true, xc_blob_put($4, $5))";
+
+/* The received MIME of a message being saved, in the save's pipeline. */
+static xc_status put_mime(sd_db *db, const char *mailbox, const char *mid,
+                          const char *cn, const uint8_t *mime, size_t len)
+{
+    uint8_t hash[32];
+    unsigned int hl = 0;
+    const char *params[5] = { mailbox, mid, cn, (const char *)hash,
+                              (const char *)mime };
+    const int len_[5] = { 0, 0, 0, 32, (int)len }, fmt[5] = { 0, 0, 0, 1, 1 };
+    if (len > INT32_MAX ||
+        !EVP_Digest(mime, len, hash, &hl, EVP_sha256(), NULL))
+        return XC_E_INTERNAL;
+    return sd_run(db, sql_put_mime, 5, params, len_, fmt);
+}
+
+void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
+                     const xc_propval *pv, size_t n, const uint8_t *mime,
+                     size_t mime_len)
+{
     static const char sql_old[] =
         "SELECT fid, is_fai, pcl, is_read, message_size FROM messages "
         "WHERE mailbox_id = $1 AND mid = $2 FOR UPDATE";
@@ -874,9 +906,9 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         "delivery_time = to_timestamp($10::float8), message_size = $11, "
         "is_read = $12, modified_at = now() "
         "WHERE mailbox_id = $1 AND mid = $2 AND fid = $3 AND is_fai = $4";
-    const char *const extra[] = { sql_insert, sql_update, NULL };
-    const xc_propval *pv, *v;
-    size_t n;
+    const char *const extra[] = { sql_insert, sql_update, sql_put_mime,
+                                  NULL };
+    const xc_propval *v;
     int64_t fid_w, mid_w, size, old_size = 0, fid = -1, mid = -1;
     uint64_t cn, gc;
     int create, fai = 0, is_read, was_read = 0, table = T_MSG;
@@ -893,8 +925,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     PGresult *res;
 
-    if (sd_content_of(req, rp, &pv, &n) < 0 ||
-        sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
         return;
     create = sd_arg_i8(req, PR_MID, &mid_w) < 0;
     if (create && sd_arg_i8(req, PR_FID, &fid_w) < 0) {
@@ -908,7 +939,7 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     }
     /* PR_MESSAGE_SIZE: known before anything is written */
     size = content_size(pv, n);
-    if (too_large(rp, size))
+    if (too_large(rp, size) || too_large(rp, (int64_t)mime_len))
         return;
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
         fai = v->v.b;
@@ -1018,6 +1049,8 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
         }
         st = sd_put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i]);
     }
+    if (st == XC_OK && mime != NULL)
+        st = put_mime(db, a, b, c5, mime, mime_len);
     if (st == XC_OK) {
         uint64_t umid = (uint64_t)mid;
         st = sd_log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
@@ -1095,7 +1128,8 @@ static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
         xc_put_long(w, end, 0);
 }
 
-void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
+xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
+                           sd_content_rows *r)
 {
     static const char sql_msg[] =
         "SELECT fid, is_fai, cn, change_key, pcl, message_size, is_read, "
@@ -1114,57 +1148,50 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
         "SELECT p.attach_num, " VALUE_COLS " FROM attachments p "
         "LEFT JOIN blobs b ON b.hash = p.blob "
         "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.attach_num, p.tag";
+    const int fmt[2] = { 0, 0 };
     char a[24], b[24];
     const char *params[2] = { a, b };
-    int64_t mid;
-    uint16_t replid;
-    sd_user me;
-    mbx m;
     xc_status st;
-    PGresult *res, *props = NULL, *recips = NULL, *atts = NULL;
-    xc_wbuf *w;
-    int fai;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
-        sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
-        return;
-    replid = m.replid;
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    memset(r, 0, sizeof(*r));
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRId64, mid);
-    /* one snapshot: the message and its parts as of one commit */
-    if ((st = sd_db_begin(db)) != XC_OK) {
-        sd_reply_status(rp, st, NULL);
-        return;
-    }
-    res = sd_db_exec(db, sql_msg, 2, params, &st);
-    if (res == NULL || PQntuples(res) != 1) {
-        if (res != NULL)
-            st = XC_E_NOTFOUND;
-        PQclear(res);
-        sd_db_rollback(db);
-        sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message" : NULL);
-        return;
-    }
-    {
-        const int fmt[2] = { 0, 0 };
-        props = sd_db_execv(db, sql_props, 2, params, NULL, fmt, 1, &st);
-        if (props != NULL)
-            recips = sd_db_execv(db, sql_recips, 2, params, NULL, fmt, 1, &st);
-        if (recips != NULL)
-            atts = sd_db_execv(db, sql_attachs, 2, params, NULL, fmt, 1, &st);
-    }
+    /* one transaction: the message and its parts as of one commit */
+    if ((st = sd_db_begin(db)) != XC_OK)
+        return st;
+    r->msg = sd_db_exec(db, sql_msg, 2, params, &st);
+    if (r->msg != NULL && PQntuples(r->msg) != 1)
+        st = XC_E_NOTFOUND;
+    else if (r->msg != NULL &&
+             (r->props = sd_db_execv(db, sql_props, 2, params, NULL, fmt, 1,
+                                     &st)) != NULL &&
+             (r->recips = sd_db_execv(db, sql_recips, 2, params, NULL, fmt, 1,
+                                      &st)) != NULL)
+        r->atts = sd_db_execv(db, sql_attachs, 2, params, NULL, fmt, 1, &st);
     sd_db_rollback(db);     /* read-only: nothing to commit */
-    if (atts == NULL) {
-        PQclear(res);
-        PQclear(props);
-        PQclear(recips);
-        sd_reply_status(rp, st, NULL);
-        return;
+    if (r->atts == NULL) {
+        sd_content_rows_clear(r);
+        return st == XC_OK ? XC_E_INTERNAL : st;
     }
-    sd_reply_status(rp, XC_OK, NULL);
-    w = sd_reply_final(rp);
+    return XC_OK;
+}
+
+void sd_content_rows_clear(sd_content_rows *r)
+{
+    PQclear(r->msg);
+    PQclear(r->props);
+    PQclear(r->recips);
+    PQclear(r->atts);
+    memset(r, 0, sizeof(*r));
+}
+
+void sd_emit_content(xc_wbuf *w, const sd_content_rows *r, uint16_t replid,
+                     int64_t mid)
+{
+    PGresult *res = r->msg;
+    int fai = PQgetvalue(res, 0, 1)[0] == 't';
+
     xc_put_long(w, XW_MARK_START_MESSAGE, 0);
-    fai = PQgetvalue(res, 0, 1)[0] == 't';
     xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid, (uint64_t)mid));
     xc_put_i8(w, PR_PARENT_FID, (int64_t)xc_make_id(replid,
               (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
@@ -1193,15 +1220,31 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
               sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 7), NULL)));
     xc_put_i8(w, PR_LAST_MODIFICATION_TIME,
               sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 8), NULL)));
-    for (int i = 0; i < PQntuples(props); i++)
-        sd_emit_value(w, props, i, 0);
-    emit_sub(w, recips, XW_MARK_START_RECIP, XW_MARK_END_RECIP);
-    emit_sub(w, atts, XW_MARK_NEW_ATTACH, XW_MARK_END_ATTACH);
+    for (int i = 0; i < PQntuples(r->props); i++)
+        sd_emit_value(w, r->props, i, 0);
+    emit_sub(w, r->recips, XW_MARK_START_RECIP, XW_MARK_END_RECIP);
+    emit_sub(w, r->atts, XW_MARK_NEW_ATTACH, XW_MARK_END_ATTACH);
     xc_put_long(w, XW_MARK_END_MESSAGE, 0);
-    PQclear(res);
-    PQclear(props);
-    PQclear(recips);
-    PQclear(atts);
+}
+
+void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    int64_t mid;
+    sd_user me;
+    mbx m;
+    xc_status st;
+    sd_content_rows r;
+
+    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+        sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
+        return;
+    if ((st = sd_fetch_content(db, me.mailbox_id, mid, &r)) != XC_OK) {
+        sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message" : NULL);
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    sd_emit_content(sd_reply_final(rp), &r, m.replid, mid);
+    sd_content_rows_clear(&r);
 }
 
 /* The MIDS argument as global counters of this mailbox (-1: not ours). */
@@ -1413,6 +1456,134 @@ static const uint8_t PS_MAPI[16] = { 0x28, 0x03, 0x02, 0x00, 0x00, 0x00,
                                      0x00, 0x00, 0xC0, 0x00, 0x00, 0x00,
                                      0x00, 0x00, 0x00, 0x46 };
 
+static const char sql_lid[] =
+    "SELECT prop_id FROM named_props "
+    "WHERE mailbox_id = $1 AND guid = $2 AND lid = $3";
+static const char sql_name[] =
+    "SELECT prop_id FROM named_props "
+    "WHERE mailbox_id = $1 AND guid = $2 AND name = $3";
+static const char sql_lock[] =
+    "SELECT coalesce((SELECT max(prop_id) FROM named_props "
+    "WHERE mailbox_id = $1), 32767) FROM mailboxes WHERE id = $1 "
+    "FOR UPDATE";
+static const char sql_add[] =
+    "INSERT INTO named_props (mailbox_id, prop_id, guid, lid, name) "
+    "VALUES ($1, $2, $3, $4, $5)";
+
+/* One name's id, or -1 if unknown (st XC_OK). */
+static int name_lookup(sd_db *db, const char *a, const uint8_t uuid[16],
+                       const char *lid, const char *name, xc_status *st)
+{
+    const char *params[3] = { a, (const char *)uuid, lid ? lid : name };
+    const int len[3] = { 0, 16, 0 }, fmt[3] = { 0, 1, 0 };
+    PGresult *res = sd_db_execv(db, lid ? sql_lid : sql_name, 3, params, len,
+                                fmt, 0, st);
+    int id = -1;
+
+    if (res != NULL && PQntuples(res) == 1)
+        id = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return res == NULL ? -2 : id;
+}
+
+xc_status sd_name_to_id(sd_db *db, int64_t mailbox, const uint8_t guid[16],
+                        uint32_t lid, const char *name, uint16_t *id_r)
+{
+    char a[24], lidbuf[16], idbuf[16];
+    uint8_t uuid[16];
+    xc_status st = XC_OK;
+    int id, next;
+    PGresult *res;
+
+    if (name == NULL && memcmp(guid, PS_MAPI, 16) == 0) {
+        *id_r = (uint16_t)lid;
+        return lid < NAMED_FIRST ? XC_OK : XC_E_BADREQ;
+    }
+    if (name != NULL && (name[0] == '\0' || strlen(name) > 255))
+        return XC_E_BADREQ;
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(lidbuf, sizeof(lidbuf), "%u", lid);
+    sd_guid_from_uuid(uuid, guid);      /* the same swap both ways */
+    if ((id = name_lookup(db, a, uuid, name ? NULL : lidbuf, name, &st)) >= 0) {
+        *id_r = (uint16_t)id;
+        return XC_OK;
+    }
+    if (id == -2)
+        return st;
+    /* create it under the mailbox row's lock, as NAMES_TO_IDS does */
+    if ((st = sd_db_begin(db)) != XC_OK)
+        return st;
+    {
+        const char *lp[1] = { a };
+        if ((res = sd_db_exec(db, sql_lock, 1, lp, &st)) == NULL)
+            goto fail;
+        next = atoi(PQgetvalue(res, 0, 0)) + 1;
+        PQclear(res);
+    }
+    id = name_lookup(db, a, uuid, name ? NULL : lidbuf, name, &st);
+    if (id == -2)
+        goto fail;
+    if (id < 0) {
+        const char *params[5] = { a, idbuf, (const char *)uuid,
+                                   name ? NULL : lidbuf, name };
+        const int len[5] = { 0, 0, 16, 0, 0 }, fmt[5] = { 0, 0, 1, 0, 0 };
+        if (next > NAMED_LAST) {
+            st = XC_E_LIMIT;
+            goto fail;
+        }
+        snprintf(idbuf, sizeof(idbuf), "%d", next);
+        if ((res = sd_db_execv(db, sql_add, 5, params, len, fmt, 0, &st))
+            == NULL)
+            goto fail;
+        PQclear(res);
+        id = next;
+    }
+    if ((st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    *id_r = (uint16_t)id;
+    return XC_OK;
+fail:
+    sd_db_rollback(db);
+    return st;
+}
+
+xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
+                        uint8_t guid_r[16], uint32_t *lid_r, char *name_r,
+                        size_t name_len)
+{
+    static const char sql[] =
+        "SELECT guid, lid, name FROM named_props "
+        "WHERE mailbox_id = $1 AND prop_id = $2";
+    char a[24], b[16];
+    const char *params[2] = { a, b };
+    const int fmt[2] = { 0, 0 };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%u", id);
+    if ((res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st)) == NULL)
+        return st;
+    st = XC_E_NOTFOUND;
+    if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 16) {
+        sd_guid_from_uuid(guid_r, (const uint8_t *)PQgetvalue(res, 0, 0));
+        name_r[0] = '\0';
+        *lid_r = 0;
+        st = XC_OK;
+        if (!PQgetisnull(res, 0, 1)) {
+            *lid_r = (uint32_t)sd_be64(PQgetvalue(res, 0, 1));
+        } else if ((size_t)PQgetlength(res, 0, 2) < name_len) {
+            memcpy(name_r, PQgetvalue(res, 0, 2),
+                   (size_t)PQgetlength(res, 0, 2));
+            name_r[PQgetlength(res, 0, 2)] = '\0';
+        } else {
+            st = XC_E_LIMIT;
+        }
+    }
+    PQclear(res);
+    return st;
+}
+
 /*
  * Map names to property ids of this mailbox, creating them if asked (under
  * the mailbox row's lock, so concurrent creators never collide). When the
@@ -1420,19 +1591,6 @@ static const uint8_t PS_MAPI[16] = { 0x28, 0x03, 0x02, 0x00, 0x00, 0x00,
  */
 void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
 {
-    static const char sql_lid[] =
-        "SELECT prop_id FROM named_props "
-        "WHERE mailbox_id = $1 AND guid = $2 AND lid = $3";
-    static const char sql_name[] =
-        "SELECT prop_id FROM named_props "
-        "WHERE mailbox_id = $1 AND guid = $2 AND name = $3";
-    static const char sql_lock[] =
-        "SELECT coalesce((SELECT max(prop_id) FROM named_props "
-        "WHERE mailbox_id = $1), 32767) FROM mailboxes WHERE id = $1 "
-        "FOR UPDATE";
-    static const char sql_add[] =
-        "INSERT INTO named_props (mailbox_id, prop_id, guid, lid, name) "
-        "VALUES ($1, $2, $3, $4, $5)";
     const xc_propval *v = xc_props_find(req->args, req->nargs, XW_TAG_CREATE);
     int create = v != NULL && v->v.b, locked = 0, next = 0, count = 0;
     int32_t ids[MAX_NAMES];
@@ -1631,10 +1789,14 @@ static const char sql_copy_msg[] =
     "a AS (INSERT INTO attachments (mailbox_id, mid, attach_num, tag, ival, "
     "  fval, tval, bval, blob) SELECT mailbox_id, $3, attach_num, tag, ival, "
     "  fval, tval, bval, blob FROM attachments "
-    "  WHERE mailbox_id = $1 AND mid = $2 RETURNING blob) "
+    "  WHERE mailbox_id = $1 AND mid = $2 RETURNING blob), "
+    "mm AS (INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
+    "  SELECT mailbox_id, $3, $5, true, blob FROM message_mime "
+    "  WHERE mailbox_id = $1 AND mid = $2 AND received RETURNING blob) "
     "UPDATE blobs b SET refcount = b.refcount + x.n "
     "FROM (SELECT blob, count(*) AS n FROM (SELECT blob FROM p UNION ALL "
-    "  SELECT blob FROM r UNION ALL SELECT blob FROM a) y "
+    "  SELECT blob FROM r UNION ALL SELECT blob FROM a UNION ALL "
+    "  SELECT blob FROM mm) y "
     "  WHERE blob IS NOT NULL GROUP BY blob) x "
     "WHERE b.hash = x.blob";
 /* A move: the row under its new id, then its parts handed over to it
@@ -1650,12 +1812,16 @@ static const char sql_move_row[] =
 static const char sql_move_parts[] =
     "WITH p AS (UPDATE message_props SET mid = $3 "
     "  WHERE mailbox_id = $1 AND mid = $2), "
-    "r AS (UPDATE recipients SET mid = $3 WHERE mailbox_id = $1 AND mid = $2) "
+    "r AS (UPDATE recipients SET mid = $3 WHERE mailbox_id = $1 AND mid = $2), "
+    "mm AS (UPDATE message_mime SET mid = $3 "
+    "  WHERE mailbox_id = $1 AND mid = $2) "
     "UPDATE attachments SET mid = $3 WHERE mailbox_id = $1 AND mid = $2";
 /* Property-level changes of a message */
 static const char sql_del_props[] =
     "DELETE FROM message_props WHERE mailbox_id = $1 AND mid = $2 "
     "AND ((tag >> 16) & 65535) = ANY ($3::int[])";
+static const char sql_drop_mime[] =
+    "DELETE FROM message_mime WHERE mailbox_id = $1 AND mid = $2";
 static const char sql_set_hot[] =
     "UPDATE messages SET cn = $3, change_key = $4, pcl = $5, "
     "message_class = CASE WHEN $6::boolean THEN coalesce($7, 'IPM.Note') "
@@ -1673,7 +1839,7 @@ xc_status sd_prepare_store(sd_db *db, const char *const *extra)
         sql_put_msg, sql_put_recip, sql_put_attach, sql_put_folder,
         sql_put_blob, sql_log_change, sql_count, sql_use_bytes, sql_tomb,
         sql_del_row, sql_copy_msg, sql_move_row, sql_move_parts,
-        sql_del_props, sql_set_hot, NULL
+        sql_del_props, sql_set_hot, sql_drop_mime, NULL
     };
     xc_status st;
 
@@ -2244,6 +2410,12 @@ static void message_props(sd_db *db, sd_reply *rp, mbx *m, int64_t mid,
     for (size_t i = 0; i < n && st == XC_OK && !del; i++)
         if (sd_is_computed(pv[i].tag) == 0 && storable(pv[i].tag))
             st = sd_put_value(db, T_MSG, m->id, umid, 0, &pv[i]);
+    for (size_t i = 0; i < n && st == XC_OK; i++)
+        if (sd_mime_relevant(pv[i].tag)) {
+            /* the received MIME no longer says what the message holds */
+            st = sd_db_pipe_send(db, sql_drop_mime, 2, params, NULL, NULL);
+            break;
+        }
     snprintf(c, sizeof(c), "%" PRIu64, cn);
     snprintf(sz, sizeof(sz), "%" PRId64, new_size - old_size);
     snprintf(flags[0], 2, "%d", h.has_cls);

@@ -81,6 +81,43 @@ xc_status sd_put_value(sd_db *db, int table, int64_t mailbox, uint64_t mid,
 /* Append a stored value (binary result columns VALUE_COLS from col) to w. */
 void sd_emit_value(xc_wbuf *w, PGresult *res, int row, int col);
 
+/* ---- whole messages (sd_store.c) ------------------------------------- */
+
+/* A message as read from the database: its row and its parts. */
+typedef struct sd_content_rows {
+    PGresult *msg, *props, *recips, *atts;
+} sd_content_rows;
+/* Read message mid of mailbox (XC_E_NOTFOUND if there is none). */
+xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
+                           sd_content_rows *r);
+/* Append it as content: START_MESSAGE, computed and stored properties,
+   recipients, attachments, END_MESSAGE (what GET_MESSAGE answers). */
+void sd_emit_content(xc_wbuf *w, const sd_content_rows *r, uint16_t replid,
+                     int64_t mid);
+void sd_content_rows_clear(sd_content_rows *r);
+/* Save content pv[0..n) (between, not including, the message markers) as
+   SAVE_MESSAGE does, with req's arguments (PR_FID or PR_MID, FAI) and
+   answering rp; mime, when not NULL, is kept as the message's received
+   MIME. */
+void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
+                     const xc_propval *pv, size_t n, const uint8_t *mime,
+                     size_t mime_len);
+
+/* A named property's id in mailbox, created if new (its own transaction;
+   XC_E_LIMIT when the mailbox's 0x8000..0xFFFE are all taken). guid in
+   [MS-OXCDATA] order; name NULL for a LID. */
+xc_status sd_name_to_id(sd_db *db, int64_t mailbox, const uint8_t guid[16],
+                        uint32_t lid, const char *name, uint16_t *id_r);
+/* The reverse (XC_E_NOTFOUND: no such id); name_r "" for a LID. */
+xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
+                        uint8_t guid_r[16], uint32_t *lid_r, char *name_r,
+                        size_t name_len);
+
+/* ---- Internet format (sd_mime.c) ------------------------------------ */
+
+/* Does a change of this property make a received MIME wrong? */
+int sd_mime_relevant(uint32_t tag);
+
 /* ---- moves, copies, deletes, property changes (sd_store.c) ---------- */
 
 /* Take the mailbox row for a change of several objects: ncn change numbers

@@ -404,7 +404,8 @@ FROM blobs b CROSS JOIN LATERAL (SELECT
     (SELECT count(*) FROM message_props WHERE blob = b.hash) +
     (SELECT count(*) FROM recipients WHERE blob = b.hash) +
     (SELECT count(*) FROM attachments WHERE blob = b.hash) +
-    (SELECT count(*) FROM folder_props WHERE blob = b.hash) AS r) x
+    (SELECT count(*) FROM folder_props WHERE blob = b.hash) +
+    (SELECT count(*) FROM message_mime WHERE blob = b.hash) AS r) x
 WHERE refcount <> r""" % {"m": mailbox_id}
     out, err = psql(q)
     return [line for line in (out + "\n" + err).strip().splitlines() if line]

@@ -1,0 +1,322 @@
+/*
+ * NAME
+ *   sd_mime - messages in Internet format: import and read ([MS-OXCMAIL])
+ *
+ * DESCRIPTION
+ *   IMPORT_MIME (lib/xc_wire.h op 30) converts RFC 5322 bytes into a
+ *   message with lib/xc_mime and saves it as SAVE_MESSAGE does (one
+ *   transaction, nothing visible before it commits), keeping the bytes
+ *   exactly in message_mime (sql/006) as its received MIME. GET_MIME (op
+ *   31) answers those bytes; for a message that has none (made through
+ *   MAPI, EWS or ActiveSync, or changed since it came in) it writes MIME
+ *   from the content and caches it for the message's current change
+ *   number, so each change is converted once.
+ *
+ *   A received MIME stays while changes leave what it says alone: read
+ *   state, flags, follow-up and last-verb properties and named properties
+ *   (categories, the client's own) are not in it; any other property
+ *   change drops it (sd_mime_relevant) and the next GET_MIME writes the
+ *   message anew. Named properties that X- headers became are the
+ *   exception the rule accepts: a client that edits one keeps the old
+ *   header.
+ *
+ *   Both MIME and answer travel as streamed values (XW_F_CHUNK frames),
+ *   so a message is bounded by max_message_size, not by the frame size.
+ */
+#include "sd.h"
+#include "sd_store.h"
+#include "xc_ids.h"
+#include "xc_mime.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_CACHE 32
+
+/* Named-property lookups of one conversion, remembered for its length. */
+typedef struct names {
+    sd_db *db;
+    int64_t mailbox;
+    int n;
+    struct {
+        uint8_t guid[16];
+        uint32_t lid;
+        char name[64];          /* "" for a LID, or a name that fits */
+        uint16_t id;
+    } e[NAME_CACHE];
+} names;
+
+int sd_mime_relevant(uint32_t tag)
+{
+    switch (PROP_ID(tag)) {
+    case 0x0E07:                /* PidTagMessageFlags (read state) */
+    case 0x0E17:                /* PidTagMessageStatus */
+    case 0x0E69:                /* PidTagRead */
+    case 0x1080:                /* PidTagIconIndex */
+    case 0x1081: case 0x1082:   /* PidTagLastVerbExecuted, its time */
+    case 0x1090: case 0x1091:   /* PidTagFlagStatus, PidTagFlagCompleteTime */
+        return 0;
+    default:
+        return PROP_ID(tag) < 0x8000;
+    }
+}
+
+static int name_to_id(void *ctx, const uint8_t guid[16], uint32_t lid,
+                      const char *name, uint16_t *id_r)
+{
+    names *c = ctx;
+    uint16_t id;
+
+    for (int i = 0; i < c->n; i++)
+        if (memcmp(c->e[i].guid, guid, 16) == 0 &&
+            (name ? strcmp(c->e[i].name, name) == 0
+                  : c->e[i].name[0] == '\0' && c->e[i].lid == lid)) {
+            *id_r = c->e[i].id;
+            return 0;
+        }
+    if (sd_name_to_id(c->db, c->mailbox, guid, lid, name, &id) != XC_OK)
+        return -1;      /* the converter drops this property */
+    if (c->n < NAME_CACHE && (name == NULL || strlen(name) < 64)) {
+        memcpy(c->e[c->n].guid, guid, 16);
+        c->e[c->n].lid = lid;
+        snprintf(c->e[c->n].name, sizeof(c->e[c->n].name), "%s",
+                 name ? name : "");
+        c->e[c->n].id = id;
+        c->n++;
+    }
+    *id_r = id;
+    return 0;
+}
+
+static int id_to_name(void *ctx, uint16_t id, uint8_t guid_r[16],
+                      uint32_t *lid_r, char *name_r, size_t name_len)
+{
+    names *c = ctx;
+
+    return sd_id_to_name(c->db, c->mailbox, id, guid_r, lid_r, name_r,
+                         name_len) == XC_OK ? 0 : -1;
+}
+
+/* Decode a flat content stream; NULL if it doesn't decode. */
+static xc_propval *decode_all(const xc_wbuf *w, size_t *n_r)
+{
+    size_t cap = w->len / 4 + 1;
+    xc_propval *pv = malloc(sizeof(*pv) * cap);
+    const char *err;
+
+    if (pv != NULL && xc_props_decode(w->p, w->len, pv, cap, n_r, &err) < 0) {
+        free(pv);
+        pv = NULL;
+    }
+    return pv;
+}
+
+void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    const xc_propval *v = xc_props_find(req->args, req->nargs, XW_TAG_MIME);
+    names *ctx;
+    xc_wbuf out;
+    xc_propval *pv = NULL;
+    size_t n = 0;
+    const char *err = NULL;
+    char msg[160];
+    sd_user me;
+    mbx m;
+
+    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+        return;
+    if (v == NULL || req->stream == NULL ||
+        (uint64_t)v->v.i64 != req->stream_len) {
+        sd_reply_status(rp, XC_E_BADREQ, "MIME must follow as a streamed "
+                        "value of the length announced");
+        return;
+    }
+    if (xc_props_find(req->args, req->nargs, PR_MID) != NULL ||
+        xc_props_find(req->args, req->nargs, PR_FID) == NULL) {
+        sd_reply_status(rp, XC_E_BADREQ, "IMPORT_MIME creates a message in "
+                        "PR_FID");
+        return;
+    }
+    if (req->stream_len > sd_config->max_message_size) {
+        snprintf(msg, sizeof(msg), "message of %zu bytes exceeds "
+                 "max_message_size (%zu)", req->stream_len,
+                 sd_config->max_message_size);
+        sd_reply_status(rp, XC_E_LIMIT, msg);
+        return;
+    }
+    if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+        sd_reply_status(rp, XC_E_TEMP, "out of memory");
+        return;
+    }
+    ctx->db = db;
+    ctx->mailbox = me.mailbox_id;
+    xc_wbuf_init(&out, 0);
+    if (xc_mime_to_content(req->stream, req->stream_len, NULL, name_to_id,
+                           ctx, &out, &err) < 0) {
+        snprintf(msg, sizeof(msg), "MIME refused: %s", err);
+        sd_reply_status(rp, XC_E_BADREQ, msg);
+    } else if ((pv = decode_all(&out, &n)) == NULL || n < 2) {
+        sd_reply_status(rp, XC_E_INTERNAL, "converted content does not "
+                        "decode");
+    } else {
+        /* the content between START_MESSAGE and END_MESSAGE */
+        sd_save_content(db, req, rp, pv + 1, n - 2, req->stream,
+                        req->stream_len);
+    }
+    free(pv);
+    xc_wbuf_free(&out);
+    free(ctx);
+}
+
+/* Keep generated MIME for the change it was made from, unless the message
+   changed meanwhile (then the next reader makes it anew). */
+static void cache_mime(sd_db *db, int64_t mailbox, int64_t mid, uint64_t cn,
+                       const uint8_t *p, size_t len)
+{
+    static const char sql_lock[] =
+        "SELECT cn FROM messages WHERE mailbox_id = $1 AND mid = $2 "
+        "FOR UPDATE";
+    static const char sql_drop[] =
+        "DELETE FROM message_mime WHERE mailbox_id = $1 AND mid = $2";
+    static const char sql_put[] =
+        "INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
+        "VALUES ($1, $2, $3, false, xc_blob_put($4, $5))";
+    char a[24], b[24], c[24];
+    uint8_t hash[32];
+    unsigned int hl = 0;
+    const char *params[5] = { a, b, c, (const char *)hash, (const char *)p };
+    const int lens[5] = { 0, 0, 0, 32, (int)len }, fmt[5] = { 0, 0, 0, 1, 1 };
+    xc_status st;
+    PGresult *res;
+
+    if (len > INT32_MAX || !EVP_Digest(p, len, hash, &hl, EVP_sha256(), NULL))
+        return;
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRId64, mid);
+    snprintf(c, sizeof(c), "%" PRIu64, cn);
+    if (sd_db_begin(db) != XC_OK)
+        return;
+    res = sd_db_exec(db, sql_lock, 2, params, &st);
+    if (res == NULL || PQntuples(res) != 1 ||
+        strtoull(PQgetvalue(res, 0, 0), NULL, 10) != cn) {
+        PQclear(res);
+        sd_db_rollback(db);
+        return;
+    }
+    PQclear(res);
+    if ((res = sd_db_exec(db, sql_drop, 2, params, &st)) == NULL)
+        goto fail;
+    PQclear(res);
+    if ((res = sd_db_execv(db, sql_put, 5, params, lens, fmt, 0, &st))
+        == NULL)
+        goto fail;
+    PQclear(res);
+    if (sd_db_commit(db) == XC_OK)
+        return;
+fail:
+    sd_db_rollback(db);
+    sd_log_warn(30, "could not cache generated MIME of message %" PRId64
+                " (status %d)", mid, (int)st);
+}
+
+/* MIME written from the stored content; *cn_r is the change it shows. */
+static xc_status generate(sd_db *db, const mbx *m, int64_t mid,
+                          xc_wbuf *mime, uint64_t *cn_r, const char **err_r)
+{
+    sd_content_rows r;
+    xc_wbuf content;
+    xc_propval *pv;
+    size_t n = 0;
+    names *ctx;
+    xc_status st;
+
+    if ((st = sd_fetch_content(db, m->id, mid, &r)) != XC_OK)
+        return st;
+    *cn_r = strtoull(PQgetvalue(r.msg, 0, 2), NULL, 10);
+    xc_wbuf_init(&content, 0);
+    sd_emit_content(&content, &r, m->replid, mid);
+    sd_content_rows_clear(&r);
+    pv = content.err ? NULL : decode_all(&content, &n);
+    ctx = calloc(1, sizeof(*ctx));
+    st = XC_E_INTERNAL;
+    *err_r = "stored content does not decode";
+    if (pv != NULL && ctx != NULL) {
+        ctx->db = db;
+        ctx->mailbox = m->id;
+        if (xc_content_to_mime(pv, n, id_to_name, ctx, mime, err_r) == 0)
+            st = XC_OK;
+    }
+    free(ctx);
+    free(pv);
+    xc_wbuf_free(&content);
+    return st;
+}
+
+void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "SELECT m.cn, mm.cn, mm.received, b.data FROM messages m "
+        "LEFT JOIN message_mime mm ON mm.mailbox_id = m.mailbox_id "
+        "  AND mm.mid = m.mid "
+        "LEFT JOIN blobs b ON b.hash = mm.blob "
+        "WHERE m.mailbox_id = $1 AND m.mid = $2";
+    char a[24], b[24];
+    const char *params[2] = { a, b };
+    const int fmt[2] = { 0, 0 };
+    const char *err = NULL;
+    int64_t mid;
+    uint64_t cn;
+    sd_user me;
+    mbx m;
+    xc_status st;
+    PGresult *res;
+    xc_wbuf mime;
+    const uint8_t *p;
+    size_t len;
+
+    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+        sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
+        return;
+    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(b, sizeof(b), "%" PRId64, mid);
+    if ((res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st)) == NULL) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such message");
+        return;
+    }
+    cn = sd_be64(PQgetvalue(res, 0, 0));
+    xc_wbuf_init(&mime, 0);
+    if (!PQgetisnull(res, 0, 3) &&
+        (PQgetvalue(res, 0, 2)[0] || sd_be64(PQgetvalue(res, 0, 1)) == cn)) {
+        p = (const uint8_t *)PQgetvalue(res, 0, 3);
+        len = (size_t)PQgetlength(res, 0, 3);
+    } else {
+        PQclear(res);
+        res = NULL;
+        if ((st = generate(db, &m, mid, &mime, &cn, &err)) != XC_OK) {
+            xc_wbuf_free(&mime);
+            sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message"
+                                                        : err);
+            return;
+        }
+        cache_mime(db, me.mailbox_id, mid, cn, mime.p, mime.len);
+        p = mime.p;
+        len = mime.len;
+    }
+    if (sd_reply_stream(rp, p, len) == 0) {
+        sd_reply_status(rp, XC_OK, NULL);
+        xc_put_i8(sd_reply_final(rp), XW_TAG_MIME, (int64_t)len);
+        xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)cn);
+    } else {
+        sd_reply_status(rp, XC_E_TEMP, "client gone");
+    }
+    PQclear(res);
+    xc_wbuf_free(&mime);
+}
