@@ -54,7 +54,7 @@ UNIT_BIN = $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
 
 BENCH_BIN = $(O)/bench/sd_bench
 
-all: $(LIBXC) $(O)/storaged/storaged $(O)/bin/xc-passwd $(MODS) $(UNIT_BIN) $(BENCH_BIN) $(if $(filter 1,$(SAN)),$(O)/.sanitized)
+all: $(LIBXC) $(O)/storaged/storaged $(O)/bin/xc-passwd $(O)/bin/xc-mail $(MODS) $(UNIT_BIN) $(BENCH_BIN) $(if $(filter 1,$(SAN)),$(O)/.sanitized)
 
 # marks a sanitizer build (build/stack.sh preloads the runtime into httpd)
 $(O)/.sanitized:
@@ -109,6 +109,15 @@ $(O)/bench/%.o: bench/%.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(O)/bench/sd_bench: $(O)/bench/sd_bench.o $(LIBXC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lpthread
+
+# admin tools that speak the wire protocol
+$(O)/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/bin/xc-mail: $(O)/tools/xc_mail.o $(LIBXC)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lpthread
 
 # libFuzzer targets (clang); see t/fuzz/

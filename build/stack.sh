@@ -79,7 +79,7 @@ start)
     mkdir -p "$DIR"/{lib,etc,run,log,www}
     chmod 0750 "$DIR/run"
     # copy then rename: running binaries can't be overwritten in place
-    for f in "$OUT/storaged/storaged" "$OUT/bin/xc-passwd" \
+    for f in "$OUT/storaged/storaged" "$OUT/bin/xc-passwd" "$OUT/bin/xc-mail" \
              "$OUT/modules/mod_exchange.so" "$OUT/modules/mod_autodiscover.so"; do
         cp "$f" "$DIR/lib/.$(basename "$f").new"
         mv -f "$DIR/lib/.$(basename "$f").new" "$DIR/lib/$(basename "$f")"

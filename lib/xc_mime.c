@@ -17,6 +17,8 @@
  *     Reply-To        PR_REPLY_RECIPIENT_NAMES ("a; b") and
  *                     PR_REPLY_RECIPIENT_ENTRIES (one-off EntryIDs)
  *     Date            PR_CLIENT_SUBMIT_TIME
+ *     Received        PR_MESSAGE_DELIVERY_TIME: the date of the topmost
+ *                     one (when the last server took the message)
  *     Message-ID      PR_INTERNET_MESSAGE_ID ("<id>")
  *     In-Reply-To     PR_IN_REPLY_TO_ID, References PR_INTERNET_REFERENCES
  *                     (message ids, one space apart)
@@ -983,6 +985,26 @@ static void put_date(mconv *c, GMimeMessage *m)
               (t + FILETIME_UNIX_DIFF) * 10000000);
 }
 
+/* The topmost Received field's date (after its last ';'): when the
+   message reached the last server, i.e. its delivery time. */
+static void put_received(mconv *c, GMimeObject *o)
+{
+    const char *v = g_mime_object_get_header(o, "Received");
+    const char *semi = v ? strrchr(v, ';') : NULL;
+    GDateTime *dt;
+    gint64 t;
+
+    if (semi == NULL || (dt = g_mime_utils_header_decode_date(semi + 1))
+                            == NULL)
+        return;
+    t = g_date_time_to_unix(dt);
+    g_date_time_unref(dt);
+    if (t < -FILETIME_UNIX_DIFF || t > INT64_MAX / 10000000 - FILETIME_UNIX_DIFF)
+        return;
+    xc_put_i8(c->out, PR_MESSAGE_DELIVERY_TIME,
+              (t + FILETIME_UNIX_DIFF) * 10000000);
+}
+
 static void put_thread_index(mconv *c, GMimeObject *o)
 {
     const char *v = g_mime_object_get_header(o, "Thread-Index");
@@ -1614,6 +1636,7 @@ static int convert_message(mconv *c, GMimeMessage *m)
                   PR_SENDER_ADDRTYPE, PR_SENDER_SMTP_ADDRESS);
     put_reply_to(c, g_mime_message_get_reply_to(m));
     put_date(c, m);
+    put_received(c, mo);
     put_ids(c, m);
     put_importance(c, mo);
     put_sensitivity(c, mo);

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NAME_CACHE 32
 
@@ -100,18 +101,43 @@ static int id_to_name(void *ctx, uint16_t id, uint8_t guid_r[16],
                          name_len) == XC_OK ? 0 : -1;
 }
 
-/* Decode a flat content stream; NULL if it doesn't decode. */
+/* Decode a flat content stream, with room for one more value; NULL if it
+   doesn't decode. */
 static xc_propval *decode_all(const xc_wbuf *w, size_t *n_r)
 {
-    size_t cap = w->len / 4 + 1;
+    size_t cap = w->len / 4 + 2;
     xc_propval *pv = malloc(sizeof(*pv) * cap);
     const char *err;
 
-    if (pv != NULL && xc_props_decode(w->p, w->len, pv, cap, n_r, &err) < 0) {
+    if (pv != NULL &&
+        xc_props_decode(w->p, w->len, pv, cap - 1, n_r, &err) < 0) {
         free(pv);
         pv = NULL;
     }
     return pv;
+}
+
+/* An imported message's delivery time: its Received date if the
+   conversion found one, else its Date, else now. pv[0] is START_MESSAGE
+   and pv has room for one more value. */
+static void delivery_time(xc_propval *pv, size_t *n)
+{
+    const xc_propval *sent = NULL;
+    size_t i;
+
+    for (i = 1; i < *n && !sd_is_marker(pv[i].tag); i++) {
+        if (pv[i].tag == PR_MESSAGE_DELIVERY_TIME)
+            return;
+        if (pv[i].tag == PR_CLIENT_SUBMIT_TIME)
+            sent = &pv[i];
+    }
+    memmove(pv + 2, pv + 1, (*n - 1) * sizeof(*pv));
+    if (sent != NULL)
+        sent++;             /* it moved too */
+    pv[1].tag = PR_MESSAGE_DELIVERY_TIME;
+    pv[1].v.i64 = sent ? sent->v.i64
+                       : sd_filetime_of_epoch((double)time(NULL));
+    (*n)++;
 }
 
 void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
@@ -163,6 +189,7 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
                         "decode");
     } else {
         /* the content between START_MESSAGE and END_MESSAGE */
+        delivery_time(pv, &n);
         sd_save_content(db, req, rp, pv + 1, n - 2, req->stream,
                         req->stream_len);
     }
@@ -312,7 +339,7 @@ void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp)
     }
     if (sd_reply_stream(rp, p, len) == 0) {
         sd_reply_status(rp, XC_OK, NULL);
-        xc_put_i8(sd_reply_final(rp), XW_TAG_MIME, (int64_t)len);
+        xc_put_object(sd_reply_final(rp), XW_TAG_MIME, len);
         xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)cn);
     } else {
         sd_reply_status(rp, XC_E_TEMP, "client gone");

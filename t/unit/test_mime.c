@@ -508,6 +508,10 @@ static void test_details(void)
     test_assert(rget(&v, &v.msg, PR_CLIENT_SUBMIT_TIME) &&
                 rget(&v, &v.msg, PR_CLIENT_SUBMIT_TIME)->v.i64 ==
                     (1678879202LL + 11644473600LL) * 10000000);
+    /* the Received field's date, a second after the Date */
+    test_assert(rget(&v, &v.msg, PR_MESSAGE_DELIVERY_TIME) &&
+                rget(&v, &v.msg, PR_MESSAGE_DELIVERY_TIME)->v.i64 ==
+                    (1678879203LL + 11644473600LL) * 10000000);
     test_assert(contains(rstr(&v, &v.msg, PR_TRANSPORT_MESSAGE_HEADERS),
                          "Received: from EX01.corp.example.com (10.1.2.3) by "
                          "EX02.corp.example.com\r\n (10.1.2.4)"));
@@ -678,7 +682,9 @@ static char *canon(const xc_propval *pv, size_t n, int no_derived)
         }
         /* the MIME writer has no TNEF encoder: Outlook's RTF body comes
            back as the text and HTML made of it */
+        /* nor a Received field: delivery time is the store's to set */
         if (pv[i].tag == PR_TRANSPORT_MESSAGE_HEADERS ||
+            pv[i].tag == PR_MESSAGE_DELIVERY_TIME ||
             pv[i].tag == PR_RTF_COMPRESSED ||
             pv[i].tag == PROP_TAG(PT_LONG, 0x0E1F))    /* PR_RTF_IN_SYNC */
             continue;
