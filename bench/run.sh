@@ -12,10 +12,15 @@
 #  4. A contents table over a folder of 1,000,000 messages: the first page
 #     newest first, a subject substring and a full-text word (latency),
 #     and paging through all of it with storaged's RSS sampled.
+#  5. Import of 100,000 messages from an mbox (bench/make_mbox.py, ~5 KB
+#     each) with xc-mail over 4 connections: messages/s, next to the
+#     store's own save rate at 16 clients (part 3) and pgbench INSERT.
 #
 # env: BENCH_SECONDS (default 10) per run, BENCH_ROUNDS (default 3) of
 #      alternating baseline/POX runs, medians reported; BENCH_TABLE_ROWS
-#      (default 1000000) messages in the folder of part 4.
+#      (default 1000000) messages in the folder of part 4;
+#      BENCH_IMPORT_MESSAGES (default 100000) for part 5; BENCH_PARTS
+#      (default "1 2 3 4 5") which parts to run.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +28,8 @@ cd "$SRC"
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 PY=/usr/bin/python3
+PARTS=" ${BENCH_PARTS:-1 2 3 4 5} "
+want() { [[ "$PARTS" == *" $1 "* ]]; }
 command -v wrk >/dev/null || { echo "bench: wrk is missing (build/deps.sh test)"; exit 1; }
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -37,6 +44,7 @@ admin() { (cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" XC_PASSWD="$DI
 admin domain-add example.test
 echo "$PW" | admin user-add alice@example.test "Alice Bench"
 
+if want 1; then
 URL="http://127.0.0.1:$HTTP/autodiscover/autodiscover.xml"
 AUTH="Basic $(printf 'alice@example.test:%s' "$PW" | base64 -w0)"
 BODY=$(cat t/data/pox-alice.xml)
@@ -74,7 +82,9 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 static=$(printf '%s\n' "${statics[@]}" | median)
 pox=$(printf '%s\n' "${poxes[@]}" | median)
+fi
 
+if want 2; then
 echo "== storaged authenticate+resolve, 16 clients" >&2
 sd=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" alice@example.test "$PW" 16 "$SECS")
 echo "$sd" >&2
@@ -84,6 +94,7 @@ echo "== baseline: pgbench -S, 16 clients" >&2
 pg=$(cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" \
      pgbench -S -n -c 16 -j 2 -T "$SECS" exchange 2>/dev/null |
      sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+fi
 
 # the store: message save and open+get, 1 and 16 clients, next to pgbench
 # inserting / selecting one comparable row per transaction (subject,
@@ -102,6 +113,7 @@ SELECT * FROM bench_msg WHERE id = :id;
 SQL
 chmod 644 "$DIR"/ins.sql "$DIR"/sel.sql
 store=()
+if want 3; then
 for t in 1 16; do
     s=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" alice@example.test "$PW" $t "$SECS" save)
     echo "$s" >&2
@@ -115,12 +127,14 @@ for t in 1 16; do
         $t "$sr" "$pi" "$(awk "BEGIN{print $sr/$pi}")" "$gr" "$ps_" "$(awk "BEGIN{print $gr/$ps_}")")")
 done
 rss=$(ps -o rss= -p "$(cat "$DIR/run/storaged.pid")")
+fi
 
 # 4. a contents table over a folder of BENCH_TABLE_ROWS (1,000,000)
 # messages: bob's Inbox, filled by SQL in bulk (as an import would, but
 # without the wire protocol's cost; one in 10,000 subjects says "needle")
 ROWS=${BENCH_TABLE_ROWS:-1000000}
 echo "$PW" | admin user-add bob@example.test "Bob Bench"
+if want 4; then
 echo "== filling bob's Inbox with $ROWS messages" >&2
 t0=$(date +%s)
 (cd / && "${AS[@]}" psql -X -q -v ON_ERROR_STOP=1 -v rows="$ROWS" -h "$DIR/run" -p "$PGP" exchange) <"$SRC/bench/fill_folder.sql"
@@ -139,15 +153,47 @@ scan=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" bob@example.test "$PW"
 kill "$sampler" 2>/dev/null || true
 echo "$scan" >&2
 rss_scan=$(sort -n "$DIR/rss.log" | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s..%s KiB over %d samples", lo, hi, NR}')
+fi
+
+# 5. import of BENCH_IMPORT_MESSAGES (100,000) messages from an mbox into
+# carol's Inbox/Imported with xc-mail (trusted login: we are root or
+# storaged's user), with storaged's and PostgreSQL's CPU time
+if want 5; then
+NIMP=${BENCH_IMPORT_MESSAGES:-100000}
+echo "$PW" | admin user-add carol@example.test "Carol Bench"
+echo "== writing an mbox of $NIMP messages" >&2
+$PY "$SRC/bench/make_mbox.py" "$NIMP" "$DIR/import.mbox"
+cpu_of() { local t=0 p; for p in $(pgrep -x "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+pg0=$(cpu_of postgres); sd0=$(cpu_of storaged)
+echo "== importing it" >&2
+imp=$(cd / && "${AS[@]}" env XC_SOCKET="$DIR/run/storaged.sock" "$DIR/lib/xc-mail" import -q -j 4 carol@example.test "Inbox/Imported" "$DIR/import.mbox")
+echo "$imp" >&2
+hz=$(getconf CLK_TCK)
+imp_cpu=$(awk -v p=$(( $(cpu_of postgres) - pg0 )) -v s=$(( $(cpu_of storaged) - sd0 )) -v hz="$hz" -v n="$NIMP" \
+          'BEGIN {printf "CPU per message: PostgreSQL %.2f ms, storaged %.2f ms", p / hz * 1000 / n, s / hz * 1000 / n}')
+imp_size=$(du -m "$DIR/import.mbox" | cut -f1)
+rm -f "$DIR/import.mbox"
+fi
 
 echo
-echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "BEGIN{printf \"%.2f\", $pox/$static}") (target >= 0.5; medians of $ROUNDS)"
-echo "  runs: static ${statics[*]}; POX ${poxes[*]}"
+want 1 && echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "BEGIN{printf \"%.2f\", $pox/$static}") (target >= 0.5; medians of $ROUNDS)"
+want 1 && echo "  runs: static ${statics[*]}; POX ${poxes[*]}"
+if want 2; then
 echo "storaged:           $sd"
 echo "pgbench -S:         $pg tps; auth+resolve pairs per pgbench transaction: $(awk "BEGIN{printf \"%.2f\", $sdrate/$pg}")"
+fi
+if want 3; then
 echo "store (one mailbox; 20 properties, 4 KB body; target ratio >= 0.5):"
 printf '  %s\n' "${store[@]}"
 echo "storaged RSS after the run: $rss KiB"
+fi
+if want 4; then
 echo "contents table of $ROWS messages (one client; targets: first page < 20 ms, substring < 100 ms median):"
 printf '  %s\n' "${table[@]}"
 echo "  $scan; storaged RSS while paging: $rss_scan"
+fi
+if want 5; then
+echo "import of $NIMP messages ($imp_size MB mbox, xc-mail -j 4, one mailbox):"
+echo "  $imp"
+echo "  $imp_cpu"
+fi

@@ -183,6 +183,12 @@ enum xw_op {
                                    answers; no password, only for a peer
                                    running as root or as storaged's user
                                    (admin tools, mtad); else E_PERM */
+    XW_OP_READ_PROP = 33,       /* PR_MID, [ATTACH_NUM | ROW_ID], PROPTAG
+                                   (its id counts), [OFFSET], [LIMIT]
+                                   (bytes) -> the value's bytes as on the
+                                   wire after its tag and length
+                                   (streamed), PROPTAG (as stored), VALUE
+                                   (bytes sent), TOTAL (the whole value) */
 };
 
 /*
@@ -282,6 +288,28 @@ const char *xc_status_name(uint32_t st);
    XW_F_CHUNK frames (a request: after its frame, which has XW_F_MORE,
    the last chunk without it; an answer: before its final frame). */
 #define XW_TAG_MIME PROP_TAG(PT_OBJECT, 0x0039)
+/* 0x0040..0x004F: large values ([MS-OXCPRPT] streams) */
+#define XW_TAG_ATTACH_NUM PROP_TAG(PT_LONG, 0x0040)
+#define XW_TAG_ROW_ID PROP_TAG(PT_LONG, 0x0041)
+#define XW_TAG_PROPTAG PROP_TAG(PT_LONG, 0x0042)
+/* a streamed value (READ_PROP's answer; the streamed argument of a
+   request whose content holds XW_MARK_STREAMED values) */
+#define XW_TAG_VALUE PROP_TAG(PT_OBJECT, 0x0043)
+/*
+ * Large values. GET_MESSAGE answers a value of more than XW_INLINE_MAX
+ * bytes on the wire, or one that would take its answer past the frame
+ * size, as PROP_TAG(PT_ERROR, id) = XW_E_NOT_ENOUGH_MEMORY, as
+ * RopGetPropertiesSpecific does ([MS-OXCPRPT] 3.2.5.1); READ_PROP reads
+ * it, whole or a range, as RopOpenStream + RopReadStream would.
+ * A request carries one in its streamed argument (XW_TAG_VALUE, the sum
+ * of their lengths): in the content, XW_MARK_STREAMED(type) then
+ * PROP_TAG(PT_OBJECT, id) = length stand for PROP_TAG(type, id) with the
+ * next length bytes of the stream (type PT_BINARY, PT_STRING8 or
+ * PT_UNICODE; in content order; every byte used).
+ */
+#define XW_INLINE_MAX (256u * 1024)
+#define XW_E_NOT_ENOUGH_MEMORY 0x8007000Eu
+#define XW_MARK_STREAMED 0x40F00003u
 #define XW_DEL_MESSAGES 0x01
 #define XW_DEL_FOLDERS 0x04
 #define XW_DELETE_HARD_DELETE 0x10

@@ -264,7 +264,7 @@ static xc_status generate(sd_db *db, const mbx *m, int64_t mid,
         return st;
     *cn_r = strtoull(PQgetvalue(r.msg, 0, 2), NULL, 10);
     xc_wbuf_init(&content, 0);
-    sd_emit_content(&content, &r, m->replid, mid);
+    sd_emit_content(&content, &r, m->replid, mid, 0);
     sd_content_rows_clear(&r);
     pv = content.err ? NULL : decode_all(&content, &n);
     ctx = calloc(1, sizeof(*ctx));

@@ -301,6 +301,12 @@ int sd_ops_fast(sd_req *req, sd_reply *rp)
 
 void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
 {
+    if (req->stream != NULL && req->hdr.op != XW_OP_IMPORT_MIME &&
+        req->hdr.op != XW_OP_SAVE_MESSAGE && req->hdr.op != XW_OP_SET_PROPS) {
+        sd_reply_status(rp, XC_E_BADREQ, "this operation takes no streamed "
+                        "argument");
+        return;
+    }
     switch (req->hdr.op) {
     case XW_OP_HELLO: op_hello(db, req, rp); break;
     case XW_OP_AUTH: (void)op_auth(db, req, rp); break;
@@ -330,6 +336,7 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_IMPORT_MIME: sd_mime_import(db, req, rp); break;
     case XW_OP_GET_MIME: sd_mime_get(db, req, rp); break;
     case XW_OP_TRUSTED_LOGIN: op_trusted_login(db, req, rp); break;
+    case XW_OP_READ_PROP: sd_store_read_prop(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

@@ -805,7 +805,7 @@ static int64_t content_size(const xc_propval *pv, size_t n)
 int sd_content_of(sd_req *req, sd_reply *rp, const xc_propval **pv_r,
                   size_t *n_r)
 {
-    size_t start;
+    size_t start, n;
 
     /* arguments, then START_MESSAGE content END_MESSAGE: arguments are
        looked up only before the content, which may use any tag */
@@ -818,9 +818,13 @@ int sd_content_of(sd_req *req, sd_reply *rp, const xc_propval **pv_r,
                         "START_MESSAGE and END_MESSAGE, last");
         return -1;
     }
-    *pv_r = req->args + start + 1;
-    *n_r = req->nargs - start - 2;
+    n = req->nargs - start - 2;
     req->nargs = start;
+    /* large values whose bytes came in the streamed argument */
+    if (sd_resolve_streamed(req, rp, req->args + start + 1, &n) < 0)
+        return -1;
+    *pv_r = req->args + start + 1;
+    *n_r = n;
     return 0;
 }
 
@@ -1100,7 +1104,8 @@ static void emit_embedded(xc_wbuf *w, PGresult *res, int i)
     xc_wbuf_free(&v);
 }
 
-static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
+static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end,
+                     size_t budget)
 {
     int32_t cur = -1;
     int open_ = 0, embed = -1;
@@ -1119,8 +1124,10 @@ static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end)
         }
         if (sd_be32(PQgetvalue(res, i, 1)) == PR_XC_EMBEDDED)
             embed = i;
-        else
+        else if (sd_value_fits(res, i, 1, w->len, budget))
             sd_emit_value(w, res, i, 1);
+        else
+            sd_emit_too_big(w, res, i, 1);
     }
     if (embed >= 0)
         emit_embedded(w, res, embed);
@@ -1186,7 +1193,7 @@ void sd_content_rows_clear(sd_content_rows *r)
 }
 
 void sd_emit_content(xc_wbuf *w, const sd_content_rows *r, uint16_t replid,
-                     int64_t mid)
+                     int64_t mid, size_t budget)
 {
     PGresult *res = r->msg;
     int fai = PQgetvalue(res, 0, 1)[0] == 't';
@@ -1220,10 +1227,14 @@ void sd_emit_content(xc_wbuf *w, const sd_content_rows *r, uint16_t replid,
               sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 7), NULL)));
     xc_put_i8(w, PR_LAST_MODIFICATION_TIME,
               sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 8), NULL)));
-    for (int i = 0; i < PQntuples(r->props); i++)
-        sd_emit_value(w, r->props, i, 0);
-    emit_sub(w, r->recips, XW_MARK_START_RECIP, XW_MARK_END_RECIP);
-    emit_sub(w, r->atts, XW_MARK_NEW_ATTACH, XW_MARK_END_ATTACH);
+    for (int i = 0; i < PQntuples(r->props); i++) {
+        if (sd_value_fits(r->props, i, 0, w->len, budget))
+            sd_emit_value(w, r->props, i, 0);
+        else
+            sd_emit_too_big(w, r->props, i, 0);
+    }
+    emit_sub(w, r->recips, XW_MARK_START_RECIP, XW_MARK_END_RECIP, budget);
+    emit_sub(w, r->atts, XW_MARK_NEW_ATTACH, XW_MARK_END_ATTACH, budget);
     xc_put_long(w, XW_MARK_END_MESSAGE, 0);
 }
 
@@ -1243,7 +1254,9 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     }
     sd_reply_status(rp, XC_OK, NULL);
-    sd_emit_content(sd_reply_final(rp), &r, m.replid, mid);
+    /* what doesn't fit in the answer is read with READ_PROP */
+    sd_emit_content(sd_reply_final(rp), &r, m.replid, mid,
+                    sd_config->max_frame - 1024);
     sd_content_rows_clear(&r);
 }
 

@@ -91,9 +91,11 @@ typedef struct sd_content_rows {
 xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
                            sd_content_rows *r);
 /* Append it as content: START_MESSAGE, computed and stored properties,
-   recipients, attachments, END_MESSAGE (what GET_MESSAGE answers). */
+   recipients, attachments, END_MESSAGE (what GET_MESSAGE answers). With a
+   budget (bytes w may reach; 0: none), values that don't fit, or are over
+   XW_INLINE_MAX, are PT_ERROR XW_E_NOT_ENOUGH_MEMORY instead. */
 void sd_emit_content(xc_wbuf *w, const sd_content_rows *r, uint16_t replid,
-                     int64_t mid);
+                     int64_t mid, size_t budget);
 void sd_content_rows_clear(sd_content_rows *r);
 /* Save content pv[0..n) (between, not including, the message markers) as
    SAVE_MESSAGE does, with req's arguments (PR_FID or PR_MID, FAI) and
@@ -112,6 +114,20 @@ xc_status sd_name_to_id(sd_db *db, int64_t mailbox, const uint8_t guid[16],
 xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
                         uint8_t guid_r[16], uint32_t *lid_r, char *name_r,
                         size_t name_len);
+
+/* ---- large values (sd_stream.c) -------------------------------------- */
+
+/* Replace the XW_MARK_STREAMED pairs of content pv[0..*n) by values in
+   req's streamed argument (in place; *n shrinks); checks the stream is
+   announced and used whole. Answers rp and returns -1 on a bad request. */
+int sd_resolve_streamed(sd_req *req, sd_reply *rp, xc_propval *pv,
+                        size_t *n);
+/* Does the stored value (VALUE_COLS from col) fit: under XW_INLINE_MAX
+   and within budget with have bytes written (budget 0: always)? */
+int sd_value_fits(PGresult *res, int row, int col, size_t have,
+                  size_t budget);
+/* Its NotEnoughMemory error in its place. */
+void sd_emit_too_big(xc_wbuf *w, PGresult *res, int row, int col);
 
 /* ---- Internet format (sd_mime.c) ------------------------------------ */
 

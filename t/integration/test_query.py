@@ -19,13 +19,13 @@ import struct
 import xctest
 from xctest import (OK, E_BADREQ, E_UNSUPPORTED, PT_SHORT, PT_LONG,
                     PT_DOUBLE, PT_BOOLEAN, PT_I8, PT_STRING8, PT_UNICODE,
-                    PT_SYSTIME, PT_BINARY, PT_MV, check, tag)
+                    PT_SYSTIME, PT_BINARY, PT_MV, OP_SET_PROPS, check, tag)
 from test_store import (Mailbox, Message, PR_MID, PR_SUBJECT, PR_BODY,
                         PR_MESSAGE_DELIVERY_TIME, PR_MESSAGE_FLAGS,
                         PR_MESSAGE_SIZE, PR_MESSAGE_CLASS, PR_RECIPIENT_TYPE,
                         PR_ATTACH_METHOD, PR_ATTACH_LONG_FILENAME,
                         PR_ATTACH_DATA_BIN, MSGFLAG_READ, T_TOTAL, filetime,
-                        counter)
+                        counter, START_MESSAGE, END_MESSAGE)
 
 T_RESTRICTION = tag(PT_BINARY, 0x20)
 T_SEEK_MID = tag(PT_I8, 0x21)
@@ -547,6 +547,16 @@ def full_text_search_finds_words_in_subject_body_and_addresses():
     r = box.save(Message([(PR_SUBJECT, "renamed"), (PR_BODY, "nothing here")]), mid=mids[0])
     check("a saved-over message is re-indexed", r.status == OK and
           fts("quarterly") == [] and fts("renamed") == [mids[0]])
+    r = box.ask(OP_SET_PROPS, [(PR_MID, mids[1]), (START_MESSAGE, 0),
+                               (PR_SUBJECT, "Dinner"), (END_MESSAGE, 0)])
+    check("a message changed by SET_PROPS is re-indexed",
+          r.status == OK and fts("dinner") == [mids[1]] and fts("lunch") == [mids[1]])
+    row = "SELECT xmin FROM message_search WHERE mid = %d" % counter(mids[1])
+    before, _ = xctest.psql(row)
+    r = box.set_read([mids[1]])
+    after, _ = xctest.psql(row)
+    check("marking it read does not index it again (sql/007)",
+          r.status == OK and before and before == after, (before, after))
     box.close()
 
 

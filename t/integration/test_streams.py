@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""test_streams - large property values ([MS-OXCPRPT] streams).
+
+Alice saves a message with a 600 KiB body and a 2 MiB attachment: too
+large for a frame, their bytes travel in the request's streamed argument
+(XW_MARK_STREAMED values). Reading it, GET_MESSAGE answers them as
+NotEnoughMemory errors, as RopGetPropertiesSpecific does, and everything
+else as usual; READ_PROP gives each one back, whole or a range, in
+chunks. A 200 KiB value still comes inline. SET_PROPS takes a streamed
+value too. A large imported message reads the same way. Malformed
+streamed values are refused with the connection alive, and nobody reads
+another mailbox's values.
+
+The contract is lib/xc_wire.h (XW_MARK_STREAMED, XW_INLINE_MAX, op 33).
+"""
+import random
+
+import xctest
+from xctest import (BOB, OK, E_BADREQ, E_NOTFOUND, T_SESSION, T_MAILBOX_ID,
+                    T_ERRMSG, PT_LONG, PT_OBJECT, PT_ERROR, PT_BINARY,
+                    PT_UNICODE, PT_STRING8, OP_SET_PROPS, F_CHUNK, F_MORE,
+                    check, tag)
+from test_store import (Mailbox, Message, a_note, PR_MID, PR_SUBJECT, PR_BODY,
+                        PR_ATTACH_DATA_BIN, PR_ATTACH_LONG_FILENAME,
+                        START_MESSAGE, END_MESSAGE, NEW_ATTACH, END_ATTACH,
+                        OP_SAVE_MESSAGE, T_TOTAL, T_OFFSET, T_LIMIT)
+from test_mime import answer, import_mime
+
+OP_READ_PROP = 33
+T_ATTACH_NUM = tag(PT_LONG, 0x40)
+T_ROW_ID = tag(PT_LONG, 0x41)
+T_PROPTAG = tag(PT_LONG, 0x42)
+T_VALUE = tag(PT_OBJECT, 0x43)
+MARK_STREAMED = 0x40F00003
+NOT_ENOUGH_MEMORY = 0x8007000E
+CHUNK = 65536
+
+
+def streamed(t, data):
+    """Content items standing for (t, data) with data in the stream."""
+    return [(MARK_STREAMED, t & 0xFFFF), (tag(PT_OBJECT, t >> 16), len(data))]
+
+
+def send(mb, op, items, stream, announce=None):
+    """A request whose streamed argument is `stream`; (status, props)."""
+    sd = mb.sd
+    rid = sd.next_id
+    sd.next_id += 1
+    props = [(T_SESSION, mb.session), (T_MAILBOX_ID, mb.id),
+             (T_VALUE, len(stream) if announce is None else announce)] + items
+    sd.send_raw(xctest.frame(op, rid, xctest.enc_props(props), flags=F_MORE))
+    pieces = [stream[i:i + CHUNK] for i in range(0, len(stream), CHUNK)] or [b""]
+    for i, p in enumerate(pieces):
+        sd.send_raw(xctest.frame(op, rid, p, flags=F_CHUNK |
+                                 (F_MORE if i + 1 < len(pieces) else 0)))
+    st, props, _ = answer(mb, rid)
+    return st, props
+
+
+def read_prop(mb, mid, t, attach=None, row=None, offset=None, limit=None):
+    args = [(T_SESSION, mb.session), (T_MAILBOX_ID, mb.id), (PR_MID, mid), (T_PROPTAG, t)]
+    if attach is not None:
+        args.append((T_ATTACH_NUM, attach))
+    if row is not None:
+        args.append((T_ROW_ID, row))
+    if offset is not None:
+        args.append((T_OFFSET, offset))
+    if limit is not None:
+        args.append((T_LIMIT, limit))
+    rid = mb.sd.send(OP_READ_PROP, args)
+    return answer(mb, rid)
+
+
+def errors_of(props):
+    return {t >> 16: v for t, v in props if t & 0xFFFF == PT_ERROR}
+
+
+BODY = "".join("Line %d of a very long report \u00e9t\u00e9 \u2013 ok\r\n" % i
+               for i in range(15000))
+BLOB = random.Random(5).randbytes(2 * 1024 * 1024)
+MID_SIZED = random.Random(6).randbytes(200 * 1024)
+SAVED = {}
+
+
+def a_message_larger_than_a_frame_is_saved_through_a_stream():
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Large values")
+    body = BODY.encode("utf-16-le")
+    check("the body is over 600 KiB as UTF-16", len(body) > 600 * 1024, len(body))
+    items = [
+        (xctest.PR_FID, fid), (START_MESSAGE, 0),
+        (xctest.tag(PT_UNICODE, 0x001A), "IPM.Note"), (PR_SUBJECT, "Annual report")] + \
+        streamed(PR_BODY, body) + [(tag(PT_BINARY, 0x6852), MID_SIZED),
+                                   (NEW_ATTACH, 0), (PR_ATTACH_LONG_FILENAME, "report.pdf")] + \
+        streamed(PR_ATTACH_DATA_BIN, BLOB) + [(END_ATTACH, 0), (END_MESSAGE, 0)]
+    st, p = send(mb, OP_SAVE_MESSAGE, items, body + BLOB)
+    check("a 2.6 MiB message saves with its large values streamed", st == OK, p)
+    SAVED["mid"] = p.get(PR_MID)
+    r, got, problem = mb.get(SAVED["mid"] or 0)
+    check("GET_MESSAGE answers within a frame", r.status == OK and problem is None,
+          (r.status, r.get(T_ERRMSG), problem))
+    got = got or Message()
+    errs = errors_of(got.props)
+    check("the body is a NotEnoughMemory error, as RopGetPropertiesSpecific gives",
+          errs.get(0x1000) == NOT_ENOUGH_MEMORY, errs)
+    check("the other properties are as saved",
+          got.prop(PR_SUBJECT) == "Annual report" and
+          got.prop(tag(PT_BINARY, 0x6852)) == MID_SIZED)
+    att = dict(got.attachments[0][1]) if got.attachments else {}
+    check("so is the attachment's data, its name is not",
+          att.get(PR_ATTACH_LONG_FILENAME) == "report.pdf" and
+          errors_of(got.attachments[0][1] if got.attachments else []).get(0x3701) is not None,
+          att.keys())
+    mb.close()
+
+
+def read_prop_gives_the_values_back():
+    mb = Mailbox()
+    mid = SAVED.get("mid") or 0
+    st, p, data = read_prop(mb, mid, PR_BODY)
+    check("READ_PROP streams the body back in UTF-16",
+          st == OK and data == BODY.encode("utf-16-le"), (st, len(data)))
+    check("and says its type and size", p.get(T_PROPTAG) == PR_BODY and
+          p.get(T_TOTAL) == len(data) and p.get(T_VALUE) == len(data), p)
+    st, p, data = read_prop(mb, mid, PR_ATTACH_DATA_BIN, attach=0)
+    check("the attachment's 2 MiB come back intact", st == OK and data == BLOB, (st, len(data)))
+    st, p, data = read_prop(mb, mid, PR_ATTACH_DATA_BIN, attach=0, offset=1000000, limit=70000)
+    check("a range reads just that range", st == OK and data == BLOB[1000000:1070000] and
+          p.get(T_TOTAL) == len(BLOB), (st, len(data), p.get(T_TOTAL)))
+    st, p, data = read_prop(mb, mid, PR_ATTACH_DATA_BIN, attach=0, offset=len(BLOB) + 5)
+    check("a range past the end is empty", st == OK and data == b"", (st, len(data)))
+    st, p, data = read_prop(mb, mid, tag(PT_UNICODE, 0x0037))
+    check("a small value reads the same way", st == OK and
+          data == "Annual report".encode("utf-16-le"), data)
+    st, _, _ = read_prop(mb, mid, tag(PT_BINARY, 0x6899))
+    check("a property the message lacks is E_NOTFOUND", st == E_NOTFOUND, st)
+    st, _, _ = read_prop(mb, mid, PR_ATTACH_DATA_BIN, attach=7)
+    check("an attachment it lacks is E_NOTFOUND", st == E_NOTFOUND, st)
+    st, _, _ = read_prop(mb, mid, PR_ATTACH_DATA_BIN, attach=0, row=0)
+    check("ATTACH_NUM and ROW_ID together are E_BADREQ", st == E_BADREQ, st)
+    bob = Mailbox(BOB)
+    st, _, _ = read_prop(bob, mid, PR_BODY)
+    check("Bob can't read Alice's values", st == E_NOTFOUND, st)
+    bob.close()
+    mb.close()
+
+
+def set_props_takes_a_streamed_value():
+    mb = Mailbox()
+    mid = SAVED.get("mid") or 0
+    body = ("Replaced. " * 40000).encode("utf-16-le")
+    st, p = send(mb, OP_SET_PROPS, [(PR_MID, mid), (START_MESSAGE, 0)] +
+                 streamed(PR_BODY, body) + [(END_MESSAGE, 0)], body)
+    check("SET_PROPS sets an 800 KiB body from the stream", st == OK, p)
+    st, _, data = read_prop(mb, mid, PR_BODY)
+    check("and READ_PROP reads the new one", st == OK and data == body, len(data))
+    mb.close()
+
+
+def a_large_imported_message_reads_too():
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Large import")
+    text = "".join("%06d the quick brown fox jumps over the lazy dog\r\n" % i
+                   for i in range(40000))
+    data = ("From: a@example.org\r\nSubject: big import\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=us-ascii\r\n\r\n" + text).encode()
+    st, p, _ = import_mime(mb, fid, data)
+    r, got, _ = mb.get(p.get(PR_MID, 0))
+    check("a 2 MiB imported message opens", st == OK and r.status == OK,
+          (st, r.status, r.get(T_ERRMSG)))
+    st2, _, body = read_prop(mb, p.get(PR_MID, 0), PR_BODY)
+    check("and its body reads with READ_PROP",
+          st2 == OK and body.decode("utf-16-le").replace("\r\n", "\n").strip() ==
+          text.replace("\r\n", "\n").strip(), (st2, len(body)))
+    mb.close()
+
+
+def bad_streamed_values_are_refused():
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Bad streams")
+    head = [(xctest.PR_FID, fid), (START_MESSAGE, 0), (PR_SUBJECT, "bad")]
+    cases = {
+        "a streamed PT_LONG": (head + [(MARK_STREAMED, PT_LONG), (tag(PT_OBJECT, 0x6800), 4),
+                                       (END_MESSAGE, 0)], b"abcd", None),
+        "fewer bytes than the values need": (head + streamed(PR_BODY, b"x" * 100) +
+                                             [(END_MESSAGE, 0)], b"x" * 50, None),
+        "bytes left over": (head + streamed(PR_BODY, b"xy" * 10) + [(END_MESSAGE, 0)],
+                            b"xy" * 20, None),
+        "a length other than announced": (head + streamed(PR_BODY, b"xy" * 10) +
+                                          [(END_MESSAGE, 0)], b"xy" * 10, 7),
+        "invalid UTF-8 in a PT_STRING8": (head + streamed(tag(PT_STRING8, 0x1000), b"\xff\xfe") +
+                                          [(END_MESSAGE, 0)], b"\xff\xfe", None),
+        "odd-length UTF-16": (head + streamed(PR_BODY, b"abc") + [(END_MESSAGE, 0)],
+                              b"abc", None),
+        "a marker without its length": (head + [(MARK_STREAMED, PT_BINARY), (END_MESSAGE, 0)],
+                                        b"", None),
+    }
+    for what, (items, stream, announce) in cases.items():
+        st, p = send(mb, OP_SAVE_MESSAGE, items, stream, announce)
+        check("%s is E_BADREQ" % what, st == E_BADREQ and p.get(T_ERRMSG), p)
+    r = mb.ask(OP_SAVE_MESSAGE, head + streamed(PR_BODY, b"ab") + [(END_MESSAGE, 0)])
+    check("streamed values without a stream are E_BADREQ", r.status == E_BADREQ, r)
+    st, p = send(mb, xctest.OP_LIST_FOLDERS, [], b"unwanted")
+    check("a stream on an operation that takes none is E_BADREQ", st == E_BADREQ, p)
+    c = mb.contents(fid, [PR_MID])
+    check("nothing was saved", c.get(T_TOTAL) == 0, c)
+    check("the connection goes on", mb.save(a_note("fine"), fid=fid).status == OK)
+    mb.close()
+
+
+if __name__ == "__main__":
+    xctest.run_tests(
+        a_message_larger_than_a_frame_is_saved_through_a_stream,
+        read_prop_gives_the_values_back,
+        set_props_takes_a_streamed_value,
+        a_large_imported_message_reads_too,
+        bad_streamed_values_are_refused,
+    )
