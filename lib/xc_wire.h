@@ -189,6 +189,16 @@ enum xw_op {
                                    wire after its tag and length
                                    (streamed), PROPTAG (as stored), VALUE
                                    (bytes sent), TOTAL (the whole value) */
+    XW_OP_GET_PERMISSIONS = 34, /* PR_FID -> rows of PR_MEMBER_ID (0
+                                   Default, -1 Anonymous), PR_MEMBER_NAME,
+                                   PR_SMTP_ADDRESS (users), PR_MEMBER_RIGHTS
+                                   ([MS-OXCPERM] 2.2.4; the Default row
+                                   always) */
+    XW_OP_SET_PERMISSIONS = 35, /* PR_FID, then per member ADDRESS (an
+                                   address, "default" or "anonymous") and
+                                   PR_MEMBER_RIGHTS (-1 removes the row)
+                                   -> status; needs FolderOwner; one
+                                   transaction ([MS-OXCPERM] 2.2.5) */
 };
 
 /*
@@ -310,6 +320,37 @@ const char *xc_status_name(uint32_t st);
 #define XW_INLINE_MAX (256u * 1024)
 #define XW_E_NOT_ENOUGH_MEMORY 0x8007000Eu
 #define XW_MARK_STREAMED 0x40F00003u
+
+/*
+ * Folder permissions ([MS-OXCPERM] 2.2.7, PidTagMemberRights). A
+ * mailbox's owner has every right. Anyone else works in another mailbox
+ * (MAILBOX_ID of that mailbox, their own session) as the folder's rights
+ * for them allow: ReadAny for CONTENTS, GET_MESSAGE, GET_MIME, READ_PROP,
+ * SET_READ; Create for a new message (SAVE_MESSAGE, IMPORT_MIME);
+ * EditAny, or EditOwned on messages they created, to save over one;
+ * DeleteAny, or DeleteOwned, for DELETE_MESSAGES; CreateSubFolder for
+ * CREATE_FOLDER; FolderVisible to see the folder in LIST_FOLDERS and
+ * its permissions; FolderOwner to change them. Other operations are the
+ * owner's alone for now. A missing right answers XC_E_PERM.
+ */
+#define XW_RIGHT_READ_ANY 0x0001u
+#define XW_RIGHT_CREATE 0x0002u
+#define XW_RIGHT_EDIT_OWNED 0x0008u
+#define XW_RIGHT_DELETE_OWNED 0x0010u
+#define XW_RIGHT_EDIT_ANY 0x0020u
+#define XW_RIGHT_DELETE_ANY 0x0040u
+#define XW_RIGHT_CREATE_SUBFOLDER 0x0080u
+#define XW_RIGHT_FOLDER_OWNER 0x0100u
+#define XW_RIGHT_FOLDER_CONTACT 0x0200u
+#define XW_RIGHT_FOLDER_VISIBLE 0x0400u
+#define XW_RIGHT_FREEBUSY_SIMPLE 0x0800u
+#define XW_RIGHT_FREEBUSY_DETAILED 0x1000u
+#define XW_RIGHTS_ALL 0x1FFBu
+#define PR_MEMBER_ID PROP_TAG(PT_I8, 0x6671)
+#define PR_MEMBER_NAME PROP_TAG(PT_STRING8, 0x6672)
+#define PR_MEMBER_RIGHTS PROP_TAG(PT_LONG, 0x6673)
+/* the session's own rights in a folder (LIST_FOLDERS rows) */
+#define PR_RIGHTS PROP_TAG(PT_LONG, 0x6639)
 #define XW_DEL_MESSAGES 0x01
 #define XW_DEL_FOLDERS 0x04
 #define XW_DELETE_HARD_DELETE 0x10

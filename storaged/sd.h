@@ -230,6 +230,8 @@ void sd_store_quota(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_perm_get(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_perm_set(sd_db *db, sd_req *req, sd_reply *rp);
 /* folders (sd_folder.c) */
 void sd_folder_delete(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_folder_move(sd_db *db, sd_req *req, sd_reply *rp);

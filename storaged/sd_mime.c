@@ -152,7 +152,9 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
     sd_user me;
     mbx m;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    int64_t fid;
+
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     if (v == NULL || req->stream == NULL ||
         (uint64_t)v->v.i64 != req->stream_len) {
@@ -166,6 +168,10 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
                         "PR_FID");
         return;
     }
+    if (sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0 ||
+        sd_need_rights(db, rp, &m, fid, XW_RIGHT_CREATE, "creating a "
+                       "message needs Create", NULL) < 0)
+        return;
     if (req->stream_len > sd_config->max_message_size) {
         snprintf(msg, sizeof(msg), "message of %zu bytes exceeds "
                  "max_message_size (%zu)", req->stream_len,
@@ -178,7 +184,7 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     }
     ctx->db = db;
-    ctx->mailbox = me.mailbox_id;
+    ctx->mailbox = m.id;
     xc_wbuf_init(&out, 0);
     if (xc_mime_to_content(req->stream, req->stream_len, NULL, name_to_id,
                            ctx, &out, &err) < 0) {
@@ -285,7 +291,7 @@ static xc_status generate(sd_db *db, const mbx *m, int64_t mid,
 void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql[] =
-        "SELECT m.cn, mm.cn, mm.received, b.data FROM messages m "
+        "SELECT m.cn, mm.cn, mm.received, b.data, m.fid FROM messages m "
         "LEFT JOIN message_mime mm ON mm.mailbox_id = m.mailbox_id "
         "  AND mm.mid = m.mid "
         "LEFT JOIN blobs b ON b.hash = mm.blob "
@@ -304,10 +310,10 @@ void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp)
     const uint8_t *p;
     size_t len;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
         return;
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, mid);
     if ((res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st)) == NULL) {
         sd_reply_status(rp, st, NULL);
@@ -316,6 +322,12 @@ void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp)
     if (PQntuples(res) != 1) {
         PQclear(res);
         sd_reply_status(rp, XC_E_NOTFOUND, "no such message");
+        return;
+    }
+    if (!m.owner &&
+        sd_need_rights(db, rp, &m, (int64_t)sd_be64(PQgetvalue(res, 0, 4)),
+                       XW_RIGHT_READ_ANY, "reading needs ReadAny", NULL) < 0) {
+        PQclear(res);
         return;
     }
     cn = sd_be64(PQgetvalue(res, 0, 0));
@@ -333,7 +345,7 @@ void sd_mime_get(sd_db *db, sd_req *req, sd_reply *rp)
                                                         : err);
             return;
         }
-        cache_mime(db, me.mailbox_id, mid, cn, mime.p, mime.len);
+        cache_mime(db, m.id, mid, cn, mime.p, mime.len);
         p = mime.p;
         len = mime.len;
     }

@@ -11,6 +11,7 @@
  *   and folder permissions ([MS-OXCPERM]) extend this with the store.
  */
 #include "sd.h"
+#include "sd_store.h"
 #include "xc_ids.h"
 
 #include <ctype.h>
@@ -200,8 +201,29 @@ static int op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
         sd_dir_put(addr, &u, gen);
     }
     if (u.user_id != me.user_id) {
-        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
-        return 1;
+        /* another's mailbox: only if they gave us (or everyone) a right
+           in it ([MS-OXCPERM]) */
+        static const char sql_shared[] =
+            "SELECT 1 FROM folder_permissions WHERE mailbox_id = $1 "
+            "AND member_id IN ($2, 0) AND rights <> 0 LIMIT 1";
+        char a[24], b[24];
+        const char *p2[2] = { a, b };
+        int shared;
+
+        if (db == NULL)
+            return 0;
+        snprintf(a, sizeof(a), "%" PRId64, u.mailbox_id);
+        snprintf(b, sizeof(b), "%" PRId64, me.user_id);
+        if ((res = sd_db_exec(db, sql_shared, 2, p2, &st)) == NULL) {
+            sd_reply_status(rp, st, NULL);
+            return 1;
+        }
+        shared = PQntuples(res) == 1;
+        PQclear(res);
+        if (!shared) {
+            sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+            return 1;
+        }
     }
     sd_reply_status(rp, XC_OK, NULL);
     put_user(sd_reply_final(rp), &u);
@@ -222,35 +244,41 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
         "       t.folder_type, coalesce(t.special, 0), m.replica_id, "
         "       t.content_count, t.unread_count, t.assoc_count, "
         "       EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id "
-        "               AND c.parent_fid = t.fid) "
+        "               AND c.parent_fid = t.fid), "
+        "       CASE WHEN $3::boolean THEN $4::integer ELSE coalesce(("
+        "         SELECT fp.rights FROM folder_permissions fp "
+        "         WHERE fp.mailbox_id = t.mailbox_id AND fp.fid = t.fid "
+        "         AND fp.member_id IN ($2, 0) "
+        "         ORDER BY fp.member_id DESC LIMIT 1), 0) END "
         "FROM tree t JOIN mailboxes m ON m.id = t.mailbox_id "
         "ORDER BY t.depth, t.fid";
-    char mbx[24];
-    const char *params[1] = { mbx };
+    char mbx_[24], who[24], all[16];
     sd_user me;
-    int64_t mailbox;
+    mbx m;
+    const char *params[4] = { mbx_, who, NULL, all };
     PGresult *res;
     xc_status st;
 
-    if (sd_need_session(req, rp, &me) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
-    if (sd_arg_i8(req, XW_TAG_MAILBOX_ID, &mailbox) < 0) {
-        sd_reply_status(rp, XC_E_BADREQ, "mailbox required");
-        return;
-    }
-    if (mailbox != me.mailbox_id) {
-        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
-        return;
-    }
-    snprintf(mbx, sizeof(mbx), "%" PRId64, mailbox);
-    res = sd_db_exec(db, sql, 1, params, &st);
+    snprintf(mbx_, sizeof(mbx_), "%" PRId64, m.id);
+    snprintf(who, sizeof(who), "%" PRId64, m.me);
+    snprintf(all, sizeof(all), "%u", XW_RIGHTS_ALL);
+    params[2] = m.owner ? "t" : "f";
+    res = sd_db_exec(db, sql, 4, params, &st);
     if (res == NULL) {
         sd_reply_status(rp, st, NULL);
         return;
     }
     for (int i = 0; i < PQntuples(res); i++) {
-        xc_wbuf *w = sd_reply_begin_row(rp);
+        xc_wbuf *w;
         uint16_t replid = (uint16_t)atoi(PQgetvalue(res, i, 6));
+        uint32_t rights = (uint32_t)strtoul(PQgetvalue(res, i, 11), NULL, 10);
+
+        /* someone else's mailbox: the folders they may see */
+        if (!(rights & (XW_RIGHT_FOLDER_VISIBLE | XW_RIGHT_FOLDER_OWNER)))
+            continue;
+        w = sd_reply_begin_row(rp);
 
         xc_put_i8(w, PR_FID, (int64_t)xc_make_id(replid,
                   (uint64_t)strtoll(PQgetvalue(res, i, 0), NULL, 10)));
@@ -266,6 +294,7 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
         xc_put_long(w, PR_CONTENT_UNREAD, atoi(PQgetvalue(res, i, 8)));
         xc_put_long(w, PR_ASSOC_CONTENT_COUNT, atoi(PQgetvalue(res, i, 9)));
         xc_put_bool(w, PR_SUBFOLDERS, PQgetvalue(res, i, 10)[0] == 't');
+        xc_put_long(w, PR_RIGHTS, (int32_t)rights);
         if (sd_reply_row(rp, w) < 0)
             break;          /* client gone; the final frame fails too */
     }
@@ -337,6 +366,8 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_GET_MIME: sd_mime_get(db, req, rp); break;
     case XW_OP_TRUSTED_LOGIN: op_trusted_login(db, req, rp); break;
     case XW_OP_READ_PROP: sd_store_read_prop(db, req, rp); break;
+    case XW_OP_GET_PERMISSIONS: sd_perm_get(db, req, rp); break;
+    case XW_OP_SET_PERMISSIONS: sd_perm_set(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

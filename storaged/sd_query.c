@@ -932,7 +932,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     xc_wbuf_init(&q.sql, 0);
     xc_wbuf_init(&ids, 0);
     xc_wbuf_init(&pids, 0);
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         goto out;
     if (cols == NULL || cols->v.mv.count > 256) {
         sd_reply_status(rp, XC_E_BADREQ, "COLUMNS (at most 256) required");
@@ -1022,7 +1022,9 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_FAI)) != NULL)
         fai = v->v.b;
-    if (sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
+    if (sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0 ||
+        sd_need_rights(db, rp, &m, fid, XW_RIGHT_READ_ANY,
+                       "reading the folder needs ReadAny", NULL) < 0)
         goto out;
     replid = m.replid;
     (void)sd_arg_i8(req, PR_FID, &fid_w);
@@ -1030,13 +1032,13 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         sd_reply_status(rp, XC_E_NOTFOUND, "no such row");
         goto out;
     }
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, fid);
 
     /* FROM messages WHERE <folder> [AND <restriction>]: $1 mailbox, $2
        folder, $3 FAI, then the restriction's values; with a count
        restriction, FROM the first N of those in the table's order */
-    q.mailbox = me.mailbox_id;
+    q.mailbox = m.id;
     param_str(&q, a);
     param_str(&q, b);
     param_str(&q, fai ? "t" : "f");

@@ -99,8 +99,11 @@ int sd_open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
         sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
         return -1;
     }
+    memset(m, 0, sizeof(*m));
     m->id = id;
     m->replid = me->replica_id;
+    m->owner = 1;
+    m->me = me->user_id;
     return 0;
 }
 
@@ -526,7 +529,7 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     PGresult *res;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     if (sd_arg_i8(req, PR_PARENT_FID, &parent_w) < 0 ||
         sd_arg_str(req, PR_DISPLAY_NAME, name, sizeof(name)) < 0 ||
@@ -536,16 +539,20 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     }
     if (sd_arg_str(req, PR_CONTAINER_CLASS, cls, sizeof(cls)) == 0)
         params[4] = cls;
-    if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_take_mailbox(db, me.mailbox_id, 1, &m, &cn, &gc)) != XC_OK)
-        goto fail;
     if ((parent = sd_gc_of(&m, parent_w)) < 0) {
-        st = XC_E_NOTFOUND;
-        goto fail;
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such parent folder");
+        return;
     }
+    if (sd_need_rights(db, rp, &m, parent, XW_RIGHT_CREATE_SUBFOLDER,
+                       "creating a subfolder needs CreateSubFolder",
+                       NULL) < 0)
+        return;
+    if ((st = sd_db_begin(db)) != XC_OK ||
+        (st = sd_take_mailbox(db, m.id, 1, &m, &cn, &gc)) != XC_OK)
+        goto fail;
     xc_xid(xid, m.guid, cn);
     (void)xc_pcl_merge(NULL, 0, xid, sizeof(xid), pcl, sizeof(pcl));
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRIu64, gc);
     snprintf(c3, sizeof(c3), "%" PRId64, parent);
     snprintf(cn6, sizeof(cn6), "%" PRIu64, cn);
@@ -557,7 +564,20 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     if (res == NULL)
         goto fail;
     PQclear(res);
-    if ((st = sd_log_change(db, me.mailbox_id, cn, "create", gc, NULL, 0)) !=
+    if (!m.owner) {
+        /* a delegate owns the folder they made ([MS-OXCPERM]) */
+        static const char sql_own[] =
+            "INSERT INTO folder_permissions (mailbox_id, fid, member_id, "
+            "rights) VALUES ($1, $2, $3, $4)";
+        char u[24], r[16];
+        const char *op[4] = { a, b, u, r };
+        snprintf(u, sizeof(u), "%" PRId64, m.me);
+        snprintf(r, sizeof(r), "%u", XW_RIGHTS_ALL);
+        if ((res = sd_db_exec(db, sql_own, 4, op, &st)) == NULL)
+            goto fail;
+        PQclear(res);
+    }
+    if ((st = sd_log_change(db, m.id, cn, "create", gc, NULL, 0)) !=
             XC_OK ||
         (st = sd_db_commit(db)) != XC_OK)
         goto fail;
@@ -897,13 +917,15 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
                      size_t mime_len)
 {
     static const char sql_old[] =
-        "SELECT fid, is_fai, pcl, is_read, message_size FROM messages "
+        "SELECT fid, is_fai, pcl, is_read, message_size, "
+        "coalesce(creator_id, -1) FROM messages "
         "WHERE mailbox_id = $1 AND mid = $2 FOR UPDATE";
     static const char sql_insert[] =
         "INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, "
-        "pcl, message_class, subject, delivery_time, message_size, is_read) "
+        "pcl, message_class, subject, delivery_time, message_size, is_read, "
+        "creator_id) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'IPM.Note'), "
-        "coalesce($9, ''), to_timestamp($10::float8), $11, $12)";
+        "coalesce($9, ''), to_timestamp($10::float8), $11, $12, $13)";
     static const char sql_update[] =
         "UPDATE messages SET cn = $5, change_key = $6, pcl = $7, "
         "message_class = coalesce($8, 'IPM.Note'), subject = coalesce($9, ''), "
@@ -919,17 +941,18 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
     int32_t sub = 0;
     uint8_t xid[XC_XID_LEN], pcl[XC_PCL_MAX];
     int pcllen;
-    char a[24], b[24], f[24], c5[24], sz[24];
+    char a[24], b[24], f[24], c5[24], sz[24], who[24];
+    uint32_t rights = 0;
     hot h;
     const char *err;
-    const char *params[12];
-    int len[12] = { 0 }, fmt[12] = { 0 };
+    const char *params[13];
+    int len[13] = { 0 }, fmt[13] = { 0 };
     sd_user me;
     mbx m;
     xc_status st;
     PGresult *res;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     create = sd_arg_i8(req, PR_MID, &mid_w) < 0;
     if (create && sd_arg_i8(req, PR_FID, &fid_w) < 0) {
@@ -957,18 +980,23 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
             st = XC_E_NOTFOUND;
             goto fail_early;
         }
+        if (sd_need_rights(db, rp, &m, fid, XW_RIGHT_CREATE, "creating a "
+                           "message needs Create", NULL) < 0) {
+            hot_free(&h);
+            return;
+        }
     } else if ((mid = sd_gc_of(&m, mid_w)) < 0) {
         st = XC_E_NOTFOUND;
         goto fail_early;
     }
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     if ((st = sd_db_begin(db)) != XC_OK)
         goto fail;
-    if ((st = sd_take_mailbox(db, me.mailbox_id, create, &m, &cn, &gc)) != XC_OK)
+    if ((st = sd_take_mailbox(db, m.id, create, &m, &cn, &gc)) != XC_OK)
         goto fail;
     pcllen = 0;
     if (create) {
-        if ((st = sd_folder_exists(db, me.mailbox_id, (uint64_t)fid)) != XC_OK)
+        if ((st = sd_folder_exists(db, m.id, (uint64_t)fid)) != XC_OK)
             goto fail;
         mid = (int64_t)gc;
         snprintf(b, sizeof(b), "%" PRId64, mid);
@@ -987,6 +1015,21 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
         fai = PQgetvalue(res, 0, 1)[0] == 't';
         was_read = PQgetvalue(res, 0, 3)[0] == 't';
         old_size = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        if (!m.owner &&
+            ((st = sd_rights(db, &m, fid, &rights)) != XC_OK ||
+             !sd_may_change(rights, &m,
+                            strtoll(PQgetvalue(res, 0, 5), NULL, 10), 1))) {
+            PQclear(res);
+            if (st == XC_OK) {
+                sd_db_rollback(db);
+                hot_free(&h);
+                sd_reply_status(rp, XC_E_PERM, "access denied: saving over "
+                                "a message needs EditAny, or EditOwned on "
+                                "your own");
+                return;
+            }
+            goto fail;
+        }
         {
             size_t ol = 0;
             unsigned char *old = PQunescapeBytea(
@@ -999,7 +1042,7 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
         PQclear(res);
         if (pcllen < 0)
             pcllen = 0;     /* a damaged PCL restarts from this change */
-        if ((st = delete_content(db, me.mailbox_id, (uint64_t)mid)) != XC_OK)
+        if ((st = delete_content(db, m.id, (uint64_t)mid)) != XC_OK)
             goto fail;
     }
     if (sd_over_quota(&m, size - old_size)) {
@@ -1025,10 +1068,12 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
     hot_params(&h, params + 7);
     params[10] = sz;
     params[11] = is_read ? "t" : "f";
+    snprintf(who, sizeof(who), "%" PRId64, m.me);
+    params[12] = who;
     if ((st = sd_db_pipe_begin(db)) != XC_OK)
         goto fail;
-    st = sd_db_pipe_send(db, create ? sql_insert : sql_update, 12, params, len,
-                         fmt);
+    st = sd_db_pipe_send(db, create ? sql_insert : sql_update, create ? 13 : 12,
+                         params, len, fmt);
     table = T_MSG;
     for (size_t i = 0; i < n && st == XC_OK; i++) {
         uint32_t tag = pv[i].tag;
@@ -1046,22 +1091,22 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
             continue;
         if (tag == XW_MARK_START_EMBED) {
             size_t end = embed_end(pv, n, i);
-            st = put_embedded(db, me.mailbox_id, (uint64_t)mid, sub,
+            st = put_embedded(db, m.id, (uint64_t)mid, sub,
                               pv + i + 1, end - i - 1);
             i = end;
             continue;
         }
-        st = sd_put_value(db, table, me.mailbox_id, (uint64_t)mid, sub, &pv[i]);
+        st = sd_put_value(db, table, m.id, (uint64_t)mid, sub, &pv[i]);
     }
     if (st == XC_OK && mime != NULL)
         st = put_mime(db, a, b, c5, mime, mime_len);
     if (st == XC_OK) {
         uint64_t umid = (uint64_t)mid;
-        st = sd_log_change(db, me.mailbox_id, cn, create ? "create" : "modify",
+        st = sd_log_change(db, m.id, cn, create ? "create" : "modify",
                         (uint64_t)fid, &umid, fai);
     }
     if (st == XC_OK && (create || was_read != is_read))
-        st = sd_count_folder(db, me.mailbox_id, (uint64_t)fid, fai, create,
+        st = sd_count_folder(db, m.id, (uint64_t)fid, fai, create,
                           create ? !is_read : was_read - is_read);
     if (st == XC_OK)
         st = sd_use_bytes(db, &m, size - old_size);
@@ -1246,11 +1291,17 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     sd_content_rows r;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
         return;
-    if ((st = sd_fetch_content(db, me.mailbox_id, mid, &r)) != XC_OK) {
+    if ((st = sd_fetch_content(db, m.id, mid, &r)) != XC_OK) {
         sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message" : NULL);
+        return;
+    }
+    if (!m.owner &&
+        sd_need_rights(db, rp, &m, strtoll(PQgetvalue(r.msg, 0, 0), NULL, 10),
+                       XW_RIGHT_READ_ANY, "reading needs ReadAny", NULL) < 0) {
+        sd_content_rows_clear(&r);
         return;
     }
     sd_reply_status(rp, XC_OK, NULL);
@@ -1296,25 +1347,34 @@ void sd_store_delete_messages(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     if (mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS: 1 to 1000 message ids");
         return;
     }
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
-        (st = sd_msgs_by_id(db, me.mailbox_id, mids, n, &set)) != XC_OK)
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK ||
+        (st = sd_msgs_by_id(db, m.id, mids, n, &set)) != XC_OK)
         goto fail;
+    for (size_t i = 0; i < set.n && !m.owner; i++) {
+        uint32_t rights = 0;
+        if ((st = sd_rights(db, &m, (int64_t)set.v[i].fid, &rights)) != XC_OK)
+            goto fail;
+        if (!sd_may_change(rights, &m, set.v[i].creator, 0)) {
+            st = XC_E_PERM;
+            goto fail;
+        }
+    }
     if (set.n > 0) {
-        if ((st = sd_take_ids(db, me.mailbox_id, (int)set.n, 0, &m, &cn,
+        if ((st = sd_take_ids(db, m.id, (int)set.n, 0, &m, &cn,
                               NULL)) != XC_OK ||
             (st = sd_prepare_store(db, NULL)) != XC_OK ||
             (st = sd_db_pipe_begin(db)) != XC_OK)
             goto fail;
         st = sd_delete_msgs(db, &m, set.v, set.n, &cn, &counts);
         if (st == XC_OK)
-            st = sd_counts_apply(db, me.mailbox_id, &counts);
+            st = sd_counts_apply(db, m.id, &counts);
         st = sd_pipe_end(db, st);
         if (st != XC_OK)
             goto fail;
@@ -1333,7 +1393,8 @@ fail:
     free(mids);
     sd_msgset_free(&set);
     sd_counts_free(&counts);
-    sd_reply_status(rp, st, NULL);
+    sd_reply_status(rp, st, st == XC_E_PERM ? "access denied: deleting needs "
+                    "DeleteAny, or DeleteOwned on your own" : NULL);
 }
 
 void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
@@ -1352,15 +1413,15 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     if (rv == NULL || mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS and READ required");
         return;
     }
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK)
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const char *p3[3] = { a, b, rv->v.b ? "t" : "f" };
@@ -1373,16 +1434,27 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
         res = sd_db_exec(db, sql, 3, p3, &st);
         if (res == NULL)
             goto fail;
+        if (PQntuples(res) == 1 && !m.owner) {
+            uint32_t rights = 0;
+            if ((st = sd_rights(db, &m, strtoll(PQgetvalue(res, 0, 0), NULL,
+                                                10), &rights)) != XC_OK ||
+                !(rights & XW_RIGHT_READ_ANY)) {
+                PQclear(res);
+                if (st == XC_OK)
+                    st = XC_E_PERM;
+                goto fail;
+            }
+        }
         if (PQntuples(res) == 1) {
             umid = (uint64_t)mids[i];
-            if ((st = sd_take_mailbox(db, me.mailbox_id, 0, &m, &cn, NULL)) !=
+            if ((st = sd_take_mailbox(db, m.id, 0, &m, &cn, NULL)) !=
                     XC_OK ||
-                (st = sd_log_change(db, me.mailbox_id, cn, "read",
+                (st = sd_log_change(db, m.id, cn, "read",
                                  (uint64_t)strtoll(PQgetvalue(res, 0, 0),
                                                    NULL, 10),
                                  &umid, PQgetvalue(res, 0, 1)[0] == 't')) !=
                     XC_OK ||
-                (st = sd_count_folder(db, me.mailbox_id,
+                (st = sd_count_folder(db, m.id,
                                    (uint64_t)strtoll(PQgetvalue(res, 0, 0),
                                                      NULL, 10),
                                    PQgetvalue(res, 0, 1)[0] == 't', 0,
@@ -1405,7 +1477,8 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
 fail:
     sd_db_rollback(db);
     free(mids);
-    sd_reply_status(rp, st, NULL);
+    sd_reply_status(rp, st, st == XC_E_PERM ? "access denied: changing the "
+                    "read state needs ReadAny" : NULL);
 }
 
 /* The change log after a CN, in CN order: what sync protocols read. */
@@ -1787,10 +1860,10 @@ static const char sql_del_row[] =
 static const char sql_copy_msg[] =
     "WITH msg AS (INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, "
     "  change_key, pcl, message_class, subject, delivery_time, message_size, "
-    "  is_read) "
+    "  is_read, creator_id) "
     "  SELECT mailbox_id, $3, $4, is_fai, $5, $6, $7, message_class, "
-    "  subject, delivery_time, message_size, is_read FROM messages "
-    "  WHERE mailbox_id = $1 AND mid = $2), "
+    "  subject, delivery_time, message_size, is_read, creator_id "
+    "  FROM messages WHERE mailbox_id = $1 AND mid = $2), "
     "p AS (INSERT INTO message_props (mailbox_id, mid, tag, ival, fval, "
     "  tval, bval, blob) SELECT mailbox_id, $3, tag, ival, fval, tval, bval, "
     "  blob FROM message_props WHERE mailbox_id = $1 AND mid = $2 "
@@ -1818,10 +1891,10 @@ static const char sql_copy_msg[] =
 static const char sql_move_row[] =
     "INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, "
     "pcl, message_class, subject, delivery_time, message_size, is_read, "
-    "created_at, modified_at) "
+    "created_at, modified_at, creator_id) "
     "SELECT mailbox_id, $3, $4, is_fai, $5, $6, $7, message_class, subject, "
-    "delivery_time, message_size, is_read, created_at, modified_at "
-    "FROM messages WHERE mailbox_id = $1 AND mid = $2";
+    "delivery_time, message_size, is_read, created_at, modified_at, "
+    "creator_id FROM messages WHERE mailbox_id = $1 AND mid = $2";
 static const char sql_move_parts[] =
     "WITH p AS (UPDATE message_props SET mid = $3 "
     "  WHERE mailbox_id = $1 AND mid = $2), "
@@ -1887,7 +1960,8 @@ int sd_id_array(xc_wbuf *w, const void *ids, size_t n, char kind)
     return w->err ? -1 : 0;
 }
 
-#define MSG_COLS "mid, fid, is_fai, is_read, message_size, pcl"
+#define MSG_COLS "mid, fid, is_fai, is_read, message_size, pcl, " \
+                 "coalesce(creator_id, -1)"
 
 /* Fill s->v from s->res (binary MSG_COLS), all rows in result order. */
 static xc_status msgs_from(sd_msgset *s)
@@ -1907,6 +1981,7 @@ static xc_status msgs_from(sd_msgset *s)
         x->size = (int64_t)sd_be64(PQgetvalue(s->res, i, 4));
         x->pcl = (const uint8_t *)PQgetvalue(s->res, i, 5);
         x->pcllen = (size_t)PQgetlength(s->res, i, 5);
+        x->creator = (int64_t)sd_be64(PQgetvalue(s->res, i, 6));
     }
     return XC_OK;
 }

@@ -24,6 +24,8 @@
 typedef struct mbx {
     int64_t id;
     uint16_t replid;
+    int owner;                  /* the session's own mailbox: every right */
+    int64_t me;                 /* the session's user id */
     uint8_t guid[16];           /* [MS-OXCDATA] GUID byte order */
     int64_t used;               /* used_bytes and quota_bytes (-1: none), */
     int64_t quota;              /* as sd_take_mailbox read them */
@@ -115,6 +117,23 @@ xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
                         uint8_t guid_r[16], uint32_t *lid_r, char *name_r,
                         size_t name_len);
 
+/* ---- permissions (sd_perm.c) ------------------------------------------ */
+
+/* The mailbox the request names (MAILBOX_ID): the session's own, or one
+   where the session's user has some right in some folder (else answers
+   NOTFOUND, as for a mailbox that doesn't exist); -1 once answered. */
+int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m);
+/* The session's rights in folder fid (global counter) of m. */
+xc_status sd_rights(sd_db *db, const mbx *m, int64_t fid, uint32_t *rights);
+/* 0 if the session has one of the rights `any` in fid (*have_r, if not
+   NULL, gets all it has); else answers (XC_E_PERM naming what) and -1. */
+int sd_need_rights(sd_db *db, sd_reply *rp, const mbx *m, int64_t fid,
+                   uint32_t any, const char *what, uint32_t *have_r);
+/* May the session change (edit: 1, delete: 0) a message of fid that
+   creator_id (-1: unknown, the owner's) created? */
+int sd_may_change(uint32_t rights, const mbx *m, int64_t creator_id,
+                  int edit);
+
 /* ---- large values (sd_stream.c) -------------------------------------- */
 
 /* Replace the XW_MARK_STREAMED pairs of content pv[0..*n) by values in
@@ -167,6 +186,7 @@ typedef struct sd_msg {
     int64_t size;
     const uint8_t *pcl;
     size_t pcllen;
+    int64_t creator;            /* user id, -1: unknown (the owner's) */
 } sd_msg;
 typedef struct sd_msgset {
     PGresult *res;

@@ -143,7 +143,7 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
     const char *params[4] = { a, b, c, d };
     const int fmt[4] = { 0, 0, 0, 0 };
     int which = att ? 2 : row ? 1 : 0;
-    int64_t mid;
+    int64_t mid, fid;
     sd_user me;
     mbx m;
     xc_status st;
@@ -152,7 +152,7 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
     size_t start, total, from, count;
     uint32_t tag;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
         return;
     if (tagv == NULL || (att && row) ||
@@ -165,8 +165,24 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
         sd_reply_status(rp, XC_E_NOTFOUND, "no such property");
         return;
     }
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, mid);
+    if (!m.owner) {
+        static const char sql_fid[] =
+            "SELECT fid FROM messages WHERE mailbox_id = $1 AND mid = $2";
+        res = sd_db_exec(db, sql_fid, 2, params, &st);
+        if (res == NULL || PQntuples(res) != 1) {
+            PQclear(res);
+            sd_reply_status(rp, res ? XC_E_NOTFOUND : st,
+                            res ? "no such message or property" : NULL);
+            return;
+        }
+        fid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        if (sd_need_rights(db, rp, &m, fid, XW_RIGHT_READ_ANY,
+                           "reading needs ReadAny", NULL) < 0)
+            return;
+    }
     snprintf(c, sizeof(c), "%u", PROP_ID((uint32_t)tagv->v.i32));
     snprintf(d, sizeof(d), "%d", att ? att->v.i32 : row ? row->v.i32 : 0);
     res = sd_db_execv(db, sql[which], which ? 4 : 3, params, NULL, fmt, 1,

@@ -9,8 +9,8 @@
 # a test program that exits non-zero without reporting a failure counts as
 # one failure.
 #
-# env: XC_FUZZ_SECONDS (default 20 per target), XC_TEST_FILTER (substring of
-#      test file names to run).
+# env: XC_FUZZ_SECONDS (default 20 per target), XC_TEST_FILTER (substrings
+#      of test names, space-separated: a test runs if its name holds one).
 set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +30,12 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 run() {
     local name=$1; shift
     local log rc p f
-    if [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]]; then
-        return
+    if [ -n "$FILTER" ]; then
+        local want=0 f1
+        for f1 in $FILTER; do
+            [[ "$name" == *"$f1"* ]] && want=1
+        done
+        [ "$want" -eq 1 ] || return
     fi
     log=$(mktemp)
     echo "# --- $name"

@@ -153,7 +153,7 @@ static void begin_args(xc_wbuf *w)
 
 typedef struct folder {
     int64_t fid, parent;
-    int special;
+    int has_parent, special;
     char name[256];
 } folder;
 
@@ -178,11 +178,12 @@ static int folder_row(void *ctx, const xc_propval *pv, size_t n)
     }
     f = &l->v[l->n++];
     memset(f, 0, sizeof(*f));
-    f->parent = -1;
     if ((v = xc_props_find(pv, n, PR_FID)) != NULL)
         f->fid = v->v.i64;
-    if ((v = xc_props_find(pv, n, PR_PARENT_FID)) != NULL)
+    if ((v = xc_props_find(pv, n, PR_PARENT_FID)) != NULL) {
         f->parent = v->v.i64;
+        f->has_parent = 1;
+    }
     if ((v = xc_props_find(pv, n, PR_XC_SPECIAL_FOLDER)) != NULL)
         f->special = v->v.i32;
     if ((v = xc_props_find(pv, n, PR_DISPLAY_NAME)) != NULL)
@@ -220,29 +221,37 @@ static int64_t create_folder(xc_client *c, int64_t parent, const char *name)
     return xc_reply_i8(&rep, PR_FID, 0);
 }
 
-/* The folder at path below the top of the tree; created if asked. */
+/* The folder at path below the top of the tree; created if asked. (Ids
+   are wire ids: any 64-bit value, negative ones too.) */
 static int64_t find_folder(xc_client *c, const char *path, int create)
 {
     folder_list l = { 0 };
-    int64_t cur = -1;
+    int64_t cur = 0;
+    int have = 0;
     char buf[1024], *save = NULL, *name;
 
     list_folders(c, &l);
     for (size_t i = 0; i < l.n; i++)
-        if (l.v[i].special == IPM_SUBTREE)
+        if (l.v[i].special == IPM_SUBTREE) {
             cur = l.v[i].fid;
-    if (cur < 0)
+            have = 1;
+        }
+    if (!have)
         die("the mailbox has no top of information store");
     snprintf(buf, sizeof(buf), "%s", path);
     for (name = strtok_r(buf, "/", &save); name != NULL;
          name = strtok_r(NULL, "/", &save)) {
-        int64_t next = -1;
-        for (size_t i = 0; i < l.n && next < 0; i++)
-            if (l.v[i].parent == cur && strcasecmp(l.v[i].name, name) == 0)
+        int64_t next = 0;
+        int found = 0;
+        for (size_t i = 0; i < l.n && !found; i++)
+            if (l.v[i].has_parent && l.v[i].parent == cur &&
+                strcasecmp(l.v[i].name, name) == 0) {
                 next = l.v[i].fid;
-        if (next < 0 && !create)
+                found = 1;
+            }
+        if (!found && !create)
             die("no folder %s in the mailbox of %s", path, g.address);
-        if (next < 0)
+        if (!found)
             next = create_folder(c, cur, name);
         cur = next;
     }
@@ -493,6 +502,10 @@ static void *import_worker(void *arg)
         }
         if (msg.err) {
             note_error(idx, "out of memory");
+            goto counted;
+        }
+        if (msg.len == 0) {
+            note_error(idx, "an empty message");
             goto counted;
         }
         w = xc_client_begin(c, XW_OP_IMPORT_MIME);
