@@ -66,8 +66,12 @@
 enum xw_op {
     XW_OP_HELLO = 1,            /* -> server name, protocol version */
     XW_OP_AUTH = 2,             /* user, password, remote addr -> session */
-    XW_OP_RESOLVE = 3,          /* session, SMTP address -> user, mailbox */
-    XW_OP_LIST_FOLDERS = 4,     /* session, mailbox -> rows of folders */
+    XW_OP_RESOLVE = 3,          /* session, SMTP address -> user, mailbox
+                                   (the session's own, or one that gives
+                                   it some right) */
+    XW_OP_LIST_FOLDERS = 4,     /* session, mailbox -> rows of folders
+                                   (another's mailbox: those visible to
+                                   the session), each with PR_RIGHTS */
     XW_OP_LOGOFF = 5,           /* session -> status */
     /*
      * The store (all take SESSION and MAILBOX_ID; the session may use its

@@ -40,13 +40,13 @@ CHUNK = 65536
 DATA = os.path.join(xctest.SRC, "t", "data", "mime")
 
 
-def send_stream(mb, op, args, data, length=None):
+def send_stream(mb, op, args, data, length=None, mailbox_id=None):
     """A request whose MIME argument follows in chunk frames; answers
     (status, {tag: value}, bytes streamed back)."""
     sd = mb.sd
     rid = sd.next_id
     sd.next_id += 1
-    props = [(T_SESSION, mb.session), (T_MAILBOX_ID, mb.id)] + list(args) + \
+    props = [(T_SESSION, mb.session), (T_MAILBOX_ID, mailbox_id or mb.id)] + list(args) + \
         [(T_MIME, len(data) if length is None else length)]
     sd.send_raw(xctest.frame(op, rid, xctest.enc_props(props), flags=F_MORE))
     pieces = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
