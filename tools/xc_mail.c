@@ -38,6 +38,7 @@
  *   2 bad usage, storaged unreachable, unknown user or folder.
  */
 #include "xc_client.h"
+#include "xc_mbox.h"
 #include "xc_wire.h"
 
 #include <dirent.h>
@@ -281,41 +282,11 @@ static void add_item(const uint8_t *p, size_t n, const char *path,
     g.nitems++;
 }
 
-static int is_from_line(const uint8_t *p, size_t left)
+static int add_mbox_message(void *ctx, const uint8_t *p, size_t n)
 {
-    return left >= 5 && memcmp(p, "From ", 5) == 0;
-}
-
-/* Split a mapped mbox at its "From " lines (the lines themselves and the
-   blank line a writer puts before the next one are not message bytes). */
-static void add_mbox(const uint8_t *p, size_t len)
-{
-    size_t start = (size_t)-1, i = 0;
-
-    while (i < len) {
-        const uint8_t *nl = memchr(p + i, '\n', len - i);
-        size_t end = nl ? (size_t)(nl - p) + 1 : len;
-
-        if (is_from_line(p + i, len - i)) {
-            if (start != (size_t)-1) {
-                size_t n = i - start;
-                if (n >= 2 && p[start + n - 1] == '\n' &&
-                    (p[start + n - 2] == '\n' ||
-                     (n >= 3 && p[start + n - 2] == '\r' &&
-                      p[start + n - 3] == '\n')))
-                    n -= p[start + n - 2] == '\r' ? 2 : 1;
-                add_item(p + start, n, NULL, 1);
-            }
-            start = end;
-        }
-        i = end;
-    }
-    if (start != (size_t)-1 && start < len) {
-        size_t n = len - start;
-        if (n >= 2 && p[start + n - 1] == '\n' && p[start + n - 2] == '\n')
-            n--;
-        add_item(p + start, n, NULL, 1);
-    }
+    (void)ctx;
+    add_item(p, n, NULL, 1);
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -400,39 +371,12 @@ static void add_source(const char *path)
             g.maps = nm;
             g.maps[g.nmaps].map = m;
             g.maps[g.nmaps++].len = (size_t)st.st_size;
-            add_mbox(m, (size_t)st.st_size);
+            (void)xc_mbox_split(m, (size_t)st.st_size, add_mbox_message,
+                                NULL);
         } else {
             add_item(NULL, 0, path, 0);
         }
         close(fd);
-    }
-}
-
-/* Message bytes as Internet mail: CRLF line ends; from an mbox, one ">"
-   less on ">From " lines (mboxrd). */
-static void canonical(const uint8_t *p, size_t n, int from_mbox, xc_wbuf *w)
-{
-    size_t i = 0;
-
-    xc_wbuf_reset(w);
-    while (i < n) {
-        const uint8_t *nl = memchr(p + i, '\n', n - i);
-        size_t end = nl ? (size_t)(nl - p) : n, k = end;
-        size_t from = i;
-
-        if (from_mbox && p[i] == '>') {
-            size_t j = i;
-            while (j < end && p[j] == '>')
-                j++;
-            if (end - j >= 5 && memcmp(p + j, "From ", 5) == 0)
-                from++;
-        }
-        if (k > from && p[k - 1] == '\r')
-            k--;
-        xc_put_bytes(w, p + from, k - from);
-        if (nl != NULL || k > from)
-            xc_put_bytes(w, "\r\n", 2);
-        i = nl ? end + 1 : n;
     }
 }
 
@@ -496,9 +440,9 @@ static void *import_worker(void *arg)
                 note_error(idx, strerror(errno ? errno : EIO));
                 goto counted;
             }
-            canonical(raw.p, raw.len, 0, &msg);
+            xc_mbox_canonical(raw.p, raw.len, 0, &msg);
         } else {
-            canonical(it->p, it->n, 1, &msg);
+            xc_mbox_canonical(it->p, it->n, 1, &msg);
         }
         if (msg.err) {
             note_error(idx, "out of memory");
@@ -703,43 +647,12 @@ static int collect(void *ctx, const uint8_t *p, size_t n)
     return ((xc_wbuf *)ctx)->err ? -1 : 0;
 }
 
-/* One mboxrd entry: the From_ line, the message with LF line ends and
-   ">" added to every line that is ">*From ", then a blank line. */
-static int write_entry(FILE *out, const uint8_t *p, size_t n, int64_t when)
-{
-    time_t t = when > 0 ? (time_t)(when / 10000000 - FILETIME_UNIX_DIFF)
-                        : time(NULL);
-    struct tm tm;
-    char date[64];
-    size_t i = 0;
-
-    gmtime_r(&t, &tm);
-    strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-    fprintf(out, "From MAILER-DAEMON %s\n", date);
-    while (i < n) {
-        const uint8_t *nl = memchr(p + i, '\n', n - i);
-        size_t end = nl ? (size_t)(nl - p) : n, k = end, j = i;
-
-        if (k > i && p[k - 1] == '\r')
-            k--;
-        while (j < k && p[j] == '>')
-            j++;
-        if (k - j >= 5 && memcmp(p + j, "From ", 5) == 0)
-            fputc('>', out);
-        fwrite(p + i, 1, k - i, out);
-        fputc('\n', out);
-        i = nl ? end + 1 : n;
-    }
-    fputc('\n', out);
-    return ferror(out) ? -1 : 0;
-}
-
 static int do_export(int argc, char **argv)
 {
     xc_client *c;
     page all = { 0 };
     FILE *out = stdout;
-    xc_wbuf mime;
+    xc_wbuf mime, entry;
     size_t ok = 0, failed = 0;
     uint64_t bytes = 0;
     double t0;
@@ -754,6 +667,7 @@ static int do_export(int argc, char **argv)
         die("%s: %s", argv[2], strerror(errno));
     list_messages(c, &all);
     xc_wbuf_init(&mime, 0);
+    xc_wbuf_init(&entry, 0);
     t0 = now_s();
     for (size_t i = 0; i < all.n; i++) {
         xc_callbacks cb = { NULL, collect, &mime };
@@ -772,7 +686,12 @@ static int do_export(int argc, char **argv)
             failed++;
             continue;
         }
-        if (write_entry(out, mime.p, mime.len, all.when[i]) < 0)
+        xc_wbuf_reset(&entry);
+        xc_mbox_entry(mime.p, mime.len, NULL,
+                      all.when[i] > 0 ? all.when[i] / 10000000 -
+                                            FILETIME_UNIX_DIFF
+                                      : (int64_t)time(NULL), &entry);
+        if (entry.err || fwrite(entry.p, 1, entry.len, out) != entry.len)
             die("writing: %s", strerror(errno));
         ok++;
         bytes += mime.len;
@@ -786,6 +705,7 @@ static int do_export(int argc, char **argv)
             "%.1f s\n", ok, all.n, failed, (double)bytes / 1e6,
             now_s() - t0);
     xc_wbuf_free(&mime);
+    xc_wbuf_free(&entry);
     free(all.mids);
     free(all.when);
     xc_client_destroy(&c);
