@@ -105,7 +105,10 @@ enum xw_op {
                                    sorts and restrictions mean */
     XW_OP_SET_READ = 15,        /* MIDS, READ -> TOTAL changed, CN */
     XW_OP_CHANGES = 16,         /* CN (after), [LIMIT] -> rows of CN, KIND,
-                                   PR_FID, [PR_MID]; final CN = newest */
+                                   PR_FID, [PR_MID]; final CN = newest.
+                                   E_LIMIT (and CN: what was forgotten)
+                                   when changes after that CN have
+                                   expired (sql/009): start over */
     XW_OP_NAMES_TO_IDS = 17,    /* [CREATE], then per name NAME_GUID and
                                    NAME_LID or NAME_STRING -> PROPIDS (0
                                    for an unknown name when not creating;

@@ -41,6 +41,7 @@ typedef struct sd_conf {
     int session_idle;           /* seconds */
     int max_sessions;
     int io_timeout;             /* seconds a client may stall a write */
+    int expire_interval;        /* seconds between xc_expire runs */
     int log_debug;
 } sd_conf;
 
@@ -120,7 +121,9 @@ xc_status sd_db_begin(sd_db *db);
 xc_status sd_db_commit(sd_db *db);
 void sd_db_rollback(sd_db *db);
 /* Listen thread: flush caches on NOTIFY xc_directory. */
-int sd_db_listen_start(const char *conninfo);
+/* The listener thread: NOTIFYs, the state file's heartbeat, and every
+   expire_interval seconds the expiry of old tombstones (sql/009). */
+int sd_db_listen_start(const char *conninfo, int expire_interval);
 void sd_db_listen_stop(void);
 
 /* ---- authentication and sessions (sd_auth.c) ---- */

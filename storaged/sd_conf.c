@@ -34,6 +34,7 @@ void sd_conf_defaults(sd_conf *c)
     c->max_sessions = 100000;
     c->io_timeout = 30;
     c->max_message_size = 50u << 20;
+    c->expire_interval = 3600;
 }
 
 enum kind { K_STR, K_INT, K_OCTAL, K_SIZE, K_BOOL };
@@ -57,6 +58,7 @@ static const struct key {
     I(auth_fail_window, 1, 86400), I(auth_fail_max_user, 1, 100000),
     I(auth_fail_max_source, 1, 1000000), I(session_idle, 10, 604800),
     I(max_sessions, 16, 10000000), I(io_timeout, 1, 3600),
+    I(expire_interval, 1, 604800),
     { "log_debug", K_BOOL, offsetof(sd_conf, log_debug), 0, 1 },
 #undef S
 #undef I

@@ -334,6 +334,27 @@ void sd_db_rollback(sd_db *db)
 static pthread_t listen_thread;
 static int listen_stop_pipe[2] = { -1, -1 };
 static char *listen_conninfo;
+static int listen_expire_interval;
+
+#define EXPIRE_BATCH 10000
+
+/* Forget old change-log rows and tombstones (sql/009); when in the
+   middle of a backlog, again in a second. Returns when to run next. */
+static time_t expire(PGconn *conn, time_t now)
+{
+    static const char sql[] = "SELECT xc_expire(10000)";
+    PGresult *r = PQexec(conn, sql);
+    long long n = 0;
+
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        sd_log_warn(34, "expiry failed: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    if (n > 0)
+        sd_log_info(33, "expired %lld old change-log rows and tombstones", n);
+    return now + (n >= EXPIRE_BATCH ? 1 : listen_expire_interval);
+}
 
 /*
  * A change committed by any storaged on this database ("mailbox:cn" from
@@ -377,7 +398,7 @@ static void *listen_main(void *arg)
 {
     PGconn *conn = NULL;
     int backoff = 1;
-    time_t next_try = 0;
+    time_t next_try = 0, next_expire = time(NULL) + 1;
 
     (void)arg;
     for (;;) {
@@ -385,6 +406,8 @@ static void *listen_main(void *arg)
         int up = conn != NULL && PQstatus(conn) == CONNECTION_OK;
 
         sd_state_heartbeat();
+        if (up && time(NULL) >= next_expire)
+            next_expire = expire(conn, time(NULL));
         if (!up && time(NULL) >= next_try) {
             PGresult *r;
 
@@ -450,8 +473,9 @@ static void *listen_main(void *arg)
     return NULL;
 }
 
-int sd_db_listen_start(const char *conninfo)
+int sd_db_listen_start(const char *conninfo, int expire_interval)
 {
+    listen_expire_interval = expire_interval;
     listen_conninfo = strdup(conninfo);
     if (listen_conninfo == NULL || pipe(listen_stop_pipe) < 0)
         return -1;

@@ -187,7 +187,8 @@ int main(int argc, char **argv)
         fprintf(f, "%d\n", (int)getpid());
         fclose(f);
     }
-    if (sd_workers_start(&conf) < 0 || sd_db_listen_start(conf.database) < 0) {
+    if (sd_workers_start(&conf) < 0 || sd_db_listen_start(conf.database,
+                                                          conf.expire_interval) < 0) {
         sd_log_error(18, "cannot start threads");
         return 1;
     }

@@ -1484,9 +1484,12 @@ fail:
 /* The change log after a CN, in CN order: what sync protocols read. */
 void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
 {
+    /* one snapshot: the rows, and what the mailbox has forgotten */
     static const char sql[] =
-        "SELECT cn, kind, fid, mid FROM changes "
-        "WHERE mailbox_id = $1 AND cn > $2 ORDER BY cn LIMIT $3";
+        "SELECT c.cn, c.kind, c.fid, c.mid, x.expired_cn FROM mailboxes x "
+        "LEFT JOIN LATERAL (SELECT cn, kind, fid, mid FROM changes "
+        "  WHERE mailbox_id = x.id AND cn > $2 ORDER BY cn LIMIT $3) c "
+        "ON true WHERE x.id = $1 ORDER BY c.cn";
     const xc_propval *v;
     int64_t after = 0;
     int limit = MAX_ROWS;
@@ -1512,9 +1515,24 @@ void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
         sd_reply_status(rp, st, NULL);
         return;
     }
+    if (PQntuples(res) > 0 &&
+        strtoll(PQgetvalue(res, 0, 4), NULL, 10) > (after < 0 ? 0 : after)) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "changes up to %s are forgotten "
+                 "(tombstone_days): start over from the contents",
+                 PQgetvalue(res, 0, 4));
+        sd_reply_status(rp, XC_E_LIMIT, msg);
+        xc_put_i8(sd_reply_final(rp), XW_TAG_CN,
+                  strtoll(PQgetvalue(res, 0, 4), NULL, 10));
+        PQclear(res);
+        return;
+    }
     for (int i = 0; i < PQntuples(res); i++) {
-        xc_wbuf *w = sd_reply_begin_row(rp);
+        xc_wbuf *w;
 
+        if (PQgetisnull(res, i, 0))
+            continue;           /* no changes: the mailbox row alone */
+        w = sd_reply_begin_row(rp);
         after = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         xc_put_i8(w, XW_TAG_CN, after);
         xc_put_str(w, XW_TAG_KIND, PQgetvalue(res, i, 1));
