@@ -397,7 +397,8 @@ static int stream_add(job *j, const uint8_t *p, size_t n)
         j->stream_over = 1;
         return 0;
     }
-    if (j->stream_len + n > j->stream_cap) {
+    /* the first chunk makes the stream, even an empty one */
+    if (j->stream_len + n > j->stream_cap || j->stream == NULL) {
         size_t cap = j->stream_cap ? j->stream_cap : 65536;
         uint8_t *np;
         while (cap < j->stream_len + n)
@@ -411,7 +412,8 @@ static int stream_add(job *j, const uint8_t *p, size_t n)
         j->stream = np;
         j->stream_cap = cap;
     }
-    memcpy(j->stream + j->stream_len, p, n);
+    if (n > 0)
+        memcpy(j->stream + j->stream_len, p, n);
     j->stream_len += n;
     return 0;
 }

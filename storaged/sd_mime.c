@@ -162,6 +162,10 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
                         "value of the length announced");
         return;
     }
+    if (req->stream_len == 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "an empty message");
+        return;
+    }
     if (xc_props_find(req->args, req->nargs, PR_MID) != NULL ||
         xc_props_find(req->args, req->nargs, PR_FID) == NULL) {
         sd_reply_status(rp, XC_E_BADREQ, "IMPORT_MIME creates a message in "

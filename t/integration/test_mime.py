@@ -40,14 +40,15 @@ CHUNK = 65536
 DATA = os.path.join(xctest.SRC, "t", "data", "mime")
 
 
-def send_stream(mb, op, args, data, length=None, mailbox_id=None):
-    """A request whose MIME argument follows in chunk frames; answers
+def send_stream(mb, op, args, data, length=None, mailbox_id=None, announce=None):
+    """A request whose streamed argument (announced by `announce`, MIME by
+    default, with `length` or the data's) follows in chunk frames; answers
     (status, {tag: value}, bytes streamed back)."""
     sd = mb.sd
     rid = sd.next_id
     sd.next_id += 1
-    props = [(T_SESSION, mb.session), (T_MAILBOX_ID, mailbox_id or mb.id)] + list(args) + \
-        [(T_MIME, len(data) if length is None else length)]
+    props = [(T_SESSION, mb.session), (T_MAILBOX_ID, mailbox_id or mb.id),
+             (announce or T_MIME, len(data) if length is None else length)] + list(args)
     sd.send_raw(xctest.frame(op, rid, xctest.enc_props(props), flags=F_MORE))
     pieces = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
     for i, p in enumerate(pieces):
@@ -249,6 +250,9 @@ def bad_imports_are_refused():
     check("a stream of another length than announced is E_BADREQ", st == E_BADREQ, p)
     st, p, _ = send_stream(mb, OP_IMPORT_MIME, [(PR_MID, 1)], b"Subject: x\r\n\r\nhi\r\n")
     check("IMPORT_MIME without PR_FID is E_BADREQ", st == E_BADREQ, p)
+    st, p, _ = import_mime(mb, fid, b"")
+    check("an empty message is E_BADREQ", st == E_BADREQ and
+          p.get(T_ERRMSG) == "an empty message", p)
     c = mb.contents(fid, [PR_MID])
     check("none of them left a message", c.get(T_TOTAL) == 0, c)
     st, p, _ = import_mime(mb, fid, b"Subject: still fine\r\n\r\nyes\r\n")

@@ -18,13 +18,13 @@ import random
 import xctest
 from xctest import (BOB, OK, E_BADREQ, E_NOTFOUND, T_SESSION, T_MAILBOX_ID,
                     T_ERRMSG, PT_LONG, PT_OBJECT, PT_ERROR, PT_BINARY,
-                    PT_UNICODE, PT_STRING8, OP_SET_PROPS, F_CHUNK, F_MORE,
+                    PT_UNICODE, PT_STRING8, OP_SET_PROPS,
                     check, tag)
 from test_store import (Mailbox, Message, a_note, PR_MID, PR_SUBJECT, PR_BODY,
                         PR_ATTACH_DATA_BIN, PR_ATTACH_LONG_FILENAME,
                         START_MESSAGE, END_MESSAGE, NEW_ATTACH, END_ATTACH,
                         OP_SAVE_MESSAGE, T_TOTAL, T_OFFSET, T_LIMIT)
-from test_mime import answer, import_mime
+from test_mime import answer, import_mime, send_stream
 
 OP_READ_PROP = 33
 T_ATTACH_NUM = tag(PT_LONG, 0x40)
@@ -33,7 +33,6 @@ T_PROPTAG = tag(PT_LONG, 0x42)
 T_VALUE = tag(PT_OBJECT, 0x43)
 MARK_STREAMED = 0x40F00003
 NOT_ENOUGH_MEMORY = 0x8007000E
-CHUNK = 65536
 
 
 def streamed(t, data):
@@ -43,17 +42,7 @@ def streamed(t, data):
 
 def send(mb, op, items, stream, announce=None):
     """A request whose streamed argument is `stream`; (status, props)."""
-    sd = mb.sd
-    rid = sd.next_id
-    sd.next_id += 1
-    props = [(T_SESSION, mb.session), (T_MAILBOX_ID, mb.id),
-             (T_VALUE, len(stream) if announce is None else announce)] + items
-    sd.send_raw(xctest.frame(op, rid, xctest.enc_props(props), flags=F_MORE))
-    pieces = [stream[i:i + CHUNK] for i in range(0, len(stream), CHUNK)] or [b""]
-    for i, p in enumerate(pieces):
-        sd.send_raw(xctest.frame(op, rid, p, flags=F_CHUNK |
-                                 (F_MORE if i + 1 < len(pieces) else 0)))
-    st, props, _ = answer(mb, rid)
+    st, props, _ = send_stream(mb, op, items, stream, length=announce, announce=T_VALUE)
     return st, props
 
 
@@ -198,6 +187,10 @@ def bad_streamed_values_are_refused():
     for what, (items, stream, announce) in cases.items():
         st, p = send(mb, OP_SAVE_MESSAGE, items, stream, announce)
         check("%s is E_BADREQ" % what, st == E_BADREQ and p.get(T_ERRMSG), p)
+    st, p = send(mb, OP_SAVE_MESSAGE, head + streamed(PR_BODY, b"") + [(END_MESSAGE, 0)], b"")
+    check("an empty streamed value in an empty stream is fine", st == OK, p)
+    if st == OK:
+        mb.delete([p.get(PR_MID)])
     r = mb.ask(OP_SAVE_MESSAGE, head + streamed(PR_BODY, b"ab") + [(END_MESSAGE, 0)])
     check("streamed values without a stream are E_BADREQ", r.status == E_BADREQ, r)
     st, p = send(mb, xctest.OP_LIST_FOLDERS, [], b"unwanted")
