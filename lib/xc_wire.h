@@ -333,12 +333,15 @@ const char *xc_status_name(uint32_t st);
  * mailbox's owner has every right. Anyone else works in another mailbox
  * (MAILBOX_ID of that mailbox, their own session) as the folder's rights
  * for them allow: ReadAny for CONTENTS, GET_MESSAGE, GET_MIME, READ_PROP,
- * SET_READ; Create for a new message (SAVE_MESSAGE, IMPORT_MIME);
- * EditAny, or EditOwned on messages they created, to save over one;
- * DeleteAny, or DeleteOwned, for DELETE_MESSAGES; CreateSubFolder for
- * CREATE_FOLDER; FolderVisible to see the folder in LIST_FOLDERS and
- * its permissions; FolderOwner to change them. Other operations are the
- * owner's alone for now. A missing right answers XC_E_PERM.
+ * SET_READ and SUBSCRIBE to the folder; Create for a new message
+ * (SAVE_MESSAGE, IMPORT_MIME); EditAny, or EditOwned on messages they
+ * created, to save over one or SET_PROPS / DELETE_PROPS on it; DeleteAny,
+ * or DeleteOwned, for DELETE_MESSAGES; CreateSubFolder for CREATE_FOLDER;
+ * FolderVisible to see the folder in LIST_FOLDERS, GET_FOLDER and its
+ * permissions; FolderOwner to change them and the folder's properties.
+ * Other operations (moves, copies, folder deletes, CHANGES, NAMES_TO_IDS,
+ * a whole mailbox's notifications) are the owner's alone for now. A
+ * missing right answers XC_E_PERM.
  */
 #define XW_RIGHT_READ_ANY 0x0001u
 #define XW_RIGHT_CREATE 0x0002u

@@ -631,10 +631,12 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
     PGresult *res, *props = NULL;
     xc_wbuf *w;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
-        sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
+        sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0 ||
+        sd_need_rights(db, rp, &m, fid, XW_RIGHT_FOLDER_VISIBLE,
+                       "the folder is not visible to you", NULL) < 0)
         return;
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, fid);
     /* one snapshot: the row and its properties as of one commit */
     if ((st = sd_db_begin(db)) != XC_OK) {

@@ -1821,7 +1821,7 @@ void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
     mbx m;
     xc_status st;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     if (sd_arg_i8(req, PR_FID, &fid_w) == 0) {
         char a[24], b[24];
@@ -1830,7 +1830,7 @@ void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
 
         if (sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
             return;
-        snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+        snprintf(a, sizeof(a), "%" PRId64, m.id);
         snprintf(b, sizeof(b), "%" PRId64, fid);
         res = sd_db_exec(db, sql_folder, 2, params, &st);
         if (res == NULL || PQntuples(res) != 1) {
@@ -1839,8 +1839,15 @@ void sd_store_subscribe(sd_db *db, sd_req *req, sd_reply *rp)
             return;
         }
         PQclear(res);
+        if (sd_need_rights(db, rp, &m, fid, XW_RIGHT_READ_ANY,
+                           "notifications need ReadAny", NULL) < 0)
+            return;
+    } else if (!m.owner) {
+        sd_reply_status(rp, XC_E_PERM, "access denied: a whole mailbox's "
+                        "notifications are its owner's");
+        return;
     }
-    st = sd_conn_subscribe(rp, sd_reply_reqid(rp), me.mailbox_id, fid);
+    st = sd_conn_subscribe(rp, sd_reply_reqid(rp), m.id, fid);
     sd_reply_status(rp, st, st == XC_E_LIMIT ? "too many subscriptions on "
                     "this connection" : NULL);
     if (st == XC_OK)
@@ -2403,7 +2410,8 @@ static void message_props(sd_db *db, sd_reply *rp, mbx *m, int64_t mid,
                           const xc_propval *pv, size_t n, int del)
 {
     static const char sql_row[] =
-        "SELECT fid, is_fai, is_read, message_size, pcl FROM messages "
+        "SELECT fid, is_fai, is_read, message_size, pcl, "
+        "coalesce(creator_id, -1) FROM messages "
         "WHERE mailbox_id = $1 AND mid = $2";
     uint32_t *prob = calloc(n * 3 + 1, sizeof(*prob));
     int32_t *ids = calloc(n + 1, sizeof(*ids));
@@ -2467,6 +2475,16 @@ static void message_props(sd_db *db, sd_reply *rp, mbx *m, int64_t mid,
         goto fail;
     }
     fid = (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (!m->owner) {
+        uint32_t rights = 0;
+        if ((st = sd_rights(db, m, (int64_t)fid, &rights)) != XC_OK)
+            goto fail;
+        if (!sd_may_change(rights, m, strtoll(PQgetvalue(res, 0, 5), NULL,
+                                              10), 1)) {
+            st = XC_E_PERM;
+            goto fail;
+        }
+    }
     fai = PQgetvalue(res, 0, 1)[0] == 't';
     was_read = PQgetvalue(res, 0, 2)[0] == 't';
     size = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
@@ -2559,7 +2577,10 @@ fail_early:
     if (st != XC_OK)
         sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message"
                                 : st == XC_E_BADREQ ? "a property appears twice"
-                                : st == XC_E_NOQUOTA ? msg_noquota : NULL);
+                                : st == XC_E_NOQUOTA ? msg_noquota
+                                : st == XC_E_PERM ? "access denied: changing "
+                                  "a message needs EditAny, or EditOwned on "
+                                  "your own" : NULL);
 out:
     hot_free(&h);
     xc_wbuf_free(&idarray);
@@ -2587,7 +2608,7 @@ static void props_change(sd_db *db, sd_req *req, sd_reply *rp, int del)
                 return;
             }
     }
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     if (del) {
         const xc_propval *v = xc_props_find(req->args, req->nargs,
@@ -2612,7 +2633,9 @@ static void props_change(sd_db *db, sd_req *req, sd_reply *rp, int del)
         if (sd_id_arg(req, rp, PR_MID, "message", &m, &id) == 0)
             message_props(db, rp, &m, id, pv, n, del);
     } else if (sd_arg_i8(req, PR_FID, &wire) == 0) {
-        if (sd_id_arg(req, rp, PR_FID, "folder", &m, &id) == 0)
+        if (sd_id_arg(req, rp, PR_FID, "folder", &m, &id) == 0 &&
+            sd_need_rights(db, rp, &m, id, XW_RIGHT_FOLDER_OWNER,
+                           "changing a folder needs FolderOwner", NULL) == 0)
             sd_folder_set_props(db, req, rp, &m, id, pv, n, del);
     } else {
         sd_reply_status(rp, XC_E_BADREQ, "PR_MID or PR_FID required");

@@ -16,6 +16,9 @@ owner's.
 The contract is lib/xc_wire.h (XW_RIGHT_*, ops 34, 35) and
 sql/008_permissions.sql.
 """
+import select
+import time
+
 import xctest
 from xctest import (ALICE, BOB, OK, E_BADREQ, E_NOTFOUND, E_PERM, T_ERRMSG,
                     T_SESSION, T_MAILBOX_ID, T_ADDRESS, PR_FID, PR_DISPLAY_NAME,
@@ -25,10 +28,12 @@ from xctest import (ALICE, BOB, OK, E_BADREQ, E_NOTFOUND, E_PERM, T_ERRMSG,
 from test_store import (Mailbox, a_note, T_TOTAL, T_MIDS, PR_MID, PR_SUBJECT,
                         OP_CREATE_FOLDER, OP_SAVE_MESSAGE, OP_GET_MESSAGE,
                         OP_DELETE_MESSAGES, OP_CONTENTS, OP_SET_READ, T_COLUMNS,
-                        T_READ, INBOX)
+                        T_READ, INBOX, START_MESSAGE, END_MESSAGE)
 from test_mime import OP_IMPORT_MIME, OP_GET_MIME, answer, send_stream
 
 OP_READ_PROP, OP_GET_PERMISSIONS, OP_SET_PERMISSIONS = 33, 34, 35
+OP_SUBSCRIBE, OP_SET_PROPS, OP_GET_FOLDER = 18, 26, 28
+PR_FLAG_STATUS = tag(PT_LONG, 0x1090)
 T_PROPTAG = tag(PT_LONG, 0x42)
 PR_MEMBER_ID = tag(PT_I8, 0x6671)
 PR_MEMBER_NAME = tag(PT_STRING8, 0x6672)
@@ -53,6 +58,20 @@ def set_perms(mb, fid, *changes, mailbox_id=None):
 def perms(mb, fid, mailbox_id=None):
     r = mb.ask(OP_GET_PERMISSIONS, [(PR_FID, fid)], mailbox_id=mailbox_id)
     return r, {row.get(PR_MEMBER_NAME): row.get(PR_MEMBER_RIGHTS) for row in r.rows}
+
+
+def pushes_for(mb, seconds):
+    """Notification frames that reach mb's connection within seconds."""
+    got, end = [], time.time() + seconds
+    while time.time() < end:
+        if not mb.sd.buf and not select.select([mb.sd.s], [], [], end - time.time())[0]:
+            break
+        fr = mb.sd.read_frame()
+        if fr is None:
+            break
+        if fr[0] & xctest.F_PUSH:
+            got.append(xctest.dec_props(fr[3]))
+    return got
 
 
 def in_alice(bob, op, args):
@@ -110,6 +129,16 @@ def a_reviewer_reads_the_shared_folder_only():
           data == "Team plan 0".encode("utf-16-le"), st)
     r = in_alice(bob, OP_SET_READ, [(T_MIDS, [S["hers"][0]]), (T_READ, 1)])
     check("and marks it read", r.status == OK and r.get(T_TOTAL) == 1, r)
+    r = in_alice(bob, OP_GET_FOLDER, [(PR_FID, S["shared"])])
+    check("he reads the folder's properties", r.status == OK, r)
+    r = in_alice(bob, OP_SUBSCRIBE, [(PR_FID, S["shared"])])
+    check("and subscribes to its notifications", r.status == OK, r)
+    alice = Mailbox(ALICE)
+    new = alice.save(a_note("Team plan 2"), fid=S["shared"]).get(PR_MID)
+    alice.close()
+    pushed = pushes_for(bob, 3.0)
+    check("a message Alice adds reaches him at once",
+          any(p.get(PR_MID) == new for p in pushed), pushed)
     denied = {
         "reading her Inbox": (OP_CONTENTS, [(PR_FID, S["inbox"]), (T_COLUMNS, [PR_MID])]),
         "opening a message of her Inbox": (OP_GET_MESSAGE, [(PR_MID, S["private"])]),
@@ -124,6 +153,12 @@ def a_reviewer_reads_the_shared_folder_only():
         "changing the permissions": (OP_SET_PERMISSIONS, [(PR_FID, S["shared"]),
                                                           (T_ADDRESS, "default"),
                                                           (PR_MEMBER_RIGHTS, EDITOR)]),
+        "flagging hers (SET_PROPS)": (OP_SET_PROPS, [(PR_MID, S["hers"][1]), (START_MESSAGE, 0),
+                                                     (PR_FLAG_STATUS, 2), (END_MESSAGE, 0)]),
+        "renaming the folder": (OP_SET_PROPS, [(PR_FID, S["shared"]), (START_MESSAGE, 0),
+                                               (PR_DISPLAY_NAME, "Mine now"), (END_MESSAGE, 0)]),
+        "her Inbox's properties": (OP_GET_FOLDER, [(PR_FID, S["inbox"])]),
+        "her whole mailbox's notifications": (OP_SUBSCRIBE, []),
     }
     for what, (op, args) in denied.items():
         r = in_alice(bob, op, args)
@@ -174,6 +209,9 @@ def an_author_changes_only_his_own():
     bob = Mailbox(BOB)
     r = in_alice(bob, OP_SAVE_MESSAGE, [(PR_MID, S["hers"][1])] + a_note("Team plan 1 (edited)").encode())
     check("an Editor saves over hers", r.status == OK, r)
+    r = in_alice(bob, OP_SET_PROPS, [(PR_MID, S["hers"][0]), (START_MESSAGE, 0),
+                                     (PR_FLAG_STATUS, 2), (END_MESSAGE, 0)])
+    check("and flags one of hers", r.status == OK, r)
     bob.close()
 
 
