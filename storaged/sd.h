@@ -124,6 +124,12 @@ void sd_db_rollback(sd_db *db);
 /* The listener thread: NOTIFYs, the state file's heartbeat, and every
    expire_interval seconds the expiry of old tombstones (sql/009). */
 int sd_db_listen_start(const char *conninfo, int expire_interval);
+
+/* The background full-text indexer (sd_index.c): started after the
+   workers, poked by the listener on every change. */
+int sd_index_start(const char *conninfo);
+void sd_index_poke(void);
+void sd_index_stop(void);
 void sd_db_listen_stop(void);
 
 /* ---- authentication and sessions (sd_auth.c) ---- */

@@ -456,8 +456,10 @@ static void *listen_main(void *arg)
                 continue;
             }
             while ((n = PQnotifies(conn)) != NULL) {
-                if (strcmp(n->relname, "xc_change") == 0)
+                if (strcmp(n->relname, "xc_change") == 0) {
                     push_change(conn, n->extra);
+                    sd_index_poke();
+                }
                 else
                     got = 1;
                 PQfreemem(n);

@@ -187,8 +187,8 @@ int main(int argc, char **argv)
         fprintf(f, "%d\n", (int)getpid());
         fclose(f);
     }
-    if (sd_workers_start(&conf) < 0 || sd_db_listen_start(conf.database,
-                                                          conf.expire_interval) < 0) {
+    if (sd_workers_start(&conf) < 0 || sd_index_start(conf.database) < 0 ||
+        sd_db_listen_start(conf.database, conf.expire_interval) < 0) {
         sd_log_error(18, "cannot start threads");
         return 1;
     }
@@ -235,6 +235,7 @@ int main(int argc, char **argv)
     sd_conns_shutdown();
     sd_workers_stop();
     sd_db_listen_stop();
+    sd_index_stop();
     sd_auth_fini();
     if (conf.pid_file[0])
         unlink(conf.pid_file);

@@ -15,6 +15,7 @@ import functools
 import os
 import random
 import struct
+import time
 
 import xctest
 from xctest import (OK, E_BADREQ, E_UNSUPPORTED, PT_SHORT, PT_LONG,
@@ -532,6 +533,7 @@ def full_text_search_finds_words_in_subject_body_and_addresses():
         mids.append(r[PR_MID])
 
     def fts(text):
+        xctest.wait_indexed()
         got = query(box, fid, (CONTENT, SUBSTR | IGNORECASE << 16, PR_SEARCH_ALL, PR_SEARCH_ALL, text))
         assert got.status == OK, got
         return sorted(r[PR_MID] for r in got.rows)
@@ -552,11 +554,23 @@ def full_text_search_finds_words_in_subject_body_and_addresses():
     check("a message changed by SET_PROPS is re-indexed",
           r.status == OK and fts("dinner") == [mids[1]] and fts("lunch") == [mids[1]])
     row = "SELECT xmin FROM message_search WHERE mid = %d" % counter(mids[1])
+    xctest.wait_indexed()
     before, _ = xctest.psql(row)
     r = box.set_read([mids[1]])
+    queued, _ = xctest.psql("SELECT count(*) FROM search_queue WHERE mid = %d"
+                            % counter(mids[1]))
+    xctest.wait_indexed()
     after, _ = xctest.psql(row)
     check("marking it read does not index it again (sql/007)",
-          r.status == OK and before and before == after, (before, after))
+          r.status == OK and before and before == after and queued == "0",
+          (before, after, queued))
+    t0 = time.time()
+    r = box.save(Message([(PR_SUBJECT, "Zanzibar trip")]), fid=fid)
+    while fts("zanzibar") != [r.get(PR_MID)] and time.time() - t0 < 5:
+        time.sleep(0.02)
+    took = time.time() - t0
+    check("a new message is searchable within a second of its save (background "
+          "indexer, sql/010)", took < 1.0, "%.3f s" % took)
     box.close()
 
 

@@ -315,6 +315,15 @@ def xcadmin(*args, password=None):
     return p.returncode, p.stdout + p.stderr
 
 
+def wait_indexed(timeout=10.0):
+    """Wait until storaged's background indexer has indexed every queued
+    message (sql/010); True if it did within the timeout."""
+    def empty():
+        out, _ = psql("SELECT count(*) FROM search_queue")
+        return out.strip() == "0"
+    return wait_until(empty, timeout=timeout)
+
+
 def storaged_answers(timeout=5):
     """Does storaged answer HELLO on a new connection?"""
     try:

@@ -1,0 +1,98 @@
+/*
+ * NAME
+ *   sd_index - the full-text index, kept in the background
+ *
+ * DESCRIPTION
+ *   Saves queue the messages whose content changed (sql/010); this thread
+ *   indexes them (xc_index_queued) on a connection of its own. The
+ *   listener pokes it on every change notification, so a message is
+ *   searchable a moment after its commit; without a poke it looks once a
+ *   second (changes made while PostgreSQL's notifications were away).
+ */
+#include "sd.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH 200               /* as in the statement below */
+
+static pthread_t thread;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static int poked, stopping, running;
+static const char *conninfo;
+
+/* Index one batch; how many messages were taken from the queue. */
+static long batch(sd_db *db)
+{
+    static const char sql[] = "SELECT xc_index_queued(200)";
+    xc_status st;
+    PGresult *res = sd_db_exec(db, sql, 0, NULL, &st);
+    long n = 0;
+
+    if (res == NULL) {
+        sd_log_warn(35, "indexing failed (status %d); retrying", (int)st);
+        return 0;
+    }
+    if (PQntuples(res) == 1)
+        n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
+static void *index_main(void *arg)
+{
+    sd_db db;
+
+    (void)arg;
+    (void)sd_db_open(&db, conninfo);    /* retried per query */
+    pthread_mutex_lock(&lock);
+    while (!stopping) {
+        if (!poked) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            (void)pthread_cond_timedwait(&wake, &lock, &ts);
+        }
+        poked = 0;
+        pthread_mutex_unlock(&lock);
+        while (batch(&db) >= BATCH && !__atomic_load_n(&stopping,
+                                                       __ATOMIC_ACQUIRE))
+            ;
+        pthread_mutex_lock(&lock);
+    }
+    pthread_mutex_unlock(&lock);
+    sd_db_close(&db);
+    return NULL;
+}
+
+int sd_index_start(const char *info)
+{
+    conninfo = info;
+    if (pthread_create(&thread, NULL, index_main, NULL) != 0)
+        return -1;
+    running = 1;
+    return 0;
+}
+
+void sd_index_poke(void)
+{
+    pthread_mutex_lock(&lock);
+    poked = 1;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+}
+
+void sd_index_stop(void)
+{
+    if (!running)
+        return;
+    pthread_mutex_lock(&lock);
+    __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+    pthread_join(thread, NULL);
+    running = 0;
+}
