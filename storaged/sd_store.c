@@ -315,118 +315,125 @@ int64_t sd_value_size(const xc_propval *pv)
     }
 }
 
-/*
- * Store one value. sub is the recipient row or attachment number. Adds
- * the value's size to *size.
- */
-xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
-                           uint64_t mid, int32_t sub, const xc_propval *pv)
+void sd_cols_free(sd_cols *c)
 {
-    char a[24], b[24], t[16], iv[32], fv[40], s[16];
-    const char *params[9] = { a, b, t, NULL, NULL, NULL, NULL, NULL, s };
-    int len[9] = { 0 }, fmt[9] = { 0, 0, 0, 0, 0, 1, 1, 1, 0 };
-    uint16_t type = PROP_TYPE(pv->tag);
-    const uint8_t *data = NULL;     /* tval (text) or bval (bytes) */
-    size_t dlen = 0;
-    int is_text = 0;
-    uint8_t hash[32], *mvbuf = NULL;
-    xc_wbuf u8;
-    xc_status st;
+    free(c->mvbuf);
+    xc_wbuf_free(&c->u8);
+}
 
-    xc_wbuf_init(&u8, 0);
-    snprintf(a, sizeof(a), "%" PRId64, mailbox);
-    snprintf(b, sizeof(b), "%" PRIu64, mid);
-    snprintf(t, sizeof(t), "%d", (int32_t)pv->tag);
-    snprintf(s, sizeof(s), "%d", sub);
+xc_status sd_value_cols(sd_db *db, const xc_propval *pv, sd_cols *c)
+{
+    uint16_t type = PROP_TYPE(pv->tag);
+
+    memset(c, 0, sizeof(*c));
+    xc_wbuf_init(&c->u8, 0);
     if (type & PT_MV) {
         /* the wire form: count, then the values */
-        mvbuf = malloc(4 + pv->v.mv.n);
-        if (mvbuf == NULL)
+        c->mvbuf = malloc(4 + pv->v.mv.n);
+        if (c->mvbuf == NULL)
             return XC_E_TEMP;
-        mvbuf[0] = (uint8_t)pv->v.mv.count;
-        mvbuf[1] = (uint8_t)(pv->v.mv.count >> 8);
-        mvbuf[2] = (uint8_t)(pv->v.mv.count >> 16);
-        mvbuf[3] = (uint8_t)(pv->v.mv.count >> 24);
-        memcpy(mvbuf + 4, pv->v.mv.p, pv->v.mv.n);
-        data = mvbuf;
-        dlen = 4 + pv->v.mv.n;
+        c->mvbuf[0] = (uint8_t)pv->v.mv.count;
+        c->mvbuf[1] = (uint8_t)(pv->v.mv.count >> 8);
+        c->mvbuf[2] = (uint8_t)(pv->v.mv.count >> 16);
+        c->mvbuf[3] = (uint8_t)(pv->v.mv.count >> 24);
+        memcpy(c->mvbuf + 4, pv->v.mv.p, pv->v.mv.n);
+        c->data = c->mvbuf;
+        c->dlen = 4 + pv->v.mv.n;
     } else {
         switch (type) {
-        case PT_SHORT:
-            snprintf(iv, sizeof(iv), "%d", pv->v.i16);
-            params[3] = iv;
-            break;
-        case PT_LONG:
-            snprintf(iv, sizeof(iv), "%d", pv->v.i32);
-            params[3] = iv;
-            break;
-        case PT_ERROR:
-            snprintf(iv, sizeof(iv), "%u", (uint32_t)pv->v.i32);
-            params[3] = iv;
-            break;
-        case PT_BOOLEAN:
-            snprintf(iv, sizeof(iv), "%d", pv->v.b);
-            params[3] = iv;
-            break;
+        case PT_SHORT: c->has_i = 1; c->i = pv->v.i16; break;
+        case PT_LONG: c->has_i = 1; c->i = pv->v.i32; break;
+        case PT_ERROR: c->has_i = 1; c->i = (uint32_t)pv->v.i32; break;
+        case PT_BOOLEAN: c->has_i = 1; c->i = pv->v.b; break;
         case PT_I8: case PT_CURRENCY: case PT_SYSTIME:
-            snprintf(iv, sizeof(iv), "%" PRId64, pv->v.i64);
-            params[3] = iv;
+            c->has_i = 1;
+            c->i = pv->v.i64;
             break;
-        case PT_FLOAT:
+        case PT_FLOAT: {
+            /* as its 9 significant digits, which is how restrictions
+               compare floats (sd_query.c) */
+            char fv[40];
             snprintf(fv, sizeof(fv), "%.9g", (double)pv->v.f32);
-            params[4] = fv;
+            c->has_f = 1;
+            c->f = strtod(fv, NULL);
             break;
-        case PT_DOUBLE: case PT_APPTIME:
-            snprintf(fv, sizeof(fv), "%.17g", pv->v.f64);
-            params[4] = fv;
-            break;
+        }
+        case PT_DOUBLE: case PT_APPTIME: c->has_f = 1; c->f = pv->v.f64; break;
         case PT_STRING8:
-            data = pv->v.bin.p;
-            dlen = pv->v.bin.n;
-            is_text = 1;
+            c->data = pv->v.bin.p ? pv->v.bin.p : (const uint8_t *)"";
+            c->dlen = pv->v.bin.n;
+            c->is_text = 1;
             break;
         case PT_UNICODE:
-            if (xc_utf16le_to_utf8(&u8, pv->v.bin.p, pv->v.bin.n) < 0) {
-                xc_wbuf_free(&u8);
+            if (xc_utf16le_to_utf8(&c->u8, pv->v.bin.p, pv->v.bin.n) < 0)
                 return XC_E_BADREQ;
-            }
-            data = u8.p ? u8.p : (const uint8_t *)"";
-            dlen = u8.len;
-            is_text = 1;
+            c->data = c->u8.p ? c->u8.p : (const uint8_t *)"";
+            c->dlen = c->u8.len;
+            c->is_text = 1;
             break;
         case PT_BINARY: case PT_SVREID: case PT_CLSID:
-            data = pv->v.bin.p ? pv->v.bin.p : (const uint8_t *)"";
-            dlen = pv->v.bin.n;
+            c->data = pv->v.bin.p ? pv->v.bin.p : (const uint8_t *)"";
+            c->dlen = pv->v.bin.n;
             break;
         default:
             return XC_E_BADREQ;     /* PT_NULL, PT_OBJECT: not storable */
         }
     }
-    if (data != NULL && dlen > INLINE_MAX) {
+    if (c->data != NULL && c->dlen > INLINE_MAX) {
         /* single-instance: the value lives in blobs once per content */
-        const char *bp[2] = { (const char *)hash, (const char *)data };
-        const int bl[2] = { 32, (int)dlen }, bf[2] = { 1, 1 };
+        const char *bp[2] = { (const char *)c->hash, (const char *)c->data };
+        const int bl[2] = { 32, (int)c->dlen }, bf[2] = { 1, 1 };
         unsigned int hl = 0;
 
-        if (!EVP_Digest(data, dlen, hash, &hl, EVP_sha256(), NULL)) {
-            st = XC_E_INTERNAL;
-            goto out;
-        }
-        if ((st = sd_run(db, sql_put_blob, 2, bp, bl, bf)) != XC_OK)
-            goto out;
-        params[7] = (const char *)hash;
+        if (c->dlen > INT32_MAX ||
+            !EVP_Digest(c->data, c->dlen, c->hash, &hl, EVP_sha256(), NULL))
+            return XC_E_INTERNAL;
+        c->has_blob = 1;
+        return sd_run(db, sql_put_blob, 2, bp, bl, bf);
+    }
+    return XC_OK;
+}
+
+/*
+ * Store one value. sub is the recipient row or attachment number.
+ */
+xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
+                       uint64_t mid, int32_t sub, const xc_propval *pv)
+{
+    char a[24], b[24], t[16], iv[32], fv[40], s[16];
+    const char *params[9] = { a, b, t, NULL, NULL, NULL, NULL, NULL, s };
+    int len[9] = { 0 }, fmt[9] = { 0, 0, 0, 0, 0, 1, 1, 1, 0 };
+    sd_cols c;
+    xc_status st;
+
+    if ((st = sd_value_cols(db, pv, &c)) != XC_OK) {
+        sd_cols_free(&c);
+        return st;
+    }
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, mid);
+    snprintf(t, sizeof(t), "%d", (int32_t)pv->tag);
+    snprintf(s, sizeof(s), "%d", sub);
+    if (c.has_i) {
+        snprintf(iv, sizeof(iv), "%" PRId64, c.i);
+        params[3] = iv;
+    } else if (c.has_f) {
+        snprintf(fv, sizeof(fv), PROP_TYPE(pv->tag) == PT_FLOAT ? "%.9g"
+                                                                : "%.17g", c.f);
+        params[4] = fv;
+    }
+    if (c.has_blob) {
+        params[7] = (const char *)c.hash;
         len[7] = 32;
-    } else if (data != NULL) {
-        params[is_text ? 5 : 6] = (const char *)data;
-        len[is_text ? 5 : 6] = (int)dlen;
+    } else if (c.data != NULL) {
+        params[c.is_text ? 5 : 6] = (const char *)c.data;
+        len[c.is_text ? 5 : 6] = (int)c.dlen;
     }
     st = sd_run(db, table == T_MSG ? sql_put_msg
                     : table == T_RECIP ? sql_put_recip
                     : table == T_ATTACH ? sql_put_attach : sql_put_folder,
                 table == T_MSG || table == T_FOLDER ? 8 : 9, params, len, fmt);
-out:
-    free(mvbuf);
-    xc_wbuf_free(&u8);
+    sd_cols_free(&c);
     return st;
 }
 
@@ -1091,8 +1098,8 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
             continue;
         if (tag == XW_MARK_START_EMBED) {
             size_t end = embed_end(pv, n, i);
-            st = put_embedded(db, m.id, (uint64_t)mid, sub,
-                              pv + i + 1, end - i - 1);
+            st = put_embedded(db, m.id, (uint64_t)mid, sub, pv + i + 1,
+                              end - i - 1);
             i = end;
             continue;
         }

@@ -76,6 +76,21 @@ int sd_is_computed(uint32_t tag);
 int sd_is_marker(uint32_t tag);
 /* What a value adds to PR_MESSAGE_SIZE. */
 int64_t sd_value_size(const xc_propval *pv);
+/* A value as the columns it is stored in (a large one put in blobs first,
+   in the pipeline if one is open). */
+typedef struct sd_cols {
+    int has_i, has_f, is_text, has_blob;
+    int64_t i;                  /* ival */
+    double f;                   /* fval */
+    const uint8_t *data;        /* tval (is_text) or bval; or the blob's */
+    size_t dlen;
+    uint8_t hash[32];           /* blob, when has_blob */
+    uint8_t *mvbuf;             /* owned */
+    xc_wbuf u8;                 /* owned */
+} sd_cols;
+xc_status sd_value_cols(sd_db *db, const xc_propval *pv, sd_cols *c);
+void sd_cols_free(sd_cols *c);
+
 /* Store one value in table (T_*) for mid; sub is the recipient row or
    attachment number. */
 xc_status sd_put_value(sd_db *db, int table, int64_t mailbox, uint64_t mid,
