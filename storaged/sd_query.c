@@ -897,7 +897,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         "SELECT CASE WHEN $3::boolean THEN assoc_count ELSE content_count END "
         "FROM folders WHERE mailbox_id = $1 AND fid = $2";
     static const char sql_props[] =
-        "SELECT p.mid, " VALUE_COLS " FROM message_props p "
+        "SELECT p.mid, " TABLE_VALUE_COLS " FROM message_props p "
         "LEFT JOIN blobs b ON b.hash = p.blob "
         "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
         "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
@@ -1215,7 +1215,9 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
             for (int k = first; k < pi; k++)
                 if (PROP_ID(sd_be32(PQgetvalue(props, k, 1))) ==
                     PROP_ID(col[c])) {
-                    sd_emit_value(w, props, k, 1);
+                    /* long values cut as [MS-OXCDATA] 2.8.2 lets
+                       tables: GET_MESSAGE has them whole */
+                    sd_emit_value_max(w, props, k, 1, TABLE_MAX_VALUE);
                     break;
                 }
         }

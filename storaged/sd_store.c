@@ -441,7 +441,26 @@ xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
  * Append a stored value (binary result columns tag, ival, fval, tval,
  * bval, blob data starting at col) to w.
  */
+/* At most max characters of UTF-8 text p[0..n): its byte length. */
+static size_t utf8_prefix(const uint8_t *p, size_t n, size_t max)
+{
+    size_t i = 0;
+
+    while (i < n && max-- > 0) {
+        i++;
+        while (i < n && (p[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
 void sd_emit_value(xc_wbuf *w, PGresult *res, int row, int col)
+{
+    sd_emit_value_max(w, res, row, col, 0);
+}
+
+void sd_emit_value_max(xc_wbuf *w, PGresult *res, int row, int col,
+                       size_t max)
 {
     uint32_t tag = sd_be32(PQgetvalue(res, row, col));
     uint16_t type = PROP_TYPE(tag);
@@ -467,6 +486,10 @@ void sd_emit_value(xc_wbuf *w, PGresult *res, int row, int col)
         xc_put_bytes(w, data, dlen);    /* count + values */
         return;
     }
+    if (max > 0 && (type == PT_STRING8 || type == PT_UNICODE))
+        dlen = utf8_prefix((const uint8_t *)data, dlen, max);
+    else if (max > 0 && type == PT_BINARY && dlen > max)
+        dlen = max;
     switch (type) {
     case PT_SHORT:
         xc_put_u32(w, tag);

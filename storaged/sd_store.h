@@ -97,6 +97,19 @@ xc_status sd_put_value(sd_db *db, int table, int64_t mailbox, uint64_t mid,
                        int32_t sub, const xc_propval *pv);
 /* Append a stored value (binary result columns VALUE_COLS from col) to w. */
 void sd_emit_value(xc_wbuf *w, PGresult *res, int row, int col);
+/* The same with strings cut to max characters and binary values to max
+   bytes (0: whole), as tables may ([MS-OXCDATA] 2.8.2). */
+void sd_emit_value_max(xc_wbuf *w, PGresult *res, int row, int col,
+                       size_t max);
+/* The columns of VALUE_COLS for a table: no more of a large value than a
+   table shows (a multi-valued value whole). */
+#define TABLE_VALUE_COLS                                                   \
+    "p.tag, p.ival, p.fval, left(p.tval, 255), "                           \
+    "CASE WHEN (p.tag & 4096) = 0 THEN substring(p.bval FROM 1 FOR 255) "    \
+    "ELSE p.bval END, "                                                    \
+    "CASE WHEN (p.tag & 4096) = 0 THEN substring(b.data FROM 1 FOR 1024) "   \
+    "ELSE b.data END"
+#define TABLE_MAX_VALUE 255
 
 /* ---- whole messages (sd_store.c) ------------------------------------- */
 

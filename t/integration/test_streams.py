@@ -23,7 +23,8 @@ from xctest import (BOB, OK, E_BADREQ, E_NOTFOUND, T_SESSION, T_MAILBOX_ID,
 from test_store import (Mailbox, Message, a_note, PR_MID, PR_SUBJECT, PR_BODY,
                         PR_ATTACH_DATA_BIN, PR_ATTACH_LONG_FILENAME,
                         START_MESSAGE, END_MESSAGE, NEW_ATTACH, END_ATTACH,
-                        OP_SAVE_MESSAGE, T_TOTAL, T_OFFSET, T_LIMIT)
+                        OP_SAVE_MESSAGE, T_TOTAL, T_OFFSET, T_LIMIT,
+                        OP_CONTENTS, T_COLUMNS)
 from test_mime import answer, import_mime, send_stream
 
 OP_READ_PROP = 33
@@ -85,6 +86,7 @@ def a_message_larger_than_a_frame_is_saved_through_a_stream():
     st, p = send(mb, OP_SAVE_MESSAGE, items, body + BLOB)
     check("a 2.6 MiB message saves with its large values streamed", st == OK, p)
     SAVED["mid"] = p.get(PR_MID)
+    SAVED["fid"] = fid
     r, got, problem = mb.get(SAVED["mid"] or 0)
     check("GET_MESSAGE answers within a frame", r.status == OK and problem is None,
           (r.status, r.get(T_ERRMSG), problem))
@@ -127,6 +129,15 @@ def read_prop_gives_the_values_back():
     check("an attachment it lacks is E_NOTFOUND", st == E_NOTFOUND, st)
     st, _, _ = read_prop(mb, mid, PR_ATTACH_DATA_BIN, attach=0, row=0)
     check("ATTACH_NUM and ROW_ID together are E_BADREQ", st == E_BADREQ, st)
+    c = mb.ask(OP_CONTENTS, [(xctest.PR_FID, SAVED["fid"]),
+                             (T_COLUMNS, [PR_BODY, tag(PT_BINARY, 0x6852), PR_SUBJECT])])
+    row = c.rows[0] if c.rows else {}
+    check("a contents table shows the first 255 characters and bytes of long "
+          "values ([MS-OXCDATA] 2.8.2)", c.status == OK and
+          row.get(PR_BODY) == BODY[:255] and
+          row.get(tag(PT_BINARY, 0x6852)) == MID_SIZED[:255] and
+          row.get(PR_SUBJECT) == "Annual report",
+          (c.status, len(row.get(PR_BODY) or ""), len(row.get(tag(PT_BINARY, 0x6852)) or b"")))
     bob = Mailbox(BOB)
     st, _, _ = read_prop(bob, mid, PR_BODY)
     check("Bob can't read Alice's values", st == E_NOTFOUND, st)
