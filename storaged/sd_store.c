@@ -1211,13 +1211,25 @@ static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end,
 }
 
 xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
-                           sd_content_rows *r)
+                           int whole, sd_content_rows *r)
 {
     static const char sql_msg[] =
         "SELECT fid, is_fai, cn, change_key, pcl, message_size, is_read, "
         "extract(epoch FROM created_at)::float8, "
         "extract(epoch FROM modified_at)::float8 "
         "FROM messages WHERE mailbox_id = $1 AND mid = $2";
+    static const char sql_props_big[] =
+        "SELECT " ANSWER_VALUE_COLS " FROM message_props p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.tag";
+    static const char sql_recips_big[] =
+        "SELECT p.row_id, " ANSWER_VALUE_COLS " FROM recipients p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.row_id, p.tag";
+    static const char sql_attachs_big[] =
+        "SELECT p.attach_num, " ANSWER_VALUE_COLS " FROM attachments p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.attach_num, p.tag";
     static const char sql_props[] =
         "SELECT " VALUE_COLS " FROM message_props p "
         "LEFT JOIN blobs b ON b.hash = p.blob "
@@ -1245,11 +1257,12 @@ xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
     if (r->msg != NULL && PQntuples(r->msg) != 1)
         st = XC_E_NOTFOUND;
     else if (r->msg != NULL &&
-             (r->props = sd_db_execv(db, sql_props, 2, params, NULL, fmt, 1,
-                                     &st)) != NULL &&
-             (r->recips = sd_db_execv(db, sql_recips, 2, params, NULL, fmt, 1,
-                                      &st)) != NULL)
-        r->atts = sd_db_execv(db, sql_attachs, 2, params, NULL, fmt, 1, &st);
+             (r->props = sd_db_execv(db, whole ? sql_props : sql_props_big, 2,
+                                     params, NULL, fmt, 1, &st)) != NULL &&
+             (r->recips = sd_db_execv(db, whole ? sql_recips : sql_recips_big,
+                                      2, params, NULL, fmt, 1, &st)) != NULL)
+        r->atts = sd_db_execv(db, whole ? sql_attachs : sql_attachs_big, 2,
+                              params, NULL, fmt, 1, &st);
     sd_db_rollback(db);     /* read-only: nothing to commit */
     if (r->atts == NULL) {
         sd_content_rows_clear(r);
@@ -1324,7 +1337,7 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
     if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
         return;
-    if ((st = sd_fetch_content(db, m.id, mid, &r)) != XC_OK) {
+    if ((st = sd_fetch_content(db, m.id, mid, 0, &r)) != XC_OK) {
         sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message" : NULL);
         return;
     }

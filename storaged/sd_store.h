@@ -110,6 +110,15 @@ void sd_emit_value_max(xc_wbuf *w, PGresult *res, int row, int col,
     "CASE WHEN (p.tag & 4096) = 0 THEN substring(b.data FROM 1 FOR 1024) "   \
     "ELSE b.data END"
 #define TABLE_MAX_VALUE 255
+/* VALUE_COLS for an answer within the frame: a blob that can't be
+   answered inline (XW_INLINE_MAX; PT_UNICODE doubles on the wire) is not
+   read, its size follows as a seventh column; embedded messages (0x67F0,
+   26608) always whole. sd_value_fits reads the size. */
+#define ANSWER_VALUE_COLS                                                  \
+    "p.tag, p.ival, p.fval, p.tval, p.bval, "                              \
+    "CASE WHEN ((p.tag >> 16) & 65535) <> 26608 AND b.size * "             \
+    "(CASE WHEN (p.tag & 65535) = 31 THEN 2 ELSE 1 END) + 8 > 262144 "     \
+    "THEN NULL ELSE b.data END, b.size"
 
 /* ---- whole messages (sd_store.c) ------------------------------------- */
 
@@ -117,9 +126,11 @@ void sd_emit_value_max(xc_wbuf *w, PGresult *res, int row, int col,
 typedef struct sd_content_rows {
     PGresult *msg, *props, *recips, *atts;
 } sd_content_rows;
-/* Read message mid of mailbox (XC_E_NOTFOUND if there is none). */
+/* Read message mid of mailbox (XC_E_NOTFOUND if there is none): whole,
+   or (whole 0, for an answer) without the bytes of values too large to
+   be answered inline (XW_INLINE_MAX), whose sizes come instead. */
 xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
-                           sd_content_rows *r);
+                           int whole, sd_content_rows *r);
 /* Append it as content: START_MESSAGE, computed and stored properties,
    recipients, attachments, END_MESSAGE (what GET_MESSAGE answers). With a
    budget (bytes w may reach; 0: none), values that don't fit, or are over

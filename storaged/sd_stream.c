@@ -88,6 +88,10 @@ int sd_value_fits(PGresult *res, int row, int col, size_t have,
     for (int k = 3; k <= 5; k++)        /* tval, bval, blob data */
         if (!PQgetisnull(res, row, col + k))
             len = (size_t)PQgetlength(res, row, col + k);
+    /* a blob not read (ANSWER_VALUE_COLS): its size */
+    if (PQnfields(res) > col + 6 && !PQgetisnull(res, row, col + 6) &&
+        PQgetisnull(res, row, col + 5))
+        len = (size_t)sd_be64(PQgetvalue(res, row, col + 6));
     if (PROP_TYPE(tag) == PT_UNICODE)
         len *= 2;                       /* UTF-8 -> UTF-16, at most */
     return len + 8 <= XW_INLINE_MAX && have + len + 16 <= budget;
