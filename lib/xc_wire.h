@@ -336,12 +336,14 @@ const char *xc_status_name(uint32_t st);
  * SET_READ and SUBSCRIBE to the folder; Create for a new message
  * (SAVE_MESSAGE, IMPORT_MIME); EditAny, or EditOwned on messages they
  * created, to save over one or SET_PROPS / DELETE_PROPS on it; DeleteAny,
- * or DeleteOwned, for DELETE_MESSAGES; CreateSubFolder for CREATE_FOLDER;
+ * or DeleteOwned, for DELETE_MESSAGES; for COPY_MESSAGES ReadAny at the
+ * source and Create at the destination, for MOVE_MESSAGES the delete
+ * right at the source too; CreateSubFolder for CREATE_FOLDER;
  * FolderVisible to see the folder in LIST_FOLDERS, GET_FOLDER and its
  * permissions; FolderOwner to change them and the folder's properties.
- * Other operations (moves, copies, folder deletes, CHANGES, NAMES_TO_IDS,
- * a whole mailbox's notifications) are the owner's alone for now. A
- * missing right answers XC_E_PERM.
+ * Other operations (folder deletes, moves and copies, CHANGES,
+ * NAMES_TO_IDS, a whole mailbox's notifications) are the owner's alone
+ * for now. A missing right answers XC_E_PERM.
  */
 #define XW_RIGHT_READ_ANY 0x0001u
 #define XW_RIGHT_CREATE 0x0002u

@@ -2285,7 +2285,7 @@ static void move_copy(sd_db *db, sd_req *req, sd_reply *rp, int copy)
     xc_status st;
     xc_wbuf *w;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
     if (mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS: 1 to 1000 message ids");
@@ -2296,14 +2296,33 @@ static void move_copy(sd_db *db, sd_req *req, sd_reply *rp, int copy)
         return;
     }
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
-        (st = sd_folder_exists(db, me.mailbox_id, (uint64_t)dest)) != XC_OK ||
-        (st = sd_msgs_by_id(db, me.mailbox_id, mids, n, &set)) != XC_OK)
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK ||
+        (st = sd_folder_exists(db, m.id, (uint64_t)dest)) != XC_OK ||
+        (st = sd_msgs_by_id(db, m.id, mids, n, &set)) != XC_OK)
         goto fail;
+    if (!m.owner) {
+        /* a delegate: Create in the destination, ReadAny where each
+           message is, and for a move the right to delete it there */
+        uint32_t rights = 0;
+        if ((st = sd_rights(db, &m, dest, &rights)) != XC_OK)
+            goto fail;
+        if (!(rights & XW_RIGHT_CREATE))
+            st = XC_E_PERM;
+        for (size_t i = 0; i < set.n && st == XC_OK; i++) {
+            if ((st = sd_rights(db, &m, (int64_t)set.v[i].fid, &rights)) !=
+                XC_OK)
+                goto fail;
+            if (!(rights & XW_RIGHT_READ_ANY) ||
+                (!copy && !sd_may_change(rights, &m, set.v[i].creator, 0)))
+                st = XC_E_PERM;
+        }
+        if (st != XC_OK)
+            goto fail;
+    }
     for (size_t i = 0; i < set.n; i++)
         bytes += set.v[i].size;
     if (set.n > 0) {
-        if ((st = sd_take_ids(db, me.mailbox_id, (int)set.n * (copy ? 1 : 2),
+        if ((st = sd_take_ids(db, m.id, (int)set.n * (copy ? 1 : 2),
                               (int)set.n, &m, &cn, &gc)) != XC_OK)
             goto fail;
         if (copy && sd_over_quota(&m, bytes)) {
@@ -2325,7 +2344,7 @@ static void move_copy(sd_db *db, sd_req *req, sd_reply *rp, int copy)
                 st = XC_E_TEMP;
         }
         if (st == XC_OK)
-            st = sd_counts_apply(db, me.mailbox_id, &counts);
+            st = sd_counts_apply(db, m.id, &counts);
         if (st == XC_OK && copy)
             st = sd_use_bytes(db, &m, bytes);
         st = sd_pipe_end(db, st);
@@ -2358,7 +2377,11 @@ fail:
     sd_msgset_free(&set);
     sd_counts_free(&counts);
     sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder"
-                            : st == XC_E_NOQUOTA ? msg_noquota : NULL);
+                            : st == XC_E_NOQUOTA ? msg_noquota
+                            : st == XC_E_PERM ? "access denied: Create in "
+                              "the destination, ReadAny at the source and "
+                              "for a move DeleteAny (or DeleteOwned) there"
+                            : NULL);
 }
 
 void sd_store_move_messages(sd_db *db, sd_req *req, sd_reply *rp)

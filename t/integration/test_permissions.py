@@ -21,6 +21,7 @@ import time
 
 import xctest
 from xctest import (ALICE, BOB, OK, E_BADREQ, E_NOTFOUND, E_PERM, T_ERRMSG,
+                    OP_COPY_MESSAGES, OP_DELETE_FOLDER, T_FOLDER_FLAGS, T_NEW_MIDS,
                     T_SESSION, T_MAILBOX_ID, T_ADDRESS, PR_FID, PR_DISPLAY_NAME,
                     PR_SMTP_ADDRESS, PT_LONG, PT_I8, PT_STRING8, OP_RESOLVE,
                     OP_LIST_FOLDERS, OP_MOVE_MESSAGES, check, tag,
@@ -169,6 +170,8 @@ def a_reviewer_reads_the_shared_folder_only():
                            mailbox_id=S["alice_mbx"])
     check("a Reviewer is refused an import (E_PERM)", st == E_PERM, p)
     r = in_alice(bob, OP_MOVE_MESSAGES, [(T_MIDS, [S["hers"][0]]), (PR_FID, S["shared"])])
+    check("a Reviewer can't move her messages (E_PERM)", r.status == E_PERM, r)
+    r = in_alice(bob, OP_DELETE_FOLDER, [(PR_FID, S["shared"]), (T_FOLDER_FLAGS, 0)])
     check("operations not open to delegates stay the owner's", r.status == E_NOTFOUND, r)
     bob.close()
     alice = Mailbox(ALICE)
@@ -202,6 +205,18 @@ def an_author_changes_only_his_own():
     check("he imports a message into Shared", st == OK, p)
     r = in_alice(bob, OP_SAVE_MESSAGE, [(PR_FID, S["inbox"])] + a_note("sneaky").encode())
     check("but can't create in her Inbox", r.status == E_PERM, r)
+    r = in_alice(bob, OP_COPY_MESSAGES, [(T_MIDS, [S["hers"][0]]), (PR_FID, S["shared"])])
+    check("an Author copies her message within Shared", r.status == OK and
+          r.get(T_TOTAL) == 1, r)
+    copied = (r.get(T_NEW_MIDS) or [0])[0]
+    r = in_alice(bob, OP_MOVE_MESSAGES, [(T_MIDS, [S["hers"][0]]), (PR_FID, S["shared"])])
+    check("but can't move hers (no DeleteAny)", r.status == E_PERM, r)
+    r = in_alice(bob, OP_COPY_MESSAGES, [(T_MIDS, [S["private"]]), (PR_FID, S["shared"])])
+    check("nor copy out of her Inbox", r.status == E_PERM, r)
+    r = in_alice(bob, OP_COPY_MESSAGES, [(T_MIDS, [S["hers"][0]]), (PR_FID, S["inbox"])])
+    check("nor copy into it", r.status == E_PERM, r)
+    r = in_alice(bob, OP_DELETE_MESSAGES, [(T_MIDS, [copied])])
+    check("the copy keeps her as its creator: he can't delete it", r.status == E_PERM, r)
     bob.close()
     alice = Mailbox(ALICE)
     check("Alice makes Bob an Editor", set_perms(alice, S["shared"], (BOB[0], EDITOR)).status == OK)
