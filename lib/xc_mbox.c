@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static int is_from(const uint8_t *p, size_t left)
@@ -109,4 +110,50 @@ void xc_mbox_entry(const uint8_t *p, size_t n, const char *sender,
         i = nl ? end + 1 : n;
     }
     xc_put_bytes(out, "\n", 1);
+}
+
+/* Does the line p[0..n) start with field name (and its colon)? */
+static int field_is(const uint8_t *p, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+
+    return n > k && p[k] == ':' && strncasecmp((const char *)p, name, k) == 0;
+}
+
+static int has_letter(const uint8_t *p, size_t n, char c)
+{
+    return memchr(p, c, n) != NULL;
+}
+
+void xc_mbox_status(const uint8_t *p, size_t n, int *read, int *flagged)
+{
+    size_t i = 0;
+
+    *read = *flagged = 0;
+    while (i < n) {
+        const uint8_t *nl = memchr(p + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - p) : n, k = end;
+
+        if (k > i && p[k - 1] == '\r')
+            k--;
+        if (k == i)
+            break;                      /* the end of the header block */
+        if (field_is(p + i, k - i, "Status"))
+            *read |= has_letter(p + i + 7, k - i - 7, 'R');
+        else if (field_is(p + i, k - i, "X-Status"))
+            *flagged |= has_letter(p + i + 9, k - i - 9, 'F');
+        i = nl ? end + 1 : n;
+    }
+}
+
+void xc_maildir_status(const char *name, int *read, int *flagged)
+{
+    const char *info = strstr(name, ":2,");
+
+    *read = *flagged = 0;
+    if (info == NULL)
+        return;
+    info += 3;
+    *read = strchr(info, 'S') != NULL;
+    *flagged = strchr(info, 'F') != NULL;
 }

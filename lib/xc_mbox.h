@@ -42,6 +42,13 @@ size_t xc_mbox_split(const uint8_t *p, size_t len, xc_mbox_cb cb, void *ctx);
 /* Appends to out (reset first). */
 void xc_mbox_canonical(const uint8_t *p, size_t n, int from_mbox,
                        xc_wbuf *out);
+/* The state mbox writers keep in a message's header block: "Status:"
+   with R (read), "X-Status:" with F (flagged; mutt, Thunderbird's
+   X-Mozilla-Status is not read). Each is 0 or 1. */
+void xc_mbox_status(const uint8_t *p, size_t n, int *read, int *flagged);
+/* The same from a Maildir file name: its ":2," info, S and F. */
+void xc_maildir_status(const char *name, int *read, int *flagged);
+
 /* Appends one entry to out. sender NULL: MAILER-DAEMON. */
 void xc_mbox_entry(const uint8_t *p, size_t n, const char *sender,
                    int64_t unix_time, xc_wbuf *out);

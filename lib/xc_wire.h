@@ -178,7 +178,8 @@ enum xw_op {
     XW_OP_QUOTA = 29,           /* -> USED_BYTES, [QUOTA_BYTES],
                                    [SEND_QUOTA_BYTES], MAX_MESSAGE_SIZE
                                    (absent: no quota) */
-    XW_OP_IMPORT_MIME = 30,     /* PR_FID, MIME (streamed) -> PR_MID,
+    XW_OP_IMPORT_MIME = 30,     /* PR_FID, MIME (streamed), [READ],
+                                   [FLAGGED] -> PR_MID,
                                    PR_CHANGE_KEY, CN. The message is
                                    converted per [MS-OXCMAIL] and saved as
                                    SAVE_MESSAGE saves; its bytes are kept
@@ -305,6 +306,8 @@ const char *xc_status_name(uint32_t st);
    XW_F_CHUNK frames (a request: after its frame, which has XW_F_MORE,
    the last chunk without it; an answer: before its final frame). */
 #define XW_TAG_MIME PROP_TAG(PT_OBJECT, 0x0039)
+/* IMPORT_MIME: the message was read / flagged where it came from */
+#define XW_TAG_FLAGGED PROP_TAG(PT_BOOLEAN, 0x003A)
 /* 0x0040..0x004F: large values ([MS-OXCPRPT] streams) */
 #define XW_TAG_ATTACH_NUM PROP_TAG(PT_LONG, 0x0040)
 #define XW_TAG_ROW_ID PROP_TAG(PT_LONG, 0x0041)
@@ -358,6 +361,7 @@ const char *xc_status_name(uint32_t st);
 #define XW_RIGHT_FREEBUSY_SIMPLE 0x0800u
 #define XW_RIGHT_FREEBUSY_DETAILED 0x1000u
 #define XW_RIGHTS_ALL 0x1FFBu
+#define PR_FLAG_STATUS PROP_TAG(PT_LONG, 0x1090)     /* [MS-OXOFLAG] */
 #define PR_MEMBER_ID PROP_TAG(PT_I8, 0x6671)
 #define PR_MEMBER_NAME PROP_TAG(PT_STRING8, 0x6672)
 #define PR_MEMBER_RIGHTS PROP_TAG(PT_LONG, 0x6673)

@@ -101,20 +101,38 @@ static int id_to_name(void *ctx, uint16_t id, uint8_t guid_r[16],
                          name_len) == XC_OK ? 0 : -1;
 }
 
-/* Decode a flat content stream, with room for one more value; NULL if it
-   doesn't decode. */
+#define ROOM 4                  /* values the importer may add */
+
+/* Decode a flat content stream, with room for ROOM more values; NULL if
+   it doesn't decode. */
 static xc_propval *decode_all(const xc_wbuf *w, size_t *n_r)
 {
-    size_t cap = w->len / 4 + 2;
+    size_t cap = w->len / 4 + 1 + ROOM;
     xc_propval *pv = malloc(sizeof(*pv) * cap);
     const char *err;
 
     if (pv != NULL &&
-        xc_props_decode(w->p, w->len, pv, cap - 1, n_r, &err) < 0) {
+        xc_props_decode(w->p, w->len, pv, cap - ROOM, n_r, &err) < 0) {
         free(pv);
         pv = NULL;
     }
     return pv;
+}
+
+/* A message-level PT_LONG property of content pv (pv[0] START_MESSAGE,
+   room for one more value): set, or with or_bits OR-ed into it. */
+static void set_long(xc_propval *pv, size_t *n, uint32_t tag, int32_t v,
+                     int or_bits)
+{
+    for (size_t i = 1; i < *n && !sd_is_marker(pv[i].tag); i++)
+        if (pv[i].tag == tag) {
+            pv[i].v.i32 = or_bits ? pv[i].v.i32 | v : v;
+            return;
+        }
+    memmove(pv + 2, pv + 1, (*n - 1) * sizeof(*pv));
+    pv[1].tag = tag;
+    pv[1].v.i32 = v;
+    (*n)++;
 }
 
 /* An imported message's delivery time: its Received date if the
@@ -199,7 +217,17 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
                         "decode");
     } else {
         /* the content between START_MESSAGE and END_MESSAGE */
+        const xc_propval *rd = xc_props_find(req->args, req->nargs,
+                                             XW_TAG_READ);
+        const xc_propval *fl = xc_props_find(req->args, req->nargs,
+                                             XW_TAG_FLAGGED);
         delivery_time(pv, &n);
+        /* the state the message had where it came from (Maildir flags,
+           an mbox Status field) */
+        if (rd != NULL && rd->v.b)
+            set_long(pv, &n, PR_MESSAGE_FLAGS, MSGFLAG_READ, 1);
+        if (fl != NULL && fl->v.b)
+            set_long(pv, &n, PR_FLAG_STATUS, 2, 0);  /* followupFlagged */
         sd_save_content(db, req, rp, pv + 1, n - 2, req->stream,
                         req->stream_len);
     }

@@ -24,7 +24,9 @@
  *       writes them (mboxo files read the same);
  *     - any other file: one message (an .eml).
  *   Lines are stored with CRLF ends, as Internet mail has them on the
- *   wire; the bytes are otherwise kept as they are.
+ *   wire; the bytes are otherwise kept as they are. A message keeps its
+ *   read and flagged state: Maildir's S and F flags, an mbox's Status: R
+ *   and X-Status: F.
  *
  *   Import sends messages over -j connections at once (default 4). On a
  *   terminal it draws a progress bar on stderr; it always ends with a
@@ -69,6 +71,7 @@ typedef struct item {
     size_t n;
     char *path;
     unsigned from_mbox : 1;
+    unsigned read : 1, flagged : 1;     /* the state it had there */
 } item;
 
 typedef struct source {
@@ -263,7 +266,7 @@ static int64_t find_folder(xc_client *c, const char *path, int create)
 /* ---- sources ------------------------------------------------------------ */
 
 static void add_item(const uint8_t *p, size_t n, const char *path,
-                     int from_mbox)
+                     int from_mbox, int read, int flagged)
 {
     if (g.nitems == g.cap) {
         size_t cap = g.cap ? g.cap * 2 : 1024;
@@ -277,6 +280,8 @@ static void add_item(const uint8_t *p, size_t n, const char *path,
     g.items[g.nitems].n = n;
     g.items[g.nitems].path = path ? strdup(path) : NULL;
     g.items[g.nitems].from_mbox = from_mbox != 0;
+    g.items[g.nitems].read = read != 0;
+    g.items[g.nitems].flagged = flagged != 0;
     if (path && g.items[g.nitems].path == NULL)
         die("out of memory");
     g.nitems++;
@@ -284,8 +289,11 @@ static void add_item(const uint8_t *p, size_t n, const char *path,
 
 static int add_mbox_message(void *ctx, const uint8_t *p, size_t n)
 {
+    int read, flagged;
+
     (void)ctx;
-    add_item(p, n, NULL, 1);
+    xc_mbox_status(p, n, &read, &flagged);
+    add_item(p, n, NULL, 1, read, flagged);
     return 0;
 }
 
@@ -322,8 +330,10 @@ static void add_maildir_sub(const char *dir, const char *sub)
     /* Maildir names start with the delivery time: roughly oldest first */
     qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n; i++) {
+        int read, flagged;
         snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, names[i]);
-        add_item(NULL, 0, path, 0);
+        xc_maildir_status(names[i], &read, &flagged);
+        add_item(NULL, 0, path, 0, read, flagged);
         free(names[i]);
     }
     free(names);
@@ -374,7 +384,7 @@ static void add_source(const char *path)
             (void)xc_mbox_split(m, (size_t)st.st_size, add_mbox_message,
                                 NULL);
         } else {
-            add_item(NULL, 0, path, 0);
+            add_item(NULL, 0, path, 0, 0, 0);
         }
         close(fd);
     }
@@ -456,6 +466,10 @@ static void *import_worker(void *arg)
         begin_args(w);
         xc_put_i8(w, PR_FID, g.fid);
         xc_put_object(w, XW_TAG_MIME, msg.len);
+        if (it->read)
+            xc_put_bool(w, XW_TAG_READ, 1);
+        if (it->flagged)
+            xc_put_bool(w, XW_TAG_FLAGGED, 1);
         xc_client_stream(c, msg.p, msg.len);
         if (xc_client_call(c, NULL, &rep, &err) < 0) {
             pthread_mutex_lock(&g.lock);

@@ -22,7 +22,12 @@ static int check_one(void *ctx, const uint8_t *p, size_t n)
 {
     xc_wbuf c, e, one, back;
 
+    int r, f;
+
     (void)ctx;
+    xc_mbox_status(p, n, &r, &f);
+    if ((r | f) & ~1)
+        abort();
     xc_wbuf_init(&c, 0);
     xc_wbuf_init(&e, 0);
     xc_wbuf_init(&one, 0);

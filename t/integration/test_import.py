@@ -27,10 +27,12 @@ import tempfile
 
 import xctest
 from xctest import ALICE, OK, check, psql
-from test_store import Mailbox, T_TOTAL, PR_MID, PR_SUBJECT
+from test_store import Mailbox, T_TOTAL, PR_MID, PR_SUBJECT, PR_MESSAGE_FLAGS
+from xctest import tag, PT_LONG
 from test_mime import get_mime
 
 TOOL = os.path.join(xctest.DIR, "lib", "xc-mail")
+PR_FLAG_STATUS = tag(PT_LONG, 0x1090)
 ENV = dict(os.environ, XC_SOCKET=xctest.SOCKET)
 WORK = tempfile.mkdtemp(prefix="xc-import-")
 
@@ -121,7 +123,8 @@ def a_maildir_and_an_eml_are_imported():
         os.makedirs(os.path.join(md, sub), exist_ok=True)
     for i in range(5):
         sub = "cur" if i < 3 else "new"
-        name = "1514800000.%d_%d.host%s" % (i, i, ":2,S" if sub == "cur" else "")
+        name = "1514800000.%d_%d.host%s" % (i, i, (":2,FS" if i == 0 else ":2,S")
+                                            if sub == "cur" else "")
         with open(os.path.join(md, sub, name), "w") as f:
             f.write(message(1000 + i))
     eml = os.path.join(WORK, "single.eml")
@@ -135,6 +138,32 @@ def a_maildir_and_an_eml_are_imported():
     total, subj = subjects(mb, fid) if fid else (0, {})
     check("all six are there", total == 6 and "Old mail 2000" in subj and
           "Old mail 1004" in subj, (total, sorted(subj)))
+    state = {}
+    for k in ("Old mail 1000", "Old mail 1001", "Old mail 1003", "Old mail 2000"):
+        _, got, _ = mb.get(subj.get(k, 0))
+        state[k] = ((got.prop(PR_MESSAGE_FLAGS) or 0) & 1 if got else None,
+                    got.prop(PR_FLAG_STATUS) if got else None)
+    check("Maildir's flags become read and flagged state (S, F); new/ is unread",
+          state == {"Old mail 1000": (1, 2), "Old mail 1001": (1, None),
+                    "Old mail 1003": (0, None), "Old mail 2000": (0, None)}, state)
+    mb.close()
+
+
+def an_mbox_keeps_read_and_flagged_state():
+    seen = message(7000).replace("MIME-Version", "Status: RO\nX-Status: F\nMIME-Version")
+    unseen = message(7001).replace("MIME-Version", "Status: O\nMIME-Version")
+    path = os.path.join(WORK, "status.mbox")
+    write_mbox(path, [seen, unseen])
+    code, out, err = run("import", ALICE[0], "Status", path)
+    mb = Mailbox()
+    _, subj = subjects(mb, folder_fid(mb, "Status"))
+    got = {k: mb.get(v)[1] for k, v in subj.items()}
+    a, b = got.get("Old mail 7000"), got.get("Old mail 7001")
+    check("an mbox's Status: R and X-Status: F come in as read and flagged",
+          code == 0 and a is not None and (a.prop(PR_MESSAGE_FLAGS) or 0) & 1 and
+          a.prop(PR_FLAG_STATUS) == 2 and b is not None and
+          not (b.prop(PR_MESSAGE_FLAGS) or 0) & 1 and b.prop(PR_FLAG_STATUS) is None,
+          (code, err, a and a.props[:3]))
     mb.close()
 
 
@@ -233,6 +262,7 @@ if __name__ == "__main__":
     xctest.run_tests(
         an_mbox_is_imported_into_a_new_folder,
         a_maildir_and_an_eml_are_imported,
+        an_mbox_keeps_read_and_flagged_state,
         a_refused_message_is_named_and_the_rest_go_on,
         a_terminal_gets_a_progress_bar,
         export_gives_an_mbox_others_can_read,

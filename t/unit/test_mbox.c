@@ -134,6 +134,30 @@ int main(void)
     }
     test_end();
 
+    test_begin("read and flagged state from mbox headers and Maildir names");
+    {
+        static const char h1[] = "Subject: x\nStatus: RO\nX-Status: AF\n\n"
+                                 "Status: body lines don't count\n";
+        static const char h2[] = "status: O\r\nx-status: A\r\n\r\n";
+        static const char h3[] = "Subject: x\n\nStatus: R\nX-Status: F\n";
+        int r, f;
+        xc_mbox_status((const uint8_t *)h1, strlen(h1), &r, &f);
+        test_assert(r == 1 && f == 1);
+        xc_mbox_status((const uint8_t *)h2, strlen(h2), &r, &f);
+        test_assert(r == 0 && f == 0);
+        xc_mbox_status((const uint8_t *)h3, strlen(h3), &r, &f);
+        test_assert(r == 0 && f == 0);
+        xc_mbox_status((const uint8_t *)"Status:", 7, &r, &f);
+        test_assert(r == 0 && f == 0);
+        xc_maildir_status("1514800000.1_1.host:2,FS", &r, &f);
+        test_assert(r == 1 && f == 1);
+        xc_maildir_status("1514800000.1_1.host:2,", &r, &f);
+        test_assert(r == 0 && f == 0);
+        xc_maildir_status("1514800000.1_1.host", &r, &f);
+        test_assert(r == 0 && f == 0);
+    }
+    test_end();
+
     test_begin("2000 random messages survive entry and split");
     {
         static const char *const pieces[] = {
