@@ -300,7 +300,7 @@ static xc_status generate(sd_db *db, const mbx *m, int64_t mid,
 
     if ((st = sd_fetch_content(db, m->id, mid, 1, &r)) != XC_OK)
         return st;
-    *cn_r = strtoull(PQgetvalue(r.msg, 0, 2), NULL, 10);
+    *cn_r = r.cn;
     xc_wbuf_init(&content, 0);
     sd_emit_content(&content, &r, m->replid, mid, 0);
     sd_content_rows_clear(&r);

@@ -1164,12 +1164,12 @@ fail_early:
 
 /* An attachment's stored embedded message (row i) between its markers,
    after the attachment's properties. */
-static void emit_embedded(xc_wbuf *w, PGresult *res, int i)
+static void emit_embedded(xc_wbuf *w, PGresult *res, int i, int col)
 {
     xc_wbuf v;
 
     xc_wbuf_init(&v, 0);
-    sd_emit_value(&v, res, i, 1);       /* tag, length, content */
+    sd_emit_value(&v, res, i, col);     /* tag, length, content */
     xc_put_long(w, XW_MARK_START_EMBED, 0);
     if (v.len >= 8)
         xc_put_bytes(w, v.p + 8, v.len - 8);
@@ -1179,17 +1179,19 @@ static void emit_embedded(xc_wbuf *w, PGresult *res, int i)
     xc_wbuf_free(&v);
 }
 
-static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end,
-                     size_t budget)
+/* Rows from..to of res are one kind of sub-object: its number in column
+   col - 1, the values from column col. */
+static void emit_sub(xc_wbuf *w, PGresult *res, int from, int to, int col,
+                     uint32_t start, uint32_t end, size_t budget)
 {
     int32_t cur = -1;
     int open_ = 0, embed = -1;
 
-    for (int i = 0; i < PQntuples(res); i++) {
-        int32_t sub = (int32_t)sd_be32(PQgetvalue(res, i, 0));
+    for (int i = from; i < to; i++) {
+        int32_t sub = (int32_t)sd_be32(PQgetvalue(res, i, col - 1));
         if (!open_ || sub != cur) {
             if (embed >= 0)
-                emit_embedded(w, res, embed);
+                emit_embedded(w, res, embed, col);
             embed = -1;
             if (open_)
                 xc_put_long(w, end, 0);
@@ -1197,132 +1199,137 @@ static void emit_sub(xc_wbuf *w, PGresult *res, uint32_t start, uint32_t end,
             cur = sub;
             open_ = 1;
         }
-        if (sd_be32(PQgetvalue(res, i, 1)) == PR_XC_EMBEDDED)
+        if (sd_be32(PQgetvalue(res, i, col)) == PR_XC_EMBEDDED)
             embed = i;
-        else if (sd_value_fits(res, i, 1, w->len, budget))
-            sd_emit_value(w, res, i, 1);
+        else if (sd_value_fits(res, i, col, w->len, budget))
+            sd_emit_value(w, res, i, col);
         else
-            sd_emit_too_big(w, res, i, 1);
+            sd_emit_too_big(w, res, i, col);
     }
     if (embed >= 0)
-        emit_embedded(w, res, embed);
+        emit_embedded(w, res, embed, col);
     if (open_)
         xc_put_long(w, end, 0);
+}
+
+/* The message row's columns, then which table a value comes from (k: 0
+   message, 1 recipient, 2 attachment) and its row or attachment number,
+   then the value's columns (VALUE_COLS, or ANSWER_VALUE_COLS); one row per
+   value, or one with NULL values for a message with none. */
+#define FETCH_SQL(vcols)                                                    \
+    "SELECT m.fid, m.is_fai, m.cn, m.change_key, m.pcl, m.message_size, "   \
+    "m.is_read, extract(epoch FROM m.created_at)::float8, "                 \
+    "extract(epoch FROM m.modified_at)::float8, v.* FROM messages m "       \
+    "LEFT JOIN LATERAL ("                                                   \
+    "  SELECT 0 AS k, 0 AS sub, " vcols " FROM message_props p "            \
+    "  LEFT JOIN blobs b ON b.hash = p.blob "                               \
+    "  WHERE p.mailbox_id = m.mailbox_id AND p.mid = m.mid "                \
+    "  UNION ALL SELECT 1, p.row_id, " vcols " FROM recipients p "          \
+    "  LEFT JOIN blobs b ON b.hash = p.blob "                               \
+    "  WHERE p.mailbox_id = m.mailbox_id AND p.mid = m.mid "                \
+    "  UNION ALL SELECT 2, p.attach_num, " vcols " FROM attachments p "     \
+    "  LEFT JOIN blobs b ON b.hash = p.blob "                               \
+    "  WHERE p.mailbox_id = m.mailbox_id AND p.mid = m.mid) v ON true "     \
+    "WHERE m.mailbox_id = $1 AND m.mid = $2 ORDER BY v.k, v.sub, v.tag"
+#define FETCH_K 9               /* column of k; sub follows, then values */
+
+static double be_double(const char *p)
+{
+    uint64_t u = sd_be64(p);
+    double d;
+
+    memcpy(&d, &u, 8);
+    return d;
 }
 
 xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
                            int whole, sd_content_rows *r)
 {
-    static const char sql_msg[] =
-        "SELECT fid, is_fai, cn, change_key, pcl, message_size, is_read, "
-        "extract(epoch FROM created_at)::float8, "
-        "extract(epoch FROM modified_at)::float8 "
-        "FROM messages WHERE mailbox_id = $1 AND mid = $2";
-    static const char sql_props_big[] =
-        "SELECT " ANSWER_VALUE_COLS " FROM message_props p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.tag";
-    static const char sql_recips_big[] =
-        "SELECT p.row_id, " ANSWER_VALUE_COLS " FROM recipients p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.row_id, p.tag";
-    static const char sql_attachs_big[] =
-        "SELECT p.attach_num, " ANSWER_VALUE_COLS " FROM attachments p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.attach_num, p.tag";
-    static const char sql_props[] =
-        "SELECT " VALUE_COLS " FROM message_props p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.tag";
-    static const char sql_recips[] =
-        "SELECT p.row_id, " VALUE_COLS " FROM recipients p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.row_id, p.tag";
-    static const char sql_attachs[] =
-        "SELECT p.attach_num, " VALUE_COLS " FROM attachments p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 ORDER BY p.attach_num, p.tag";
+    /* one statement: the message and its parts as of one snapshot */
+    static const char sql_whole[] = FETCH_SQL(VALUE_COLS);
+    static const char sql_answer[] = FETCH_SQL(ANSWER_VALUE_COLS);
     const int fmt[2] = { 0, 0 };
     char a[24], b[24];
     const char *params[2] = { a, b };
+    PGresult *res;
     xc_status st;
+    int n;
 
     memset(r, 0, sizeof(*r));
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRId64, mid);
-    /* one transaction: the message and its parts as of one commit */
-    if ((st = sd_db_begin(db)) != XC_OK)
+    res = sd_db_execv(db, whole ? sql_whole : sql_answer, 2, params, NULL,
+                      fmt, 1, &st);
+    if (res == NULL)
         return st;
-    r->msg = sd_db_exec(db, sql_msg, 2, params, &st);
-    if (r->msg != NULL && PQntuples(r->msg) != 1)
-        st = XC_E_NOTFOUND;
-    else if (r->msg != NULL &&
-             (r->props = sd_db_execv(db, whole ? sql_props : sql_props_big, 2,
-                                     params, NULL, fmt, 1, &st)) != NULL &&
-             (r->recips = sd_db_execv(db, whole ? sql_recips : sql_recips_big,
-                                      2, params, NULL, fmt, 1, &st)) != NULL)
-        r->atts = sd_db_execv(db, whole ? sql_attachs : sql_attachs_big, 2,
-                              params, NULL, fmt, 1, &st);
-    sd_db_rollback(db);     /* read-only: nothing to commit */
-    if (r->atts == NULL) {
-        sd_content_rows_clear(r);
-        return st == XC_OK ? XC_E_INTERNAL : st;
+    if ((n = PQntuples(res)) == 0) {
+        PQclear(res);
+        return XC_E_NOTFOUND;
+    }
+    r->res = res;
+    r->fid = (int64_t)sd_be64(PQgetvalue(res, 0, 0));
+    r->fai = PQgetvalue(res, 0, 1)[0] != 0;
+    r->cn = sd_be64(PQgetvalue(res, 0, 2));
+    r->ck = (const uint8_t *)PQgetvalue(res, 0, 3);
+    r->cklen = (size_t)PQgetlength(res, 0, 3);
+    r->pcl = (const uint8_t *)PQgetvalue(res, 0, 4);
+    r->pcllen = (size_t)PQgetlength(res, 0, 4);
+    r->size = (int64_t)sd_be64(PQgetvalue(res, 0, 5));
+    r->read = PQgetvalue(res, 0, 6)[0] != 0;
+    r->created = be_double(PQgetvalue(res, 0, 7));
+    r->modified = be_double(PQgetvalue(res, 0, 8));
+    /* the rows of each kind, in order (none when the value is NULL) */
+    for (int k = 0; k < 3; k++)
+        r->from[k] = r->to[k] = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        int k;
+        if (PQgetisnull(res, i, FETCH_K))
+            continue;
+        k = (int)sd_be32(PQgetvalue(res, i, FETCH_K));
+        if (k < 0 || k > 2)
+            continue;
+        if (r->to[k] == 0)
+            r->to[k] = i + 1;
+        r->from[k] = i;
     }
     return XC_OK;
 }
 
 void sd_content_rows_clear(sd_content_rows *r)
 {
-    PQclear(r->msg);
-    PQclear(r->props);
-    PQclear(r->recips);
-    PQclear(r->atts);
+    PQclear(r->res);
     memset(r, 0, sizeof(*r));
 }
 
 void sd_emit_content(xc_wbuf *w, const sd_content_rows *r, uint16_t replid,
                      int64_t mid, size_t budget)
 {
-    PGresult *res = r->msg;
-    int fai = PQgetvalue(res, 0, 1)[0] == 't';
+    const int col = FETCH_K + 2;        /* the first value column */
 
     xc_put_long(w, XW_MARK_START_MESSAGE, 0);
     xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid, (uint64_t)mid));
     xc_put_i8(w, PR_PARENT_FID, (int64_t)xc_make_id(replid,
-              (uint64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
-    xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid,
-              (uint64_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10)));
-    {
-        size_t kl = 0, pl = 0;
-        unsigned char *k = PQunescapeBytea(
-            (const unsigned char *)PQgetvalue(res, 0, 3), &kl);
-        unsigned char *p = PQunescapeBytea(
-            (const unsigned char *)PQgetvalue(res, 0, 4), &pl);
-        if (k != NULL)
-            xc_put_bin(w, PR_CHANGE_KEY, k, kl);
-        if (p != NULL)
-            xc_put_bin(w, PR_PREDECESSOR_CHANGE_LIST, p, pl);
-        PQfreemem(k);
-        PQfreemem(p);
-    }
-    xc_put_long(w, PR_MESSAGE_SIZE,
-                (int32_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10));
-    xc_put_long(w, PR_MESSAGE_FLAGS,
-                (PQgetvalue(res, 0, 6)[0] == 't' ? MSGFLAG_READ : 0) |
-                (fai ? MSGFLAG_ASSOCIATED : 0));
-    xc_put_bool(w, PR_ASSOCIATED, fai);
-    xc_put_i8(w, PR_CREATION_TIME,
-              sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 7), NULL)));
+                                                    (uint64_t)r->fid));
+    xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid, r->cn));
+    xc_put_bin(w, PR_CHANGE_KEY, r->ck, r->cklen);
+    xc_put_bin(w, PR_PREDECESSOR_CHANGE_LIST, r->pcl, r->pcllen);
+    xc_put_long(w, PR_MESSAGE_SIZE, (int32_t)r->size);
+    xc_put_long(w, PR_MESSAGE_FLAGS, (r->read ? MSGFLAG_READ : 0) |
+                                     (r->fai ? MSGFLAG_ASSOCIATED : 0));
+    xc_put_bool(w, PR_ASSOCIATED, r->fai);
+    xc_put_i8(w, PR_CREATION_TIME, sd_filetime_of_epoch(r->created));
     xc_put_i8(w, PR_LAST_MODIFICATION_TIME,
-              sd_filetime_of_epoch(strtod(PQgetvalue(res, 0, 8), NULL)));
-    for (int i = 0; i < PQntuples(r->props); i++) {
-        if (sd_value_fits(r->props, i, 0, w->len, budget))
-            sd_emit_value(w, r->props, i, 0);
+              sd_filetime_of_epoch(r->modified));
+    for (int i = r->from[0]; i < r->to[0]; i++) {
+        if (sd_value_fits(r->res, i, col, w->len, budget))
+            sd_emit_value(w, r->res, i, col);
         else
-            sd_emit_too_big(w, r->props, i, 0);
+            sd_emit_too_big(w, r->res, i, col);
     }
-    emit_sub(w, r->recips, XW_MARK_START_RECIP, XW_MARK_END_RECIP, budget);
-    emit_sub(w, r->atts, XW_MARK_NEW_ATTACH, XW_MARK_END_ATTACH, budget);
+    emit_sub(w, r->res, r->from[1], r->to[1], col, XW_MARK_START_RECIP,
+             XW_MARK_END_RECIP, budget);
+    emit_sub(w, r->res, r->from[2], r->to[2], col, XW_MARK_NEW_ATTACH,
+             XW_MARK_END_ATTACH, budget);
     xc_put_long(w, XW_MARK_END_MESSAGE, 0);
 }
 
@@ -1342,8 +1349,8 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     }
     if (!m.owner &&
-        sd_need_rights(db, rp, &m, strtoll(PQgetvalue(r.msg, 0, 0), NULL, 10),
-                       XW_RIGHT_READ_ANY, "reading needs ReadAny", NULL) < 0) {
+        sd_need_rights(db, rp, &m, r.fid, XW_RIGHT_READ_ANY,
+                       "reading needs ReadAny", NULL) < 0) {
         sd_content_rows_clear(&r);
         return;
     }

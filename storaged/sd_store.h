@@ -124,7 +124,15 @@ void sd_emit_value_max(xc_wbuf *w, PGresult *res, int row, int col,
 
 /* A message as read from the database: its row and its parts. */
 typedef struct sd_content_rows {
-    PGresult *msg, *props, *recips, *atts;
+    PGresult *res;              /* the message row joined to its values */
+    int from[3], to[3];         /* rows of its, recipients', attachments'
+                                   values */
+    int64_t fid, size;
+    uint64_t cn;
+    int fai, read;
+    double created, modified;   /* epoch seconds */
+    const uint8_t *ck, *pcl;    /* into res */
+    size_t cklen, pcllen;
 } sd_content_rows;
 /* Read message mid of mailbox (XC_E_NOTFOUND if there is none): whole,
    or (whole 0, for an answer) without the bytes of values too large to
