@@ -33,6 +33,7 @@ typedef struct sd_conf {
     int max_connections;
     size_t max_frame;
     size_t max_message_size;    /* bytes of PR_MESSAGE_SIZE */
+    size_t max_stream_memory;   /* bytes all streamed requests may hold */
     int max_inflight;           /* per connection */
     int auth_cache_ttl;         /* seconds; 0 = off */
     int auth_fail_window;       /* seconds */

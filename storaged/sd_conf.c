@@ -35,6 +35,7 @@ void sd_conf_defaults(sd_conf *c)
     c->io_timeout = 30;
     c->max_message_size = 50u << 20;
     c->expire_interval = 3600;
+    c->max_stream_memory = 512u << 20;
 }
 
 enum kind { K_STR, K_INT, K_OCTAL, K_SIZE, K_BOOL };
@@ -53,6 +54,8 @@ static const struct key {
     { "max_frame", K_SIZE, offsetof(sd_conf, max_frame), 4096, 64L << 20 },
     { "max_message_size", K_SIZE, offsetof(sd_conf, max_message_size), 1024,
       1L << 40 },
+    { "max_stream_memory", K_SIZE, offsetof(sd_conf, max_stream_memory),
+      1L << 20, 1L << 40 },
     I(workers, 1, 256), I(max_connections, 1, 100000),
     I(max_inflight, 1, 4096), I(auth_cache_ttl, 0, 86400),
     I(auth_fail_window, 1, 86400), I(auth_fail_max_user, 1, 100000),

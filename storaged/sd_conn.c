@@ -53,12 +53,19 @@ typedef struct job {
     xw_hdr hdr;
     uint8_t *stream;            /* a streamed argument's bytes, or NULL */
     size_t stream_len, stream_cap;
-    int stream_over;            /* it went past max_message_size */
+    int stream_over;            /* 1: past max_message_size; 2: past
+                                   max_stream_memory (all connections) */
     uint8_t frame[];
 } job;
 
+/* Bytes held by streamed requests of every connection (their buffers'
+   capacity), bounded by max_stream_memory. */
+static size_t stream_memory;
+
 static void job_free(job *j)
 {
+    if (j->stream_cap > 0)
+        __atomic_sub_fetch(&stream_memory, j->stream_cap, __ATOMIC_RELAXED);
     free(j->stream);
     free(j);
 }
@@ -294,6 +301,9 @@ static int run_job(sd_db *db, job *j)
     if (j->hdr.flags != 0 && j->hdr.flags != XW_F_MORE) {
         sd_reply_status(&rp, XC_E_BADREQ, "a request frame carries no flags "
                         "but XW_F_MORE");
+    } else if (j->stream_over == 2) {
+        sd_reply_status(&rp, XC_E_TEMP, "too many streamed requests at once "
+                        "(max_stream_memory): try again");
     } else if (j->stream_over) {
         sd_reply_status(&rp, XC_E_LIMIT, "streamed value exceeds "
                         "max_message_size");
@@ -393,7 +403,9 @@ static int stream_add(job *j, const uint8_t *p, size_t n)
 {
     size_t limit = sd_config->max_message_size + 65536;
 
-    if (j->stream_over || n > limit - j->stream_len) {
+    if (j->stream_over)
+        return 0;
+    if (n > limit - j->stream_len) {
         j->stream_over = 1;
         return 0;
     }
@@ -405,7 +417,18 @@ static int stream_add(job *j, const uint8_t *p, size_t n)
             cap *= 2;
         if (cap > limit)
             cap = limit;
+        /* the growth counts against every connection's budget */
+        if (__atomic_add_fetch(&stream_memory, cap - j->stream_cap,
+                               __ATOMIC_RELAXED) >
+            sd_config->max_stream_memory) {
+            __atomic_sub_fetch(&stream_memory, cap - j->stream_cap,
+                               __ATOMIC_RELAXED);
+            j->stream_over = 2;
+            return 0;
+        }
         if ((np = realloc(j->stream, cap)) == NULL) {
+            __atomic_sub_fetch(&stream_memory, cap - j->stream_cap,
+                               __ATOMIC_RELAXED);
             sd_log_error(18, "out of memory");
             return -1;
         }

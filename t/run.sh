@@ -106,6 +106,7 @@ trap cleanup EXIT
 export XC_STORAGED_EXTRA="auth_fail_max_user = 5
 auth_fail_max_source = 1000
 max_frame = 262144
+max_stream_memory = 8388608
 expire_interval = 1
 log_debug = yes"
 export XC_HTTPD_EXTRA="AutodiscoverRedirect redirect.test example.test

@@ -14,6 +14,7 @@ another mailbox's values.
 The contract is lib/xc_wire.h (XW_MARK_STREAMED, XW_INLINE_MAX, op 33).
 """
 import random
+import time
 
 import xctest
 from xctest import (BOB, OK, E_BADREQ, E_NOTFOUND, T_SESSION, T_MAILBOX_ID,
@@ -175,6 +176,39 @@ def a_large_imported_message_reads_too():
     mb.close()
 
 
+def streams_share_a_memory_budget():
+    """The test stack's max_stream_memory is 8 MiB: one 5 MiB request in
+    flight (its buffer grown to 8 MiB) leaves no room for another."""
+    a, b = Mailbox(), Mailbox()
+    fid, _ = a.new_folder("Budget")
+    big = random.Random(9).randbytes(5 * 1024 * 1024)
+    items = [(xctest.PR_FID, fid), (START_MESSAGE, 0), (PR_SUBJECT, "five MiB")] + \
+        streamed(tag(PT_BINARY, 0x6853), big) + [(END_MESSAGE, 0)]
+    rid = a.sd.next_id
+    a.sd.next_id += 1
+    a.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, xctest.enc_props(
+        [(T_SESSION, a.session), (T_MAILBOX_ID, a.id), (T_VALUE, len(big))] + items),
+        flags=xctest.F_MORE))
+    for i in range(0, len(big) - 65536, 65536):
+        a.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, big[i:i + 65536],
+                                   flags=xctest.F_CHUNK | xctest.F_MORE))
+    time.sleep(0.5)         # storaged has buffered them
+    small = random.Random(10).randbytes(1024 * 1024)
+    st, p = send(b, OP_SAVE_MESSAGE, [(xctest.PR_FID, fid), (START_MESSAGE, 0)] +
+                 streamed(tag(PT_BINARY, 0x6853), small) + [(END_MESSAGE, 0)], small)
+    check("a second large request while the first is held is E_TEMP (try again)",
+          st == xctest.E_TEMP and "max_stream_memory" in (p.get(T_ERRMSG) or ""), p)
+    last = (len(big) // 65536 - 1) * 65536   # the chunk held back
+    a.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, big[last:], flags=xctest.F_CHUNK))
+    st, p, _ = answer(a, rid)
+    check("the first completes", st == OK, p)
+    st, p = send(b, OP_SAVE_MESSAGE, [(xctest.PR_FID, fid), (START_MESSAGE, 0)] +
+                 streamed(tag(PT_BINARY, 0x6853), small) + [(END_MESSAGE, 0)], small)
+    check("and then the second goes through", st == OK, p)
+    a.close()
+    b.close()
+
+
 def bad_streamed_values_are_refused():
     mb = Mailbox()
     fid, _ = mb.new_folder("Bad streams")
@@ -218,5 +252,6 @@ if __name__ == "__main__":
         read_prop_gives_the_values_back,
         set_props_takes_a_streamed_value,
         a_large_imported_message_reads_too,
+        streams_share_a_memory_budget,
         bad_streamed_values_are_refused,
     )
