@@ -971,18 +971,22 @@ static void put_ids(mconv *c, GMimeMessage *m)
     g_free(v);
 }
 
+/* A date as a PT_SYSTIME property (FILETIME), if FILETIME can hold it. */
+static void put_time(mconv *c, uint32_t tag, GDateTime *dt)
+{
+    gint64 t = g_date_time_to_unix(dt);
+
+    if (t < -FILETIME_UNIX_DIFF || t > INT64_MAX / 10000000 - FILETIME_UNIX_DIFF)
+        return;
+    xc_put_i8(c->out, tag, (t + FILETIME_UNIX_DIFF) * 10000000);
+}
+
 static void put_date(mconv *c, GMimeMessage *m)
 {
     GDateTime *dt = g_mime_message_get_date(m);
-    gint64 t;
 
-    if (dt == NULL)
-        return;
-    t = g_date_time_to_unix(dt);
-    if (t < -FILETIME_UNIX_DIFF || t > INT64_MAX / 10000000 - FILETIME_UNIX_DIFF)
-        return;
-    xc_put_i8(c->out, PR_CLIENT_SUBMIT_TIME,
-              (t + FILETIME_UNIX_DIFF) * 10000000);
+    if (dt != NULL)
+        put_time(c, PR_CLIENT_SUBMIT_TIME, dt);
 }
 
 /* The topmost Received field's date (after its last ';'): when the
@@ -992,17 +996,12 @@ static void put_received(mconv *c, GMimeObject *o)
     const char *v = g_mime_object_get_header(o, "Received");
     const char *semi = v ? strrchr(v, ';') : NULL;
     GDateTime *dt;
-    gint64 t;
 
     if (semi == NULL || (dt = g_mime_utils_header_decode_date(semi + 1))
                             == NULL)
         return;
-    t = g_date_time_to_unix(dt);
+    put_time(c, PR_MESSAGE_DELIVERY_TIME, dt);
     g_date_time_unref(dt);
-    if (t < -FILETIME_UNIX_DIFF || t > INT64_MAX / 10000000 - FILETIME_UNIX_DIFF)
-        return;
-    xc_put_i8(c->out, PR_MESSAGE_DELIVERY_TIME,
-              (t + FILETIME_UNIX_DIFF) * 10000000);
 }
 
 static void put_thread_index(mconv *c, GMimeObject *o)

@@ -29,21 +29,39 @@ CREATE TRIGGER messages_search AFTER INSERT OR UPDATE OF modified_at ON messages
     FOR EACH ROW EXECUTE FUNCTION xc_queue_index();
 
 -- Index up to p_batch queued messages (oldest first); returns how many
--- were taken from the queue. Messages deleted meanwhile are skipped.
+-- were taken from the queue. Lock order: the indexer takes the message
+-- row (KEY SHARE, as the foreign key of message_search would) together
+-- with the queue row and skips both when either is locked, so a save
+-- that holds its message and queues it again never waits on the indexer
+-- while the indexer waits on it. A skipped message waits for the next
+-- round; queued messages deleted since are dropped from the queue.
 CREATE FUNCTION xc_index_queued(p_batch integer) RETURNS bigint
-LANGUAGE sql AS $$
-    WITH q AS (
-        DELETE FROM search_queue s USING (
-            SELECT mailbox_id, mid FROM search_queue ORDER BY queued_at
-            LIMIT p_batch FOR UPDATE SKIP LOCKED) t
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    k bigint;
+BEGIN
+    WITH t AS (
+        SELECT q.mailbox_id, q.mid FROM search_queue q
+        JOIN messages m ON m.mailbox_id = q.mailbox_id AND m.mid = q.mid
+        ORDER BY q.queued_at LIMIT p_batch
+        FOR UPDATE OF q SKIP LOCKED FOR KEY SHARE OF m SKIP LOCKED
+    ), gone AS (
+        DELETE FROM search_queue s USING t
         WHERE s.mailbox_id = t.mailbox_id AND s.mid = t.mid
         RETURNING s.mailbox_id, s.mid
     ), ins AS (
         INSERT INTO message_search (mailbox_id, mid, fts)
-        SELECT q.mailbox_id, q.mid, xc_message_fts(q.mailbox_id, q.mid)
-        FROM q JOIN messages m ON m.mailbox_id = q.mailbox_id AND m.mid = q.mid
+        SELECT mailbox_id, mid, xc_message_fts(mailbox_id, mid) FROM gone
         ON CONFLICT (mailbox_id, mid) DO UPDATE SET fts = EXCLUDED.fts
         RETURNING 1
     )
-    SELECT count(*) FROM q;
-$$;
+    SELECT count(*) INTO n FROM gone;
+    DELETE FROM search_queue WHERE ctid = ANY (ARRAY(
+        SELECT q.ctid FROM search_queue q
+        WHERE NOT EXISTS (SELECT 1 FROM messages m
+                          WHERE m.mailbox_id = q.mailbox_id AND m.mid = q.mid)
+        LIMIT p_batch FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS k = ROW_COUNT;
+    RETURN n + k;
+END $$;

@@ -105,6 +105,7 @@ static PGresult *run(sd_db *db, const char *sql, int nparams,
                      const char *const *params, const int *lengths,
                      const int *formats, int result_format, int dynamic,
                      xc_status *st_r);
+static xc_status status_of(PGresult *r);
 
 PGresult *sd_db_execv(sd_db *db, const char *sql, int nparams,
                       const char *const *params, const int *lengths,
@@ -161,15 +162,10 @@ static PGresult *run(sd_db *db, const char *sql, int nparams,
         if (PQstatus(db->conn) == CONNECTION_OK) {
             /* a real SQL error, not a lost connection: constraint
                violations are the caller's "exists" / "not found" */
-            const char *state = res ? PQresultErrorField(res,
-                                          PG_DIAG_SQLSTATE) : NULL;
-            if (state != NULL && strcmp(state, "23505") == 0)
-                *st_r = XC_E_EXISTS;
-            else if (state != NULL && strcmp(state, "23503") == 0)
-                *st_r = XC_E_NOTFOUND;
-            else {
-                sd_log_error(6, "query failed: %s",
-                             res ? PQresultErrorMessage(res) : "no result");
+            if (res != NULL) {
+                *st_r = status_of(res);
+            } else {
+                sd_log_error(6, "query failed: no result");
                 *st_r = XC_E_INTERNAL;
             }
             PQclear(res);
@@ -193,6 +189,11 @@ static xc_status status_of(PGresult *r)
     if (state != NULL && strcmp(state, "23503") == 0)
         return XC_E_NOTFOUND;
     sd_log_error(6, "query failed: %s", PQresultErrorMessage(r));
+    /* a deadlock or serialization failure: the transaction may be tried
+       again, and the client is told so */
+    if (state != NULL && (strcmp(state, "40P01") == 0 ||
+                          strcmp(state, "40001") == 0))
+        return XC_E_TEMP;
     return XC_E_INTERNAL;
 }
 

@@ -29,7 +29,6 @@
 #include "xc_mime.h"
 
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,22 +245,13 @@ static void cache_mime(sd_db *db, int64_t mailbox, int64_t mid, uint64_t cn,
         "FOR UPDATE";
     static const char sql_drop[] =
         "DELETE FROM message_mime WHERE mailbox_id = $1 AND mid = $2";
-    static const char sql_put[] =
-        "INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
-        "VALUES ($1, $2, $3, false, xc_blob_put($4, $5))";
-    char a[24], b[24], c[24];
-    uint8_t hash[32];
-    unsigned int hl = 0;
-    const char *params[5] = { a, b, c, (const char *)hash, (const char *)p };
-    const int lens[5] = { 0, 0, 0, 32, (int)len }, fmt[5] = { 0, 0, 0, 1, 1 };
+    char a[24], b[24];
+    const char *params[2] = { a, b };
     xc_status st;
     PGresult *res;
 
-    if (len > INT32_MAX || !EVP_Digest(p, len, hash, &hl, EVP_sha256(), NULL))
-        return;
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRId64, mid);
-    snprintf(c, sizeof(c), "%" PRIu64, cn);
     if (sd_db_begin(db) != XC_OK)
         return;
     res = sd_db_exec(db, sql_lock, 2, params, &st);
@@ -275,12 +265,11 @@ static void cache_mime(sd_db *db, int64_t mailbox, int64_t mid, uint64_t cn,
     if ((res = sd_db_exec(db, sql_drop, 2, params, &st)) == NULL)
         goto fail;
     PQclear(res);
-    if ((res = sd_db_execv(db, sql_put, 5, params, lens, fmt, 0, &st))
-        == NULL)
+    if ((st = sd_put_mime(db, mailbox, (uint64_t)mid, cn, 0, p, len)) !=
+            XC_OK ||
+        (st = sd_db_commit(db)) != XC_OK)
         goto fail;
-    PQclear(res);
-    if (sd_db_commit(db) == XC_OK)
-        return;
+    return;
 fail:
     sd_db_rollback(db);
     sd_log_warn(30, "could not cache generated MIME of message %" PRId64

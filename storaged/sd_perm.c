@@ -49,6 +49,10 @@ int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
         m->owner = 1;
         return 0;
     }
+    if (db == NULL) {               /* an operation only owners have */
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+        return -1;
+    }
     snprintf(a, sizeof(a), "%" PRId64, id);
     snprintf(b, sizeof(b), "%" PRId64, me->user_id);
     if ((res = sd_db_exec(db, sql, 2, params, &st)) == NULL) {

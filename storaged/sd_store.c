@@ -87,24 +87,7 @@ int64_t sd_filetime_of_epoch(double secs)
    NOTFOUND and return -1. */
 int sd_open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
 {
-    int64_t id;
-
-    if (sd_need_session(req, rp, me) < 0)
-        return -1;
-    if (sd_arg_i8(req, XW_TAG_MAILBOX_ID, &id) < 0) {
-        sd_reply_status(rp, XC_E_BADREQ, "mailbox id required");
-        return -1;
-    }
-    if (id != me->mailbox_id) {
-        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
-        return -1;
-    }
-    memset(m, 0, sizeof(*m));
-    m->id = id;
-    m->replid = me->replica_id;
-    m->owner = 1;
-    m->me = me->user_id;
-    return 0;
+    return sd_open_store(NULL, req, rp, me, m);     /* the owner's only */
 }
 
 /* Take the mailbox row for a change: next CN (and n new ids). */
@@ -925,21 +908,28 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
 
 static const char sql_put_mime[] =
     "INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
-    "VALUES ($1, $2, $3, true, xc_blob_put($4, $5))";
+    "VALUES ($1, $2, $3, $4, xc_blob_put($5, $6))";
 
-/* The received MIME of a message being saved, in the save's pipeline. */
-static xc_status put_mime(sd_db *db, const char *mailbox, const char *mid,
-                          const char *cn, const uint8_t *mime, size_t len)
+xc_status sd_put_mime(sd_db *db, int64_t mailbox, uint64_t mid, uint64_t cn,
+                      int received, const uint8_t *mime, size_t len)
 {
+    char a[24], b[24], c[24];
     uint8_t hash[32];
     unsigned int hl = 0;
-    const char *params[5] = { mailbox, mid, cn, (const char *)hash,
-                              (const char *)mime };
-    const int len_[5] = { 0, 0, 0, 32, (int)len }, fmt[5] = { 0, 0, 0, 1, 1 };
+    const char *params[6] = { a, b, c, received ? "t" : "f",
+                              (const char *)hash, (const char *)mime };
+    const int lens[6] = { 0, 0, 0, 0, 32, (int)len };
+    const int fmt[6] = { 0, 0, 0, 0, 1, 1 };
+
     if (len > INT32_MAX ||
         !EVP_Digest(mime, len, hash, &hl, EVP_sha256(), NULL))
         return XC_E_INTERNAL;
-    return sd_run(db, sql_put_mime, 5, params, len_, fmt);
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, mid);
+    snprintf(c, sizeof(c), "%" PRIu64, cn);
+    /* in a save's pipeline (prepared with it: sd_save_content's extra),
+       or on its own */
+    return sd_run(db, sql_put_mime, 6, params, lens, fmt);
 }
 
 void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
@@ -1129,7 +1119,7 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
         st = sd_put_value(db, table, m.id, (uint64_t)mid, sub, &pv[i]);
     }
     if (st == XC_OK && mime != NULL)
-        st = put_mime(db, a, b, c5, mime, mime_len);
+        st = sd_put_mime(db, m.id, (uint64_t)mid, cn, 1, mime, mime_len);
     if (st == XC_OK) {
         uint64_t umid = (uint64_t)mid;
         st = sd_log_change(db, m.id, cn, create ? "create" : "modify",
@@ -1775,9 +1765,8 @@ void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
         const xc_propval *g = &req->args[i], *k;
         uint8_t uuid[16];
         const char *params[5] = { a, (const char *)uuid, NULL, NULL, NULL };
-        int len[5] = { 0, 16, 0, 0, 0 }, fmt[5] = { 0, 1, 0, 0, 0 };
         PGresult *res;
-        int is_lid;
+        int is_lid, found;
 
         if (g->tag != XW_TAG_NAME_GUID)
             continue;
@@ -1797,29 +1786,20 @@ void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
             continue;
         }
         /* [MS-OXCDATA] GUID -> RFC 4122 byte order for uuid_recv */
-        for (int j = 0; j < 16; j++) {
-            static const int map[16] = { 3, 2, 1, 0, 5, 4, 7, 6,
-                                         8, 9, 10, 11, 12, 13, 14, 15 };
-            uuid[j] = g->v.bin.p[map[j]];
-        }
+        sd_guid_from_uuid(uuid, g->v.bin.p);   /* the same swap both ways */
         if (is_lid) {
             snprintf(lidbuf, sizeof(lidbuf), "%u", (uint32_t)k->v.i32);
-            params[2] = lidbuf;
         } else {
             memcpy(strbuf, k->v.bin.p, k->v.bin.n);
             strbuf[k->v.bin.n] = '\0';
-            params[2] = strbuf;
         }
-        res = sd_db_execv(db, is_lid ? sql_lid : sql_name, 3, params, len,
-                          fmt, 0, &st);
-        if (res == NULL)
+        if ((found = name_lookup(db, a, uuid, is_lid ? lidbuf : NULL,
+                                 is_lid ? NULL : strbuf, &st)) == -2)
             goto fail;
-        if (PQntuples(res) == 1) {
-            ids[count++] = atoi(PQgetvalue(res, 0, 0));
-            PQclear(res);
+        if (found >= 0) {
+            ids[count++] = found;
             continue;
         }
-        PQclear(res);
         if (!create) {
             ids[count++] = 0;       /* unknown: the caller gets a warning */
             continue;

@@ -168,7 +168,8 @@ xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
 
 /* The mailbox the request names (MAILBOX_ID): the session's own, or one
    where the session's user has some right in some folder (else answers
-   NOTFOUND, as for a mailbox that doesn't exist); -1 once answered. */
+   NOTFOUND, as for a mailbox that doesn't exist); -1 once answered. With
+   db NULL only the session's own (sd_open_mailbox). */
 int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m);
 /* The session's rights in folder fid (global counter) of m. */
 xc_status sd_rights(sd_db *db, const mbx *m, int64_t fid, uint32_t *rights);
@@ -196,6 +197,11 @@ int sd_value_fits(PGresult *res, int row, int col, size_t have,
 void sd_emit_too_big(xc_wbuf *w, PGresult *res, int row, int col);
 
 /* ---- Internet format (sd_mime.c) ------------------------------------ */
+
+/* A message's MIME (received: the bytes it came in as; else generated for
+   CN cn), as a blob shared by content. */
+xc_status sd_put_mime(sd_db *db, int64_t mailbox, uint64_t mid, uint64_t cn,
+                      int received, const uint8_t *mime, size_t len);
 
 /* Does a change of this property make a received MIME wrong? */
 int sd_mime_relevant(uint32_t tag);
