@@ -40,7 +40,7 @@ HTTP=$(free_port); HTTPS=$(free_port); PGP=$(free_port)
 build/stack.sh start "$DIR" "$HTTP" "$HTTPS" "$PGP" out >/dev/null
 AS=(); [ "$(id -u)" -eq 0 ] && AS=(runuser -u xcdev --)
 PW=$(openssl rand -hex 12)
-admin() { (cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" XC_PASSWD="$DIR/lib/xc-passwd" "$SRC/tools/xcadmin" "$@"); }
+admin() { (cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" XC_PASSWD="$DIR/lib/xc-passwd" "$DIR/lib/xcadmin" "$@"); }
 admin domain-add example.test
 echo "$PW" | admin user-add alice@example.test "Alice Bench"
 

@@ -87,6 +87,9 @@ start)
     rm -rf "$DIR/lib/sql" && cp -r "$SRC/sql" "$DIR/lib/sql"
     cp "$SRC/conf/exchange.conf" "$DIR/etc/exchange.conf"
     cp "$SRC/build/migrate.sh" "$DIR/lib/migrate.sh"
+    # the admin tool too: the service user may not reach the checkout (a
+    # clone in a private directory); it finds xc-passwd and xc-mail beside it
+    cp "$SRC/tools/xcadmin" "$DIR/lib/xcadmin"
     if [ ! -f "$DIR/etc/tls.crt" ]; then
         openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=localhost" \
             -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \

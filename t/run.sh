@@ -122,7 +122,7 @@ else
     XC_PW_ALICE=$(openssl rand -hex 12); XC_PW_BOB=$(openssl rand -hex 12)
     AS=(); [ "$(id -u)" -eq 0 ] && AS=(runuser -u xcdev --)
     export XC_PASSWD="$XC_DIR/lib/xc-passwd"
-    admin() { "${AS[@]}" env PGHOST="$PGHOST" PGPORT="$PGPORT" XC_PASSWD="$XC_PASSWD" "$SRC/tools/xcadmin" "$@"; }
+    admin() { "${AS[@]}" env PGHOST="$PGHOST" PGPORT="$PGPORT" XC_PASSWD="$XC_PASSWD" "$XC_DIR/lib/xcadmin" "$@"; }
     (cd /tmp &&
      admin domain-add example.test &&
      admin domain-add other.test &&

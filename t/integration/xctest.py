@@ -304,12 +304,13 @@ def psql(query):
 
 
 def xcadmin(*args, password=None):
-    """tools/xcadmin as t/run.sh calls it; a password goes to its stdin.
+    """tools/xcadmin as t/run.sh calls it (the stack's copy, which the
+    service user can reach); a password goes to its stdin.
     (exit code, stdout + stderr)."""
     env = {k: os.environ[k] for k in ("PATH", "PGHOST", "PGPORT", "PGDATABASE",
                                       "XC_PASSWD") if k in os.environ}
     p = subprocess.run(AS + ["env"] + ["%s=%s" % kv for kv in env.items()] +
-                       [os.path.join(SRC, "tools", "xcadmin")] + list(args),
+                       [os.path.join(DIR, "lib", "xcadmin")] + list(args),
                        input=(password + "\n") if password else "", text=True,
                        capture_output=True, cwd="/")
     return p.returncode, p.stdout + p.stderr
