@@ -126,6 +126,15 @@ for t in 1 16; do
     store+=("$(printf '%2d clients: save %s/s vs pgbench INSERT %.0f tps (ratio %.2f); open+get %s/s vs pgbench SELECT %.0f tps (ratio %.2f)' \
         $t "$sr" "$pi" "$(awk "BEGIN{print $sr/$pi}")" "$gr" "$ps_" "$(awk "BEGIN{print $gr/$ps_}")")")
 done
+# the same 16 clients each saving into a mailbox of its own (as mail for
+# many users arrives): saves into one mailbox serialize on its change
+# number, saves into different ones don't
+for i in $(seq 0 15); do echo "$PW" | admin user-add "u$i@example.test" "User $i" >/dev/null; done
+s=$("$SRC/out/bench/sd_bench" "$DIR/run/storaged.sock" 'u%d@example.test' "$PW" 16 "$SECS" save)
+echo "$s" >&2
+sr=$(echo "$s" | sed -n 's/.* \([0-9]*\) messages\/s.*/\1/p')
+store+=("$(printf '16 clients, 16 mailboxes: save %s/s vs pgbench INSERT %.0f tps (ratio %.2f)' \
+    "$sr" "$pi" "$(awk "BEGIN{print $sr/$pi}")")")
 rss=$(ps -o rss= -p "$(cat "$DIR/run/storaged.pid")")
 fi
 

@@ -7,6 +7,8 @@
  *
  *   MODE auth (default): authenticate + resolve pairs.
  *   MODE save: save a message (20 properties, 4 KB body) into the Inbox.
+ *   A USER with "%d" in it names one user per thread (thread i is user
+ *   i, from 0), each saving into (or reading from) its own mailbox.
  *   MODE get: open a message saved before and read all its properties.
  *   MODE page: the first 50 rows of the Inbox's contents table, newest
  *   first (MID, subject, delivery time, size, flags).
@@ -31,12 +33,18 @@
 #include <string.h>
 #include <time.h>
 
-static const char *sock, *user, *password;
+static const char *sock, *user_arg, *password;
+/* per thread: USER may name one user per thread ("u%d@example.test":
+   thread i is user i), each saving into its own mailbox */
+static __thread const char *user;
+static __thread char user_buf[256];
 static int seconds = 10;
 static volatile int stop;
 static enum { M_AUTH, M_SAVE, M_GET, M_PAGE, M_SUBSTR, M_FTS, M_SCAN } mode =
     M_AUTH;
-static int64_t inbox_fid, mailbox_id;
+static __thread int64_t inbox_fid, mailbox_id;
+static int64_t main_inbox;      /* the first user's */
+static int per_thread_users;
 static int64_t *saved;          /* MIDs from a warm-up, for M_GET */
 static int nsaved;
 
@@ -200,6 +208,34 @@ static int page_one(xc_client *c, const char *token, int offset, int limit,
                ? 0 : -1;
 }
 
+static result results[256];
+
+/* user = USER with "%d" replaced by i */
+static void user_of(int i)
+{
+    const char *p = strstr(user_arg, "%d");
+
+    snprintf(user_buf, sizeof(user_buf), "%.*s%d%s", (int)(p - user_arg),
+             user_arg, i, p + 2);
+    user = user_buf;
+}
+
+/* This thread's user's Inbox (inbox_fid). */
+static int find_inbox_of(xc_client *c, const char *token)
+{
+    xc_callbacks cb = { find_inbox, NULL, NULL };
+    xc_reply rep;
+    const char *err;
+    xc_wbuf *w = xc_client_begin(c, XW_OP_LIST_FOLDERS);
+
+    inbox_fid = 0;
+    xc_put_str(w, XW_TAG_SESSION, token);
+    xc_put_i8(w, XW_TAG_MAILBOX_ID, mailbox_id);
+    if (xc_client_call(c, &cb, &rep, &err) < 0 || inbox_fid == 0)
+        return -1;
+    return 0;
+}
+
 static void *worker(void *arg)
 {
     result *r = arg;
@@ -207,12 +243,19 @@ static void *worker(void *arg)
     const char *err;
     char token[65];
 
+    user = user_arg;
+    inbox_fid = main_inbox;
+    if (per_thread_users) {
+        user_of((int)(r - results));
+        user = user_buf;
+    }
     if (xc_client_connect(sock, 10000, 0, &c, &err) < 0) {
         fprintf(stderr, "sd_bench: %s\n", err);
         r->errors++;
         return NULL;
     }
-    if (mode != M_AUTH && login(c, token, sizeof(token)) < 0) {
+    if (mode != M_AUTH && (login(c, token, sizeof(token)) < 0 ||
+                           (per_thread_users && find_inbox_of(c, token) < 0))) {
         r->errors++;
         xc_client_destroy(&c);
         return NULL;
@@ -252,7 +295,7 @@ int main(int argc, char **argv)
 {
     int threads = 16;
     pthread_t t[256];
-    result res[256];
+    result *res = results;
     long total = 0, errors = 0, k = 0;
     double *all, t0, el;
     xc_client *c;
@@ -264,7 +307,13 @@ int main(int argc, char **argv)
         return 2;
     }
     sock = argv[1];
-    user = argv[2];
+    user_arg = argv[2];
+    per_thread_users = strstr(user_arg, "%d") != NULL;
+    if (per_thread_users) {
+        user_of(0);
+    } else {
+        user = user_arg;
+    }
     password = argv[3];
     if (argc > 4)
         threads = atoi(argv[4]);
@@ -279,6 +328,10 @@ int main(int argc, char **argv)
                : !strcmp(argv[6], "scan") ? M_SCAN : M_AUTH;
     if (threads < 1 || threads > 256 || seconds < 1)
         return 2;
+    if (per_thread_users && mode != M_SAVE) {
+        fprintf(stderr, "sd_bench: one user per thread is for MODE save\n");
+        return 2;
+    }
     if (xc_client_connect(sock, 10000, 0, &c, &err) < 0 ||
         pair(c, token, sizeof(token)) < 0) {
         fprintf(stderr, "sd_bench: warm-up login failed\n");
@@ -329,8 +382,9 @@ int main(int argc, char **argv)
         xc_client_destroy(&c);
         return 0;
     }
+    main_inbox = inbox_fid;
     xc_client_destroy(&c);
-    memset(res, 0, sizeof(res));
+    memset(results, 0, sizeof(results));
     t0 = now();
     for (int i = 0; i < threads; i++)
         pthread_create(&t[i], NULL, worker, &res[i]);

@@ -75,6 +75,9 @@ typedef struct sd_db {
     int in_tx;                  /* inside sd_db_begin .. commit/rollback */
     int piped;                  /* statements sent, results not yet read */
     xc_status pipe_st;          /* first failure in the pipeline */
+    long sent, done;            /* statements of this pipeline */
+    long keep_at;               /* whose result is kept, or -1 */
+    PGresult *kept;             /* that result (sd_db_pipe_kept) */
 } sd_db;
 
 int sd_db_open(sd_db *db, const char *conninfo);
@@ -116,6 +119,16 @@ xc_status sd_db_pipe_send(sd_db *db, const char *sql, int nparams,
                           const char *const *params, const int *lengths,
                           const int *formats);
 xc_status sd_db_pipe_end(sd_db *db);
+/* Keep the result (rows) of the next statement sent; after
+   sd_db_pipe_end, sd_db_pipe_kept hands it over (caller PQclear()s; NULL
+   if that statement failed or never ran). */
+void sd_db_pipe_keep(sd_db *db);
+PGresult *sd_db_pipe_kept(sd_db *db);
+/* BEGIN and COMMIT as statements of a pipeline (after sd_db_pipe_begin):
+   the whole transaction in one round trip. When sd_db_pipe_end fails, the
+   caller still calls sd_db_rollback. */
+xc_status sd_db_pipe_tx_begin(sd_db *db);
+xc_status sd_db_pipe_tx_commit(sd_db *db);
 /* Prepare sql (static storage) now, e.g. before a pipeline. */
 xc_status sd_db_prepare(sd_db *db, const char *sql, int nparams);
 xc_status sd_db_begin(sd_db *db);

@@ -35,10 +35,13 @@ static int connect_db(sd_db *db)
         return -1;
     }
     /* every string on our wire is UTF-8, whatever the environment says;
-       JIT compilation costs more than our short queries take */
+       JIT compilation costs more than our short queries take; notices
+       (to_tsvector's "word is too long to be indexed" for every long
+       token of a message) are not worth a log line each */
     {
         PGresult *r = PQexec(db->conn, "SET client_encoding = 'UTF8'; "
-                                       "SET jit = off");
+                                       "SET jit = off; "
+                                       "SET client_min_messages = warning");
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (!ok) {
@@ -178,6 +181,9 @@ static PGresult *run(sd_db *db, const char *sql, int nparams,
     return NULL;
 }
 
+static const char sql_begin[] = "BEGIN";
+static const char sql_commit[] = "COMMIT";
+
 #define PIPE_BATCH 32            /* statements between syncs */
 
 static xc_status status_of(PGresult *r)
@@ -188,6 +194,8 @@ static xc_status status_of(PGresult *r)
         return XC_E_EXISTS;
     if (state != NULL && strcmp(state, "23503") == 0)
         return XC_E_NOTFOUND;
+    if (state != NULL && strcmp(state, "XCQ01") == 0)
+        return XC_E_NOQUOTA;    /* sql/012 xc_new_message */
     sd_log_error(6, "query failed: %s", PQresultErrorMessage(r));
     /* a deadlock or serialization failure: the transaction may be tried
        again, and the client is told so */
@@ -201,7 +209,13 @@ xc_status sd_db_pipe_begin(sd_db *db)
 {
     db->piped = 0;
     db->pipe_st = XC_OK;
+    db->sent = db->done = 0;
+    db->keep_at = -1;
+    db->kept = NULL;
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+        return XC_E_TEMP;
+    if (sd_db_prepare(db, sql_begin, 0) != XC_OK ||
+        sd_db_prepare(db, sql_commit, 0) != XC_OK)
         return XC_E_TEMP;
     return PQenterPipelineMode(db->conn) ? XC_OK : XC_E_INTERNAL;
 }
@@ -226,7 +240,13 @@ static void pipe_drain(sd_db *db)
                 db->piped = 0;
                 return;
             }
-            continue;           /* end of one statement's results */
+            db->done++;         /* end of one statement's results */
+            continue;
+        }
+        if (db->done == db->keep_at && db->kept == NULL &&
+            PQresultStatus(r) == PGRES_TUPLES_OK) {
+            db->kept = r;       /* the caller's (sd_db_pipe_keep) */
+            continue;
         }
         switch (PQresultStatus(r)) {
         case PGRES_PIPELINE_SYNC:
@@ -272,9 +292,23 @@ xc_status sd_db_pipe_send(sd_db *db, const char *sql, int nparams,
         db->pipe_st = XC_E_TEMP;
         return db->pipe_st;
     }
+    db->sent++;
     if (++db->piped >= PIPE_BATCH)
         pipe_drain(db);
     return db->pipe_st;
+}
+
+void sd_db_pipe_keep(sd_db *db)
+{
+    db->keep_at = db->sent;
+}
+
+PGresult *sd_db_pipe_kept(sd_db *db)
+{
+    PGresult *r = db->kept;
+
+    db->kept = NULL;
+    return r;
 }
 
 xc_status sd_db_pipe_end(sd_db *db)
@@ -306,8 +340,7 @@ static xc_status simple(sd_db *db, const char *sql)
 
 xc_status sd_db_begin(sd_db *db)
 {
-    static const char sql[] = "BEGIN";
-    xc_status st = simple(db, sql);
+    xc_status st = simple(db, sql_begin);
 
     db->in_tx = st == XC_OK;
     return st;
@@ -315,11 +348,25 @@ xc_status sd_db_begin(sd_db *db)
 
 xc_status sd_db_commit(sd_db *db)
 {
-    static const char sql[] = "COMMIT";
-    xc_status st = simple(db, sql);
+    xc_status st = simple(db, sql_commit);
 
     db->in_tx = 0;
     return st;
+}
+
+xc_status sd_db_pipe_tx_begin(sd_db *db)
+{
+    xc_status st;
+
+    if ((st = sd_db_pipe_send(db, sql_begin, 0, NULL, NULL, NULL)) == XC_OK)
+        db->in_tx = 1;
+    return st;
+}
+
+/* in_tx stays set: sd_db_pipe_end tells whether the COMMIT ran */
+xc_status sd_db_pipe_tx_commit(sd_db *db)
+{
+    return sd_db_pipe_send(db, sql_commit, 0, NULL, NULL, NULL);
 }
 
 void sd_db_rollback(sd_db *db)
@@ -391,6 +438,31 @@ static void push_change(PGconn *conn, const char *payload)
 }
 
 /*
+ * Act on the notifications libpq has read. Every query on the listening
+ * connection (expiry, push_change) may read some too: they wait in
+ * libpq, not on the socket, so this runs after each of those as well.
+ */
+static void drain_notifies(PGconn *conn)
+{
+    PGnotify *n;
+    int got = 0;
+
+    while ((n = PQnotifies(conn)) != NULL) {
+        if (strcmp(n->relname, "xc_change") == 0) {
+            push_change(conn, n->extra);
+            sd_index_poke();
+        } else {
+            got = 1;
+        }
+        PQfreemem(n);
+    }
+    if (got) {
+        sd_log_debug(14, "directory changed: caches flushed");
+        sd_auth_flush();
+    }
+}
+
+/*
  * Wakes at least once a second: to beat the heart of the state file
  * (sd_state.c), and to retry PostgreSQL with a growing back-off while it
  * is away (during which caches are off).
@@ -407,8 +479,10 @@ static void *listen_main(void *arg)
         int up = conn != NULL && PQstatus(conn) == CONNECTION_OK;
 
         sd_state_heartbeat();
-        if (up && time(NULL) >= next_expire)
+        if (up && time(NULL) >= next_expire) {
             next_expire = expire(conn, time(NULL));
+            drain_notifies(conn);   /* those that came during it */
+        }
         if (!up && time(NULL) >= next_try) {
             PGresult *r;
 
@@ -445,9 +519,6 @@ static void *listen_main(void *arg)
         if (p[0].revents)
             break;
         if (up && p[1].revents) {
-            PGnotify *n;
-            int got = 0;
-
             if (!PQconsumeInput(conn)) {
                 sd_auth_listening(0);   /* caches off until we're back */
                 sd_log_warn(13, "directory listener lost PostgreSQL: %s",
@@ -456,19 +527,7 @@ static void *listen_main(void *arg)
                 conn = NULL;
                 continue;
             }
-            while ((n = PQnotifies(conn)) != NULL) {
-                if (strcmp(n->relname, "xc_change") == 0) {
-                    push_change(conn, n->extra);
-                    sd_index_poke();
-                }
-                else
-                    got = 1;
-                PQfreemem(n);
-            }
-            if (got) {
-                sd_log_debug(14, "directory changed: caches flushed");
-                sd_auth_flush();
-            }
+            drain_notifies(conn);
         }
     }
     if (conn != NULL)

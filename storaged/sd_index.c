@@ -5,8 +5,9 @@
  * DESCRIPTION
  *   Saves queue the messages whose content changed (sql/010); this thread
  *   indexes them (xc_index_queued) on a connection of its own. The
- *   listener pokes it on every change notification, so a message is
- *   searchable a moment after its commit; without a poke it looks once a
+ *   listener pokes it on every change notification, and it starts a round
+ *   GATHER_MS later (one round for all saves of that moment, not one
+ *   each), so a message is searchable a moment after its commit; without a poke it looks once a
  *   second (changes made while PostgreSQL's notifications were away).
  */
 #include "sd.h"
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #define BATCH 200               /* as in the statement below */
+#define GATHER_MS 50            /* after a poke, let more changes come */
 
 static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,6 +60,12 @@ static void *index_main(void *arg)
         }
         poked = 0;
         pthread_mutex_unlock(&lock);
+        /* a round costs about a millisecond besides the messages it
+           indexes: under a stream of saves, index them in batches */
+        {
+            struct timespec gather = { 0, GATHER_MS * 1000000L };
+            nanosleep(&gather, NULL);
+        }
         while (batch(&db) >= BATCH && !__atomic_load_n(&stopping,
                                                        __ATOMIC_ACQUIRE))
             ;

@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -906,9 +907,11 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     sd_save_content(db, req, rp, pv, n, NULL, 0);
 }
 
+/* $3 NULL: the CN its message row has (a new message's, taken last) */
 static const char sql_put_mime[] =
     "INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
-    "VALUES ($1, $2, $3, $4, xc_blob_put($5, $6))";
+    "SELECT $1, $2, coalesce($3::bigint, m.cn), $4, xc_blob_put($5, $6) "
+    "FROM messages m WHERE m.mailbox_id = $1 AND m.mid = $2";
 
 xc_status sd_put_mime(sd_db *db, int64_t mailbox, uint64_t mid, uint64_t cn,
                       int received, const uint8_t *mime, size_t len)
@@ -916,7 +919,7 @@ xc_status sd_put_mime(sd_db *db, int64_t mailbox, uint64_t mid, uint64_t cn,
     char a[24], b[24], c[24];
     uint8_t hash[32];
     unsigned int hl = 0;
-    const char *params[6] = { a, b, c, received ? "t" : "f",
+    const char *params[6] = { a, b, cn ? c : NULL, received ? "t" : "f",
                               (const char *)hash, (const char *)mime };
     const int lens[6] = { 0, 0, 0, 0, 32, (int)len };
     const int fmt[6] = { 0, 0, 0, 0, 1, 1 };
@@ -932,6 +935,181 @@ xc_status sd_put_mime(sd_db *db, int64_t mailbox, uint64_t mid, uint64_t cn,
     return sd_run(db, sql_put_mime, 6, params, lens, fmt);
 }
 
+/* Send the rows of content pv[0..n) of message mid into the pipeline. */
+static xc_status put_content(sd_db *db, int64_t mailbox, uint64_t mid,
+                             const xc_propval *pv, size_t n)
+{
+    int table = T_MSG;
+    int32_t sub = 0;
+    xc_status st = XC_OK;
+
+    for (size_t i = 0; i < n && st == XC_OK; i++) {
+        uint32_t tag = pv[i].tag;
+
+        if (tag == XW_MARK_START_RECIP || tag == XW_MARK_NEW_ATTACH) {
+            table = tag == XW_MARK_START_RECIP ? T_RECIP : T_ATTACH;
+            sub = pv[i].v.i32;
+            continue;
+        }
+        if (tag == XW_MARK_END_RECIP || tag == XW_MARK_END_ATTACH) {
+            table = T_MSG;
+            continue;
+        }
+        if (table == T_MSG && sd_is_computed(tag))
+            continue;
+        if (tag == XW_MARK_START_EMBED) {
+            size_t end = embed_end(pv, n, i);
+            st = put_embedded(db, mailbox, mid, sub, pv + i + 1,
+                              end - i - 1);
+            i = end;
+            continue;
+        }
+        st = sd_put_value(db, table, mailbox, mid, sub, &pv[i]);
+    }
+    return st;
+}
+
+/* ---- ids in ranges ------------------------------------------------------
+ * New messages take their id from a range this process took ahead
+ * (sql/012 xc_take_ids, its own short transaction), so a save doesn't need
+ * the mailbox row until its end. A range's unused rest is dropped when its
+ * slot goes to another mailbox or storaged stops: ids are 48 bits.
+ */
+#define ID_RANGE 64
+#define ID_SLOTS 256
+
+static struct id_slot {
+    int64_t mailbox;
+    uint64_t next, end;
+    uint8_t guid[16];
+} id_slots[ID_SLOTS];
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A new global counter of mailbox m in *gc_r, and m->guid; outside any
+   transaction of db. */
+static xc_status new_id(sd_db *db, mbx *m, uint64_t *gc_r)
+{
+    static const char sql[] =
+        "SELECT first_gc, guid FROM xc_take_ids($1, $2)";
+    struct id_slot *slot = &id_slots[(uint64_t)m->id % ID_SLOTS];
+    char a[24], b[16];
+    const char *params[2] = { a, b };
+    const int fmt[2] = { 0, 0 };
+    uint64_t first;
+    xc_status st;
+    PGresult *res;
+
+    pthread_mutex_lock(&id_lock);
+    if (slot->mailbox == m->id && slot->next < slot->end) {
+        *gc_r = slot->next++;
+        memcpy(m->guid, slot->guid, 16);
+        pthread_mutex_unlock(&id_lock);
+        return XC_OK;
+    }
+    pthread_mutex_unlock(&id_lock);
+
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    snprintf(b, sizeof(b), "%d", ID_RANGE);
+    res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st);
+    if (res == NULL)
+        return st;
+    if (PQntuples(res) != 1 || PQgetlength(res, 0, 1) != 16) {
+        PQclear(res);
+        return XC_E_NOTFOUND;
+    }
+    first = sd_be64(PQgetvalue(res, 0, 0));
+    sd_guid_from_uuid(m->guid, (const uint8_t *)PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (first + ID_RANGE > XC_GC_MAX)
+        return XC_E_LIMIT;
+    pthread_mutex_lock(&id_lock);
+    slot->mailbox = m->id;
+    slot->next = first + 1;
+    slot->end = first + ID_RANGE;
+    memcpy(slot->guid, m->guid, 16);
+    pthread_mutex_unlock(&id_lock);
+    *gc_r = first;
+    return XC_OK;
+}
+
+/*
+ * A new message (sql/012): its id from the range, its content rows, then
+ * xc_new_message (CN, quota, message row, change log, folder counts) and
+ * COMMIT, all in one pipeline: the mailbox row is locked only from that
+ * statement to the end of the commit.
+ */
+static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
+                     const xc_propval *pv, size_t n, const hot *h,
+                     int64_t size, int is_read, const uint8_t *mime,
+                     size_t mime_len)
+{
+    static const char sql_new[] =
+        "SELECT xc_new_message($1, $2, $3, $4, $5, $6, $7, $8::float8, $9, "
+        "$10, $11)";
+    const char *const extra[] = { sql_new, sql_put_mime, NULL };
+    char a[24], b[24], f[24], sz[24], who[24];
+    const char *params[11];
+    int len[11] = { 0 }, fmt[11] = { 0 };
+    uint8_t xid[XC_XID_LEN];
+    uint64_t mid = 0, cn = 0;
+    xc_status st;
+    PGresult *res;
+
+    if ((st = new_id(db, m, &mid)) != XC_OK ||
+        (st = sd_prepare_store(db, extra)) != XC_OK)
+        goto fail;
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    snprintf(b, sizeof(b), "%" PRIu64, mid);
+    snprintf(f, sizeof(f), "%" PRId64, fid);
+    snprintf(sz, sizeof(sz), "%" PRId64, size);
+    snprintf(who, sizeof(who), "%" PRId64, m->me);
+    params[0] = a; params[1] = b; params[2] = f;
+    params[3] = fai ? "t" : "f";
+    params[4] = (const char *)m->guid; len[4] = 16; fmt[4] = 1;
+    hot_params(h, params + 5);
+    params[8] = sz;
+    params[9] = is_read ? "t" : "f";
+    params[10] = who;
+    if ((st = sd_db_pipe_begin(db)) != XC_OK)
+        goto fail;
+    st = sd_db_pipe_tx_begin(db);
+    if (st == XC_OK)
+        st = put_content(db, m->id, mid, pv, n);
+    if (st == XC_OK) {
+        sd_db_pipe_keep(db);
+        st = sd_db_pipe_send(db, sql_new, 11, params, len, fmt);
+    }
+    if (st == XC_OK && mime != NULL)
+        st = sd_put_mime(db, m->id, mid, 0, 1, mime, mime_len);
+    if (st == XC_OK)
+        st = sd_db_pipe_tx_commit(db);
+    st = sd_pipe_end(db, st);
+    res = sd_db_pipe_kept(db);
+    if (st == XC_OK && (res == NULL || PQntuples(res) != 1))
+        st = XC_E_INTERNAL;
+    if (st == XC_OK)
+        cn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (st != XC_OK)
+        goto fail;
+    db->in_tx = 0;
+    xc_xid(xid, m->guid, cn);
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_i8(sd_reply_final(rp), PR_MID,
+              (int64_t)xc_make_id(m->replid, mid));
+    xc_put_bin(sd_reply_final(rp), PR_CHANGE_KEY, xid, sizeof(xid));
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)cn);
+    return;
+fail:
+    sd_db_rollback(db);
+    if (st == XC_E_EXISTS)
+        st = XC_E_BADREQ;       /* the same tag twice in one object */
+    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder"
+                            : st == XC_E_BADREQ ? "a property appears twice "
+                              "or can't be stored"
+                            : st == XC_E_NOQUOTA ? msg_noquota : NULL);
+}
+
 void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
                      const xc_propval *pv, size_t n, const uint8_t *mime,
                      size_t mime_len)
@@ -940,33 +1118,25 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
         "SELECT fid, is_fai, pcl, is_read, message_size, "
         "coalesce(creator_id, -1) FROM messages "
         "WHERE mailbox_id = $1 AND mid = $2 FOR UPDATE";
-    static const char sql_insert[] =
-        "INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, "
-        "pcl, message_class, subject, delivery_time, message_size, is_read, "
-        "creator_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'IPM.Note'), "
-        "coalesce($9, ''), to_timestamp($10::float8), $11, $12, $13)";
     static const char sql_update[] =
         "UPDATE messages SET cn = $5, change_key = $6, pcl = $7, "
         "message_class = coalesce($8, 'IPM.Note'), subject = coalesce($9, ''), "
         "delivery_time = to_timestamp($10::float8), message_size = $11, "
         "is_read = $12, modified_at = now() "
         "WHERE mailbox_id = $1 AND mid = $2 AND fid = $3 AND is_fai = $4";
-    const char *const extra[] = { sql_insert, sql_update, sql_put_mime,
-                                  NULL };
+    const char *const extra[] = { sql_update, sql_put_mime, NULL };
     const xc_propval *v;
     int64_t fid_w, mid_w, size, old_size = 0, fid = -1, mid = -1;
-    uint64_t cn, gc;
-    int create, fai = 0, is_read, was_read = 0, table = T_MSG;
-    int32_t sub = 0;
+    uint64_t cn;
+    int create, fai = 0, is_read, was_read = 0;
     uint8_t xid[XC_XID_LEN], pcl[XC_PCL_MAX];
     int pcllen;
-    char a[24], b[24], f[24], c5[24], sz[24], who[24];
+    char a[24], b[24], f[24], c5[24], sz[24];
     uint32_t rights = 0;
     hot h;
     const char *err;
-    const char *params[13];
-    int len[13] = { 0 }, fmt[13] = { 0 };
+    const char *params[12];
+    int len[12] = { 0 }, fmt[12] = { 0 };
     sd_user me;
     mbx m;
     xc_status st;
@@ -1005,22 +1175,24 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
             hot_free(&h);
             return;
         }
-    } else if ((mid = sd_gc_of(&m, mid_w)) < 0) {
+        /* a new message takes its CN last (sql/012) */
+        save_new(db, rp, &m, fid, fai, pv, n, &h, size, is_read, mime,
+                 mime_len);
+        hot_free(&h);
+        return;
+    }
+    /* saving over a message: the mailbox row first, as every change */
+    if ((mid = sd_gc_of(&m, mid_w)) < 0) {
         st = XC_E_NOTFOUND;
         goto fail_early;
     }
     snprintf(a, sizeof(a), "%" PRId64, m.id);
     if ((st = sd_db_begin(db)) != XC_OK)
         goto fail;
-    if ((st = sd_take_mailbox(db, m.id, create, &m, &cn, &gc)) != XC_OK)
+    if ((st = sd_take_mailbox(db, m.id, 0, &m, &cn, NULL)) != XC_OK)
         goto fail;
     pcllen = 0;
-    if (create) {
-        if ((st = sd_folder_exists(db, m.id, (uint64_t)fid)) != XC_OK)
-            goto fail;
-        mid = (int64_t)gc;
-        snprintf(b, sizeof(b), "%" PRId64, mid);
-    } else {
+    {
         const char *op[2] = { a, b };
         snprintf(b, sizeof(b), "%" PRId64, mid);
         res = sd_db_exec(db, sql_old, 2, op, &st);
@@ -1088,46 +1260,21 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
     hot_params(&h, params + 7);
     params[10] = sz;
     params[11] = is_read ? "t" : "f";
-    snprintf(who, sizeof(who), "%" PRId64, m.me);
-    params[12] = who;
     if ((st = sd_db_pipe_begin(db)) != XC_OK)
         goto fail;
-    st = sd_db_pipe_send(db, create ? sql_insert : sql_update, create ? 13 : 12,
-                         params, len, fmt);
-    table = T_MSG;
-    for (size_t i = 0; i < n && st == XC_OK; i++) {
-        uint32_t tag = pv[i].tag;
-
-        if (tag == XW_MARK_START_RECIP || tag == XW_MARK_NEW_ATTACH) {
-            table = tag == XW_MARK_START_RECIP ? T_RECIP : T_ATTACH;
-            sub = pv[i].v.i32;
-            continue;
-        }
-        if (tag == XW_MARK_END_RECIP || tag == XW_MARK_END_ATTACH) {
-            table = T_MSG;
-            continue;
-        }
-        if (table == T_MSG && sd_is_computed(tag))
-            continue;
-        if (tag == XW_MARK_START_EMBED) {
-            size_t end = embed_end(pv, n, i);
-            st = put_embedded(db, m.id, (uint64_t)mid, sub, pv + i + 1,
-                              end - i - 1);
-            i = end;
-            continue;
-        }
-        st = sd_put_value(db, table, m.id, (uint64_t)mid, sub, &pv[i]);
-    }
+    st = sd_db_pipe_send(db, sql_update, 12, params, len, fmt);
+    if (st == XC_OK)
+        st = put_content(db, m.id, (uint64_t)mid, pv, n);
     if (st == XC_OK && mime != NULL)
         st = sd_put_mime(db, m.id, (uint64_t)mid, cn, 1, mime, mime_len);
     if (st == XC_OK) {
         uint64_t umid = (uint64_t)mid;
-        st = sd_log_change(db, m.id, cn, create ? "create" : "modify",
-                        (uint64_t)fid, &umid, fai);
+        st = sd_log_change(db, m.id, cn, "modify", (uint64_t)fid, &umid,
+                           fai);
     }
-    if (st == XC_OK && (create || was_read != is_read))
-        st = sd_count_folder(db, m.id, (uint64_t)fid, fai, create,
-                          create ? !is_read : was_read - is_read);
+    if (st == XC_OK && was_read != is_read)
+        st = sd_count_folder(db, m.id, (uint64_t)fid, fai, 0,
+                             was_read - is_read);
     if (st == XC_OK)
         st = sd_use_bytes(db, &m, size - old_size);
     st = sd_pipe_end(db, st);

@@ -12,6 +12,7 @@ from xctest import (check, run_tests, Storaged, OK, E_NOTFOUND, F_PUSH, tag,
                     OP_LIST_FOLDERS, PR_FID, PR_XC_SPECIAL_FOLDER, ALICE, BOB)
 
 SUBSCRIBE, UNSUBSCRIBE, SAVE, DELETE, SET_READ = 18, 19, 11, 13, 15
+OP_CHANGES = 16
 PR_MID = tag(PT_I8, 0x674A)
 T_CN, T_KIND, T_SUB = tag(PT_I8, 0x18), tag(PT_STRING8, 0x19), tag(PT_LONG, 0x1F)
 T_MIDS, T_READ = tag(xctest.PT_MV | PT_I8, 0x11), tag(xctest.PT_BOOLEAN, 0x12)
@@ -166,6 +167,27 @@ def test_changes_made_by_another_storaged_are_pushed():
         check("within 1 s of the save being sent",
               len(got) == 1 and state["arrived"] - t0 < 1.0,
               state.get("arrived", 0) - t0)
+        # ids come from ranges each process takes ahead (sql/012): saves
+        # through both processes in turn get distinct ids and CNs in the
+        # order they committed
+        w2, w2base = session(sock2)
+        mids, cns = [], []
+        for i in range(12):
+            c, b = (w, wbase) if i % 2 == 0 else (w2, w2base)
+            st, p, _ = c.call(SAVE, b + [(PR_FID, state["inbox"]), (START, 0),
+                                         (SUBJECT, "ranges %d" % i), (END, 0)])
+            check("save %d through storaged %d" % (i, i % 2 + 1), st == OK, (st, p))
+            mids.append(p.get(PR_MID))
+            cns.append(p.get(T_CN))
+        check("messages saved through two processes have distinct ids",
+              len(set(mids)) == len(mids), mids)
+        check("their change numbers rise in commit order",
+              all(a < b for a, b in zip(cns, cns[1:])), cns)
+        st, _, rows = w.call(OP_CHANGES, wbase + [(T_CN, cns[0] - 1)])
+        logged = [r.get(PR_MID) for r in rows if r.get(T_KIND) == "create"]
+        check("the change log lists each once, in that order",
+              st == OK and logged == mids, (st, logged, mids))
+        w2.close()
         sub.close()
         w.close()
     finally:
