@@ -6,11 +6,16 @@
  *   The store operations of lib/xc_wire.h on the model of sql/002_store.sql
  *   ([MS-OXCFOLD], [MS-OXCMSG], [MS-OXCPRPT], [MS-OXCTABL]).
  *
- *   Every change runs in one transaction that first takes the mailbox row
+ *   Every change runs in one transaction that takes the mailbox row
  *   (UPDATE ... next_cn): the change number, the change key (the mailbox's
  *   replica GUID + CN, [MS-OXCFXICS] 2.2.2.2), the predecessor change list,
  *   the rows themselves and the change log entry commit together or not at
  *   all, and CN order is commit order. Nothing is visible before COMMIT.
+ *   Changes take the row first (one lock order, no deadlocks between
+ *   writers), except a new message's save, the most frequent: its id comes
+ *   from a range taken ahead (new_id) and it takes the row last, in the
+ *   same pipeline as its COMMIT (save_new, sql/012), so saves into one
+ *   mailbox overlap but for that last statement.
  *
  *   Property values are kept in the column of their type (ival, fval,
  *   tval, bval); strings as UTF-8 whatever their wire type, so that they
