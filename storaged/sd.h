@@ -78,6 +78,7 @@ typedef struct sd_db {
     long sent, done;            /* statements of this pipeline */
     long keep_at;               /* whose result is kept, or -1 */
     PGresult *kept;             /* that result (sd_db_pipe_kept) */
+    struct sd_held *held;       /* see sd_store.c save_new; else NULL */
 } sd_db;
 
 int sd_db_open(sd_db *db, const char *conninfo);

@@ -58,6 +58,8 @@ int sd_db_open(sd_db *db, const char *conninfo)
     db->conn = NULL;
     db->nprepared = 0;
     db->in_tx = 0;
+    db->held = NULL;
+    db->kept = NULL;
     db->conninfo = conninfo;
     return connect_db(db);
 }
@@ -386,8 +388,9 @@ static int listen_expire_interval;
 
 #define EXPIRE_BATCH 10000
 
-/* Forget old change-log rows and tombstones (sql/009); when in the
-   middle of a backlog, again in a second. Returns when to run next. */
+/* Forget old change-log rows and tombstones (sql/009) and delete large
+   values nobody references (sql/013); when in the middle of a backlog,
+   again in a second. Returns when to run next. */
 static time_t expire(PGconn *conn, time_t now)
 {
     static const char sql[] = "SELECT xc_expire(10000)";
@@ -401,6 +404,17 @@ static time_t expire(PGconn *conn, time_t now)
     PQclear(r);
     if (n > 0)
         sd_log_info(33, "expired %lld old change-log rows and tombstones", n);
+    /* large values nobody references any more (sql/013) */
+    r = PQexec(conn, "SELECT xc_blob_sweep(1000)");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        long long b = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        if (b >= 1000)
+            n = EXPIRE_BATCH;       /* more to do: again in a second */
+    } else {
+        sd_log_warn(34, "removing unreferenced values failed: %s",
+                    PQresultErrorMessage(r));
+    }
+    PQclear(r);
     return now + (n >= EXPIRE_BATCH ? 1 : listen_expire_interval);
 }
 

@@ -54,6 +54,8 @@ static const char sql_put_folder[] =
     "INSERT INTO folder_props (mailbox_id, fid, tag, ival, fval, tval, "
     "bval, blob) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char sql_put_blob[] = "SELECT xc_blob_put($1, $2)";
+static const char sql_hold_blob[] = "SELECT xc_blob_hold($1, $2)";
+static const char sql_ref_blob[] = "SELECT xc_blob_ref($1, 1)";
 static const char sql_log_change[] =
     "INSERT INTO changes (mailbox_id, cn, kind, fid, mid, is_fai) "
     "VALUES ($1, $2, $3, $4, $5, $6)";
@@ -378,6 +380,19 @@ xc_status sd_value_cols(sd_db *db, const xc_propval *pv, sd_cols *c)
             !EVP_Digest(c->data, c->dlen, c->hash, &hl, EVP_sha256(), NULL))
             return XC_E_INTERNAL;
         c->has_blob = 1;
+        if (db != NULL && db->held != NULL) {     /* save_new */
+            sd_held *h = db->held;
+            if (h->n == h->cap) {
+                size_t cap = h->cap ? h->cap * 2 : 8;
+                void *nh = realloc(h->hash, cap * sizeof(*h->hash));
+                if (nh == NULL)
+                    return XC_E_TEMP;
+                h->hash = nh;
+                h->cap = cap;
+            }
+            memcpy(h->hash[h->n++], c->hash, 32);
+            return sd_run(db, sql_hold_blob, 2, bp, bl, bf);
+        }
         return sd_run(db, sql_put_blob, 2, bp, bl, bf);
     }
     return XC_OK;
@@ -912,25 +927,34 @@ void sd_store_save_message(sd_db *db, sd_req *req, sd_reply *rp)
     sd_save_content(db, req, rp, pv, n, NULL, 0);
 }
 
-/* $3 NULL: the CN its message row has (a new message's, taken last) */
 static const char sql_put_mime[] =
     "INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
-    "SELECT $1, $2, coalesce($3::bigint, m.cn), $4, xc_blob_put($5, $6) "
-    "FROM messages m WHERE m.mailbox_id = $1 AND m.mid = $2";
+    "VALUES ($1, $2, $3, $4, xc_blob_put($5, $6))";
+/* a new message's received MIME, its blob put before (save_new) */
+static const char sql_new_mime[] =
+    "INSERT INTO message_mime (mailbox_id, mid, cn, received, blob) "
+    "SELECT $1, $2, m.cn, true, $3 FROM messages m "
+    "WHERE m.mailbox_id = $1 AND m.mid = $2";
+
+static int mime_hash(const uint8_t *mime, size_t len, uint8_t hash[32])
+{
+    unsigned int hl = 0;
+
+    return len <= INT32_MAX &&
+           EVP_Digest(mime, len, hash, &hl, EVP_sha256(), NULL) ? 0 : -1;
+}
 
 xc_status sd_put_mime(sd_db *db, int64_t mailbox, uint64_t mid, uint64_t cn,
                       int received, const uint8_t *mime, size_t len)
 {
     char a[24], b[24], c[24];
     uint8_t hash[32];
-    unsigned int hl = 0;
-    const char *params[6] = { a, b, cn ? c : NULL, received ? "t" : "f",
+    const char *params[6] = { a, b, c, received ? "t" : "f",
                               (const char *)hash, (const char *)mime };
     const int lens[6] = { 0, 0, 0, 0, 32, (int)len };
     const int fmt[6] = { 0, 0, 0, 0, 1, 1 };
 
-    if (len > INT32_MAX ||
-        !EVP_Digest(mime, len, hash, &hl, EVP_sha256(), NULL))
+    if (mime_hash(mime, len, hash) < 0)
         return XC_E_INTERNAL;
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRIu64, mid);
@@ -1041,28 +1065,38 @@ static xc_status new_id(sd_db *db, mbx *m, uint64_t *gc_r)
  * A new message (sql/012): its id from the range, its content rows, then
  * xc_new_message (CN, quota, message row, change log, folder counts) and
  * COMMIT, all in one pipeline: the mailbox row is locked only from that
- * statement to the end of the commit.
+ * statement to the end of the commit. Every blob (large values, received
+ * MIME) is taken before the mailbox row, so the only writers this can
+ * deadlock with are those that drop a reference to the same blob in the
+ * same mailbox at that moment (the mailbox row first); PostgreSQL breaks
+ * that, and the save runs again.
  */
-static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
-                     const xc_propval *pv, size_t n, const hot *h,
-                     int64_t size, int is_read, const uint8_t *mime,
-                     size_t mime_len)
+static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
+                               const xc_propval *pv, size_t n, const hot *h,
+                               int64_t size, int is_read,
+                               const uint8_t *mime, size_t mime_len,
+                               uint64_t *mid_r, uint64_t *cn_r)
 {
     static const char sql_new[] =
         "SELECT xc_new_message($1, $2, $3, $4, $5, $6, $7, $8::float8, $9, "
         "$10, $11)";
-    const char *const extra[] = { sql_new, sql_put_mime, NULL };
+    const char *const extra[] = { sql_new, sql_new_mime, sql_hold_blob,
+                                  sql_ref_blob, NULL };
+    sd_held held = { NULL, 0, 0 };
     char a[24], b[24], f[24], sz[24], who[24];
     const char *params[11];
     int len[11] = { 0 }, fmt[11] = { 0 };
-    uint8_t xid[XC_XID_LEN];
-    uint64_t mid = 0, cn = 0;
+    uint8_t hash[32];
+    uint64_t mid = 0;
     xc_status st;
     PGresult *res;
 
+    if (mime != NULL && mime_hash(mime, mime_len, hash) < 0)
+        return XC_E_INTERNAL;
     if ((st = new_id(db, m, &mid)) != XC_OK ||
         (st = sd_prepare_store(db, extra)) != XC_OK)
-        goto fail;
+        return st;
+    *mid_r = mid;
     snprintf(a, sizeof(a), "%" PRId64, m->id);
     snprintf(b, sizeof(b), "%" PRIu64, mid);
     snprintf(f, sizeof(f), "%" PRId64, fid);
@@ -1076,43 +1110,88 @@ static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
     params[9] = is_read ? "t" : "f";
     params[10] = who;
     if ((st = sd_db_pipe_begin(db)) != XC_OK)
-        goto fail;
+        return st;
     st = sd_db_pipe_tx_begin(db);
+    db->held = &held;           /* large values: held now, referenced below */
+    if (st == XC_OK && mime != NULL) {
+        const char *bp[2] = { (const char *)hash, (const char *)mime };
+        const int bl[2] = { 32, (int)mime_len }, bf[2] = { 1, 1 };
+        st = sd_db_pipe_send(db, sql_hold_blob, 2, bp, bl, bf);
+    }
     if (st == XC_OK)
         st = put_content(db, m->id, mid, pv, n);
+    db->held = NULL;
     if (st == XC_OK) {
         sd_db_pipe_keep(db);
         st = sd_db_pipe_send(db, sql_new, 11, params, len, fmt);
     }
-    if (st == XC_OK && mime != NULL)
-        st = sd_put_mime(db, m->id, mid, 0, 1, mime, mime_len);
+    /* the mailbox row is ours: the references, as every writer takes them */
+    if (st == XC_OK && mime != NULL) {
+        const char *rp_[1] = { (const char *)hash };
+        const int rl[1] = { 32 }, rf[1] = { 1 };
+        st = sd_db_pipe_send(db, sql_ref_blob, 1, rp_, rl, rf);
+    }
+    for (size_t i = 0; i < held.n && st == XC_OK; i++) {
+        const char *rp_[1] = { (const char *)held.hash[i] };
+        const int rl[1] = { 32 }, rf[1] = { 1 };
+        st = sd_db_pipe_send(db, sql_ref_blob, 1, rp_, rl, rf);
+    }
+    free(held.hash);
+    if (st == XC_OK && mime != NULL) {
+        const char *mp[3] = { a, b, (const char *)hash };
+        const int ml[3] = { 0, 0, 32 }, mf[3] = { 0, 0, 1 };
+        st = sd_db_pipe_send(db, sql_new_mime, 3, mp, ml, mf);
+    }
     if (st == XC_OK)
         st = sd_db_pipe_tx_commit(db);
     st = sd_pipe_end(db, st);
     res = sd_db_pipe_kept(db);
     if (st == XC_OK && (res == NULL || PQntuples(res) != 1))
         st = XC_E_INTERNAL;
-    if (st == XC_OK)
-        cn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    if (st == XC_OK) {
+        *cn_r = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        db->in_tx = 0;
+    } else {
+        sd_db_rollback(db);
+    }
     PQclear(res);
-    if (st != XC_OK)
-        goto fail;
-    db->in_tx = 0;
+    return st;
+}
+
+#define SAVE_TRIES 3
+
+static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
+                     const xc_propval *pv, size_t n, const hot *h,
+                     int64_t size, int is_read, const uint8_t *mime,
+                     size_t mime_len)
+{
+    uint8_t xid[XC_XID_LEN];
+    uint64_t mid = 0, cn = 0;
+    xc_status st;
+    int tries = 0;
+
+    /* again after a deadlock, never after a lost connection: its COMMIT
+       may have happened */
+    do
+        st = save_new_once(db, m, fid, fai, pv, n, h, size, is_read, mime,
+                           mime_len, &mid, &cn);
+    while (st == XC_E_TEMP && db->conn != NULL &&
+           PQstatus(db->conn) == CONNECTION_OK && ++tries < SAVE_TRIES);
+    if (st != XC_OK) {
+        if (st == XC_E_EXISTS)
+            st = XC_E_BADREQ;   /* the same tag twice in one object */
+        sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder"
+                                : st == XC_E_BADREQ ? "a property appears "
+                                  "twice or can't be stored"
+                                : st == XC_E_NOQUOTA ? msg_noquota : NULL);
+        return;
+    }
     xc_xid(xid, m->guid, cn);
     sd_reply_status(rp, XC_OK, NULL);
     xc_put_i8(sd_reply_final(rp), PR_MID,
               (int64_t)xc_make_id(m->replid, mid));
     xc_put_bin(sd_reply_final(rp), PR_CHANGE_KEY, xid, sizeof(xid));
     xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)cn);
-    return;
-fail:
-    sd_db_rollback(db);
-    if (st == XC_E_EXISTS)
-        st = XC_E_BADREQ;       /* the same tag twice in one object */
-    sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder"
-                            : st == XC_E_BADREQ ? "a property appears twice "
-                              "or can't be stored"
-                            : st == XC_E_NOQUOTA ? msg_noquota : NULL);
 }
 
 void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,

@@ -78,6 +78,13 @@ int sd_is_marker(uint32_t tag);
 int64_t sd_value_size(const xc_propval *pv);
 /* A value as the columns it is stored in (a large one put in blobs first,
    in the pipeline if one is open). */
+/* Large values a new message's save holds (sql/013 xc_blob_hold) before
+   it takes the mailbox row, and references after: their hashes. */
+typedef struct sd_held {
+    uint8_t (*hash)[32];
+    size_t n, cap;
+} sd_held;
+
 typedef struct sd_cols {
     int has_i, has_f, is_text, has_blob;
     int64_t i;                  /* ival */
