@@ -66,6 +66,8 @@ for u in alice bob; do
         mv "$CREDS.new" "$CREDS"
     fi
 done
+# the demo's public folders are alice's to run
+admin public-admin alice@example.test on
 
 cat <<MSG
 

@@ -207,6 +207,16 @@ enum xw_op {
                                    PR_MEMBER_RIGHTS (-1 removes the row)
                                    -> status; needs FolderOwner; one
                                    transaction ([MS-OXCPERM] 2.2.5) */
+    XW_OP_PUBLIC_STORE = 36,    /* session -> MAILBOX_ID, MAILBOX_GUID (its
+                                   replica GUID) and OWNER (the session's
+                                   user administers it: every right) of
+                                   the public folder store (a public
+                                   folders logon, [MS-OXCSTOR] 2.2.1.1);
+                                   its folders' PR_XC_SPECIAL_FOLDER are
+                                   101 root, 102 IPM_SUBTREE, 103
+                                   NON_IPM_SUBTREE, 104 EFORMS REGISTRY,
+                                   105 SCHEDULE+ FREE BUSY, 106 OFFLINE
+                                   ADDRESS BOOK */
 };
 
 /*
@@ -315,6 +325,8 @@ const char *xc_status_name(uint32_t st);
 /* a streamed value (READ_PROP's answer; the streamed argument of a
    request whose content holds XW_MARK_STREAMED values) */
 #define XW_TAG_VALUE PROP_TAG(PT_OBJECT, 0x0043)
+/* PUBLIC_STORE: the session has every right in the store */
+#define XW_TAG_OWNER PROP_TAG(PT_BOOLEAN, 0x0044)
 /*
  * Large values. GET_MESSAGE answers a value of more than XW_INLINE_MAX
  * bytes on the wire, or one that would take its answer past the frame

@@ -36,6 +36,7 @@
 
 #define MAX_TREE 10000          /* folders one operation may touch */
 #define SPECIAL_ROOT 1
+#define SPECIAL_PUBLIC_ROOT 101     /* the public store's (sql/014) */
 
 /* A folder and its descendants, parents before children. */
 typedef struct tree {
@@ -164,8 +165,20 @@ static xc_status delete_folders(sd_db *db, const mbx *m, const tree *t,
     return XC_OK;
 }
 
+/* a new folder's permissions: its new parent's ([MS-OXCPERM]; as
+   CREATE_FOLDER), and a delegate who made it owns it */
+static const char sql_fperm_inherit[] =
+    "INSERT INTO folder_permissions (mailbox_id, fid, member_id, rights) "
+    "SELECT mailbox_id, $2, member_id, rights FROM folder_permissions "
+    "WHERE mailbox_id = $1 AND fid = $3";
+static const char sql_fperm_own[] =
+    "INSERT INTO folder_permissions (mailbox_id, fid, member_id, rights) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT (mailbox_id, fid, member_id) "
+    "DO UPDATE SET rights = EXCLUDED.rights";
+
 static const char *const folder_sqls[] = {
-    sql_ftomb, sql_fdel, sql_fcopy, sql_fdel_props, sql_fset, NULL
+    sql_ftomb, sql_fdel, sql_fcopy, sql_fdel_props, sql_fset,
+    sql_fperm_inherit, sql_fperm_own, NULL
 };
 
 /* Answer a failed folder operation (after rolling back). */
@@ -179,6 +192,29 @@ static void fail_reply(sd_db *db, sd_reply *rp, xc_status st,
             : st == XC_E_NOQUOTA ? "mailbox quota exceeded"
             : st == XC_E_LIMIT ? "too many folders in one operation" : NULL;
     sd_reply_status(rp, st, msg);
+}
+
+/*
+ * Someone else's store ([MS-OXCPERM]): whether the session holds right
+ * in every folder fids[from..to); XC_OK, XC_E_PERM (*msg_r says what was
+ * needed) or the query's failure. The owner holds them all.
+ */
+static xc_status need_in_each(sd_db *db, const mbx *m, const uint64_t *fids,
+                              size_t from, size_t to, uint32_t right,
+                              const char *what, const char **msg_r)
+{
+    for (size_t i = from; i < to && !m->owner; i++) {
+        uint32_t have = 0;
+        xc_status st = sd_rights(db, m, (int64_t)fids[i], &have);
+
+        if (st != XC_OK)
+            return st;
+        if (!(have & right)) {
+            *msg_r = what;
+            return XC_E_PERM;
+        }
+    }
+    return XC_OK;
 }
 
 static void reply_done(sd_reply *rp, size_t total, uint64_t last_cn)
@@ -208,7 +244,7 @@ void sd_folder_delete(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     const char *msg = NULL;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
         return;
     if (flags & ~(uint32_t)(XW_DEL_MESSAGES | XW_DEL_FOLDERS |
@@ -218,8 +254,8 @@ void sd_folder_delete(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     }
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
-        (st = tree_of(db, me.mailbox_id, (uint64_t)fid, 1, &t)) != XC_OK)
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK ||
+        (st = tree_of(db, m.id, (uint64_t)fid, 1, &t)) != XC_OK)
         goto fail;
     for (size_t i = 0; i < t.n; i++)
         if (t.special[i]) {
@@ -228,7 +264,13 @@ void sd_folder_delete(sd_db *db, sd_req *req, sd_reply *rp)
                   "can't be deleted";
             goto fail;
         }
-    if ((st = sd_msgs_in_folders(db, me.mailbox_id, t.fid, t.n, 1, &msgs))
+    /* a delegate deletes only folders they own, each of them */
+    if ((st = need_in_each(db, &m, t.fid, 0, t.n, XW_RIGHT_FOLDER_OWNER,
+                           "access denied: deleting a folder needs "
+                           "FolderOwner on it and every folder below",
+                           &msg)) != XC_OK)
+        goto fail;
+    if ((st = sd_msgs_in_folders(db, m.id, t.fid, t.n, 1, &msgs))
             != XC_OK)
         goto fail;
     if ((msgs.n > 0 && !(flags & XW_DEL_MESSAGES)) ||
@@ -239,7 +281,7 @@ void sd_folder_delete(sd_db *db, sd_req *req, sd_reply *rp)
                   : "folder not empty: it has subfolders (DEL_FOLDERS)";
         goto fail;
     }
-    if ((st = sd_take_ids(db, me.mailbox_id, (int)(msgs.n + t.n), 0, &m, &cn,
+    if ((st = sd_take_ids(db, m.id, (int)(msgs.n + t.n), 0, &m, &cn,
                           NULL)) != XC_OK ||
         (st = sd_prepare_store(db, folder_sqls)) != XC_OK ||
         (st = sd_db_pipe_begin(db)) != XC_OK)
@@ -280,23 +322,31 @@ void sd_folder_empty(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     const char *msg = NULL;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
         return;
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
-        (st = tree_of(db, me.mailbox_id, (uint64_t)fid, 1, &t)) != XC_OK)
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK ||
+        (st = tree_of(db, m.id, (uint64_t)fid, 1, &t)) != XC_OK)
         goto fail;
     for (size_t i = 0; i < t.n; i++)
-        if (t.special[i] == SPECIAL_ROOT || (i > 0 && t.special[i])) {
+        if (t.special[i] == SPECIAL_ROOT ||
+            t.special[i] == SPECIAL_PUBLIC_ROOT || (i > 0 && t.special[i])) {
             st = XC_E_PERM;
             msg = i ? "a special folder is below it"
                     : "the root folder can't be emptied";
             goto fail;
         }
-    if ((st = sd_msgs_in_folders(db, me.mailbox_id, t.fid, 1, fai, &own)) !=
+    if ((st = need_in_each(db, &m, t.fid, 0, 1, XW_RIGHT_DELETE_ANY,
+                           "access denied: emptying a folder needs "
+                           "DeleteAny", &msg)) != XC_OK ||
+        (st = need_in_each(db, &m, t.fid, 1, t.n, XW_RIGHT_FOLDER_OWNER,
+                           "access denied: emptying a folder deletes its "
+                           "subfolders: FolderOwner on each", &msg)) != XC_OK)
+        goto fail;
+    if ((st = sd_msgs_in_folders(db, m.id, t.fid, 1, fai, &own)) !=
             XC_OK ||
-        (t.n > 1 && (st = sd_msgs_in_folders(db, me.mailbox_id, t.fid + 1,
+        (t.n > 1 && (st = sd_msgs_in_folders(db, m.id, t.fid + 1,
                                              t.n - 1, 1, &below)) != XC_OK))
         goto fail;
     if (own.n + below.n + t.n - 1 == 0) {
@@ -305,7 +355,7 @@ void sd_folder_empty(sd_db *db, sd_req *req, sd_reply *rp)
         tree_free(&t);
         return;
     }
-    if ((st = sd_take_ids(db, me.mailbox_id, (int)(own.n + below.n + t.n - 1),
+    if ((st = sd_take_ids(db, m.id, (int)(own.n + below.n + t.n - 1),
                           0, &m, &cn, NULL)) != XC_OK ||
         (st = sd_prepare_store(db, folder_sqls)) != XC_OK ||
         (st = sd_db_pipe_begin(db)) != XC_OK)
@@ -316,7 +366,7 @@ void sd_folder_empty(sd_db *db, sd_req *req, sd_reply *rp)
     if (st == XC_OK)
         st = delete_folders(db, &m, &t, 1, &cn);
     if (st == XC_OK)
-        st = sd_counts_apply(db, me.mailbox_id, &counts);
+        st = sd_counts_apply(db, m.id, &counts);
     if ((st = sd_pipe_end(db, st)) != XC_OK ||
         (st = sd_db_commit(db)) != XC_OK)
         goto fail;
@@ -433,12 +483,12 @@ void sd_folder_move(sd_db *db, sd_req *req, sd_reply *rp)
     const char *msg = NULL;
     PGresult *res;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         target_args(req, rp, &m, &fid, &dest, name, &has_name) < 0)
         return;
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
-        (st = folder_row(db, me.mailbox_id, (uint64_t)fid, &parent, &special,
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK ||
+        (st = folder_row(db, m.id, (uint64_t)fid, &parent, &special,
                          pcl, &pcllen)) != XC_OK)
         goto fail;
     if (special) {
@@ -446,21 +496,32 @@ void sd_folder_move(sd_db *db, sd_req *req, sd_reply *rp)
         msg = "a special folder can't be moved";
         goto fail;
     }
-    if ((st = sd_folder_exists(db, me.mailbox_id, (uint64_t)dest)) != XC_OK) {
+    if ((st = sd_folder_exists(db, m.id, (uint64_t)dest)) != XC_OK) {
         msg = "no such parent folder";
         goto fail;
     }
-    if ((st = tree_of(db, me.mailbox_id, (uint64_t)fid, 1, &t)) != XC_OK)
+    if ((st = tree_of(db, m.id, (uint64_t)fid, 1, &t)) != XC_OK)
         goto fail;
     if (tree_has(&t, (uint64_t)dest, 0)) {
         st = XC_E_BADREQ;
         msg = "a folder can't move under itself";
         goto fail;
     }
-    if ((st = sd_take_ids(db, me.mailbox_id, 1, 0, &m, &cn, NULL)) != XC_OK)
+    {
+        const uint64_t udest = (uint64_t)dest;
+        if ((st = need_in_each(db, &m, t.fid, 0, 1, XW_RIGHT_FOLDER_OWNER,
+                               "access denied: moving a folder needs "
+                               "FolderOwner on it", &msg)) != XC_OK ||
+            (st = need_in_each(db, &m, &udest, 0, 1,
+                               XW_RIGHT_CREATE_SUBFOLDER, "access denied: "
+                               "moving a folder needs CreateSubFolder in "
+                               "the new parent", &msg)) != XC_OK)
+            goto fail;
+    }
+    if ((st = sd_take_ids(db, m.id, 1, 0, &m, &cn, NULL)) != XC_OK)
         goto fail;
     new_change(&m, cn, xid, pcl, &pcllen);
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, fid);
     snprintf(c, sizeof(c), "%" PRId64, dest);
     snprintf(e, sizeof(e), "%" PRIu64, cn);
@@ -473,7 +534,7 @@ void sd_folder_move(sd_db *db, sd_req *req, sd_reply *rp)
     if (res == NULL)
         goto fail;
     PQclear(res);
-    if ((st = sd_log_change(db, me.mailbox_id, cn, "move", (uint64_t)fid,
+    if ((st = sd_log_change(db, m.id, cn, "move", (uint64_t)fid,
                             NULL, 0)) != XC_OK ||
         (st = sd_db_commit(db)) != XC_OK)
         goto fail;
@@ -512,20 +573,32 @@ void sd_folder_copy(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     const char *msg = NULL;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0 ||
+    if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         target_args(req, rp, &m, &fid, &dest, name, &has_name) < 0)
         return;
     if ((st = sd_db_begin(db)) != XC_OK ||
-        (st = sd_lock_mailbox(db, me.mailbox_id)) != XC_OK ||
-        (st = tree_of(db, me.mailbox_id, (uint64_t)fid, recursive, &t)) !=
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK ||
+        (st = tree_of(db, m.id, (uint64_t)fid, recursive, &t)) !=
             XC_OK)
         goto fail;
-    if (t.special[0] == SPECIAL_ROOT) {
+    if (t.special[0] == SPECIAL_ROOT || t.special[0] == SPECIAL_PUBLIC_ROOT) {
         st = XC_E_PERM;
         msg = "the root folder can't be copied";
         goto fail;
     }
-    if ((st = sd_folder_exists(db, me.mailbox_id, (uint64_t)dest)) != XC_OK) {
+    {
+        const uint64_t udest = (uint64_t)dest;
+        if ((st = need_in_each(db, &m, t.fid, 0, t.n, XW_RIGHT_READ_ANY,
+                               "access denied: copying a folder needs "
+                               "ReadAny in it and every folder copied",
+                               &msg)) != XC_OK ||
+            (st = need_in_each(db, &m, &udest, 0, 1,
+                               XW_RIGHT_CREATE_SUBFOLDER, "access denied: "
+                               "copying a folder needs CreateSubFolder in "
+                               "the destination", &msg)) != XC_OK)
+            goto fail;
+    }
+    if ((st = sd_folder_exists(db, m.id, (uint64_t)dest)) != XC_OK) {
         msg = "no such parent folder";
         goto fail;
     }
@@ -534,13 +607,13 @@ void sd_folder_copy(sd_db *db, sd_req *req, sd_reply *rp)
         msg = "a folder can't be copied into itself recursively";
         goto fail;
     }
-    if ((st = sd_msgs_in_folders(db, me.mailbox_id, t.fid, t.n, 1, &msgs)) !=
+    if ((st = sd_msgs_in_folders(db, m.id, t.fid, t.n, 1, &msgs)) !=
             XC_OK)
         goto fail;
     for (size_t i = 0; i < msgs.n; i++)
         bytes += msgs.v[i].size;
     total = t.n + msgs.n;
-    if ((st = sd_take_ids(db, me.mailbox_id, (int)total, (int)total, &m, &cn,
+    if ((st = sd_take_ids(db, m.id, (int)total, (int)total, &m, &cn,
                           &gc)) != XC_OK)
         goto fail;
     if (sd_over_quota(&m, bytes)) {
@@ -551,7 +624,7 @@ void sd_folder_copy(sd_db *db, sd_req *req, sd_reply *rp)
         (st = sd_db_pipe_begin(db)) != XC_OK)
         goto fail;
     /* folder i becomes gc + i, message j gc + t.n + j */
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     for (size_t i = 0; i < t.n && st == XC_OK; i++) {
         uint64_t copy = gc + i, parent = (uint64_t)dest;
         for (size_t k = 0; k < i; k++)
@@ -568,8 +641,19 @@ void sd_folder_copy(sd_db *db, sd_req *req, sd_reply *rp)
         params[7] = (const char *)pcl;
         len[7] = xc_pcl_merge(NULL, 0, xid, sizeof(xid), pcl, sizeof(pcl));
         st = sd_run(db, sql_fcopy, 8, params, len, fmt);
+        if (st == XC_OK) {
+            const char *pp[3] = { a, c, d };
+            st = sd_run(db, sql_fperm_inherit, 3, pp, NULL, NULL);
+        }
+        if (st == XC_OK && !m.owner) {
+            char u[24], r[16];
+            const char *op[4] = { a, c, u, r };
+            snprintf(u, sizeof(u), "%" PRId64, m.me);
+            snprintf(r, sizeof(r), "%u", XW_RIGHTS_ALL);
+            st = sd_run(db, sql_fperm_own, 4, op, NULL, NULL);
+        }
         if (st == XC_OK)
-            st = sd_log_change(db, me.mailbox_id, cn, "create", copy, NULL, 0);
+            st = sd_log_change(db, m.id, cn, "create", copy, NULL, 0);
         cn++;
     }
     for (size_t j = 0; j < msgs.n && st == XC_OK; j++) {
@@ -584,7 +668,7 @@ void sd_folder_copy(sd_db *db, sd_req *req, sd_reply *rp)
             st = XC_E_TEMP;
     }
     if (st == XC_OK)
-        st = sd_counts_apply(db, me.mailbox_id, &counts);
+        st = sd_counts_apply(db, m.id, &counts);
     if (st == XC_OK)
         st = sd_use_bytes(db, &m, bytes);
     if ((st = sd_pipe_end(db, st)) != XC_OK ||

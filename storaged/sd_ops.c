@@ -230,6 +230,41 @@ static int op_resolve(sd_db *db, sd_req *req, sd_reply *rp)
     return 1;
 }
 
+/* The public folder store (sql/014): its id, replica GUID and whether the
+   session administers it. Every user may open it; what they may do in it
+   is the folders' permissions. */
+static void op_public_store(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "SELECT m.id, m.replica_guid, EXISTS (SELECT 1 FROM public_admins "
+        "WHERE user_id = $1) FROM mailboxes m WHERE m.kind = 'public'";
+    char a[24];
+    const char *params[1] = { a };
+    sd_user me;
+    xc_status st;
+    xc_wbuf *w;
+    PGresult *res;
+
+    if (sd_need_session(req, rp, &me) < 0)
+        return;
+    snprintf(a, sizeof(a), "%" PRId64, me.user_id);
+    if ((res = sd_db_exec(db, sql, 1, params, &st)) == NULL) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        sd_reply_status(rp, XC_E_NOTFOUND, "no public folder store");
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    xc_put_i8(w, XW_TAG_MAILBOX_ID, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+    xc_put_str(w, XW_TAG_MAILBOX_GUID, PQgetvalue(res, 0, 1));
+    xc_put_bool(w, XW_TAG_OWNER, PQgetvalue(res, 0, 2)[0] == 't');
+    PQclear(res);
+}
+
 /* One row per folder, parents before children ([MS-OXCFOLD] hierarchy). */
 static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
 {
@@ -368,6 +403,7 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_READ_PROP: sd_store_read_prop(db, req, rp); break;
     case XW_OP_GET_PERMISSIONS: sd_perm_get(db, req, rp); break;
     case XW_OP_SET_PERMISSIONS: sd_perm_set(db, req, rp); break;
+    case XW_OP_PUBLIC_STORE: op_public_store(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

@@ -25,10 +25,16 @@
 
 int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
 {
+    /* another's mailbox or the public store (sql/014): reachable with a
+       right in some folder; the public store's administrators have them
+       all, as an owner */
     static const char sql[] =
-        "SELECT replica_id FROM mailboxes WHERE id = $1 AND EXISTS ("
+        "SELECT replica_id, kind = 'public' AND EXISTS ("
+        "  SELECT 1 FROM public_admins WHERE user_id = $2) "
+        "FROM mailboxes WHERE id = $1 AND (EXISTS ("
         "  SELECT 1 FROM folder_permissions WHERE mailbox_id = $1 "
-        "  AND member_id IN ($2, 0) AND rights <> 0)";
+        "  AND member_id IN ($2, 0) AND rights <> 0) OR (kind = 'public' "
+        "  AND EXISTS (SELECT 1 FROM public_admins WHERE user_id = $2)))";
     char a[24], b[24];
     const char *params[2] = { a, b };
     int64_t id;
@@ -49,10 +55,6 @@ int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
         m->owner = 1;
         return 0;
     }
-    if (db == NULL) {               /* an operation only owners have */
-        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
-        return -1;
-    }
     snprintf(a, sizeof(a), "%" PRId64, id);
     snprintf(b, sizeof(b), "%" PRId64, me->user_id);
     if ((res = sd_db_exec(db, sql, 2, params, &st)) == NULL) {
@@ -65,6 +67,7 @@ int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
         return -1;
     }
     m->replid = (uint16_t)atoi(PQgetvalue(res, 0, 0));
+    m->owner = PQgetvalue(res, 0, 1)[0] == 't';
     PQclear(res);
     return 0;
 }

@@ -91,11 +91,19 @@ int64_t sd_filetime_of_epoch(double secs)
     return (int64_t)llround((secs + (double)FILETIME_UNIX_DIFF) * 1e7);
 }
 
-/* The caller's own mailbox (its id and replica id in *m), or answer
-   NOTFOUND and return -1. */
-int sd_open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
+/* A store the session owns: its own mailbox, or the public store for its
+   administrators (id and replica id in *m); else answer NOTFOUND and
+   return -1. */
+int sd_open_mailbox(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me,
+                    mbx *m)
 {
-    return sd_open_store(NULL, req, rp, me, m);     /* the owner's only */
+    if (sd_open_store(db, req, rp, me, m) < 0)
+        return -1;
+    if (!m->owner) {
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such mailbox");
+        return -1;
+    }
+    return 0;
 }
 
 /* Take the mailbox row for a change: next CN (and n new ids). */
@@ -598,11 +606,25 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     if (res == NULL)
         goto fail;
     PQclear(res);
+    {
+        /* a new folder starts with its parent's permissions, as in
+           Exchange (a shared folder's subfolders are shared alike; a
+           public folder's too) */
+        static const char sql_inherit[] =
+            "INSERT INTO folder_permissions (mailbox_id, fid, member_id, "
+            "rights) SELECT mailbox_id, $2, member_id, rights "
+            "FROM folder_permissions WHERE mailbox_id = $1 AND fid = $3";
+        const char *ip[3] = { a, b, c3 };
+        if ((res = sd_db_exec(db, sql_inherit, 3, ip, &st)) == NULL)
+            goto fail;
+        PQclear(res);
+    }
     if (!m.owner) {
         /* a delegate owns the folder they made ([MS-OXCPERM]) */
         static const char sql_own[] =
             "INSERT INTO folder_permissions (mailbox_id, fid, member_id, "
-            "rights) VALUES ($1, $2, $3, $4)";
+            "rights) VALUES ($1, $2, $3, $4) ON CONFLICT (mailbox_id, fid, "
+            "member_id) DO UPDATE SET rights = EXCLUDED.rights";
         char u[24], r[16];
         const char *op[4] = { a, b, u, r };
         snprintf(u, sizeof(u), "%" PRId64, m.me);
@@ -1772,13 +1794,13 @@ void sd_store_changes(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     PGresult *res;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(db, req, rp, &me, &m) < 0)
         return;
     (void)sd_arg_i8(req, XW_TAG_CN, &after);
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT)) != NULL)
         limit = v->v.i32 < 1 ? 1 : v->v.i32 > MAX_ROWS ? MAX_ROWS : v->v.i32;
     replid = m.replid;
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, after < 0 ? 0 : after);
     snprintf(l, sizeof(l), "%d", limit);
     res = sd_db_exec(db, sql, 3, params, &st);
@@ -1962,7 +1984,10 @@ xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
 /*
  * Map names to property ids of this mailbox, creating them if asked (under
  * the mailbox row's lock, so concurrent creators never collide). When the
- * id space is full a create answers XC_E_LIMIT naming the problem.
+ * id space is full a create answers XC_E_LIMIT naming the problem. Anyone
+ * who may open the store may map names (a delegate reading a message
+ * needs its named properties; everyone writes in the public store), as
+ * RopGetPropertyIdsFromNames asks no right ([MS-OXCPRPT] 3.2.5.8).
  */
 void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
 {
@@ -1975,9 +2000,9 @@ void sd_store_names_to_ids(sd_db *db, sd_req *req, sd_reply *rp)
     xc_status st;
     xc_wbuf *w;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
         return;
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     if ((st = sd_db_begin(db)) != XC_OK)
         goto fail;
     if (create) {
@@ -2952,9 +2977,9 @@ void sd_store_quota(sd_db *db, sd_req *req, sd_reply *rp)
     xc_wbuf *w;
     PGresult *res;
 
-    if (sd_open_mailbox(req, rp, &me, &m) < 0)
+    if (sd_open_mailbox(db, req, rp, &me, &m) < 0)
         return;
-    snprintf(a, sizeof(a), "%" PRId64, me.mailbox_id);
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
     res = sd_db_exec(db, sql, 1, params, &st);
     if (res == NULL || PQntuples(res) != 1) {
         PQclear(res);

@@ -48,8 +48,10 @@ uint32_t sd_be32(const char *p);
 void sd_guid_from_uuid(uint8_t out[16], const uint8_t in[16]);
 int64_t sd_filetime_of_epoch(double secs);
 
-/* The caller's own mailbox, or answer NOTFOUND and return -1. */
-int sd_open_mailbox(sd_req *req, sd_reply *rp, sd_user *me, mbx *m);
+/* A store the session owns (its mailbox; the public store for its
+   administrators), or answer NOTFOUND and return -1. */
+int sd_open_mailbox(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me,
+                    mbx *m);
 /* Take the mailbox row for a change: next CN (and nids new ids from
    *gc_r on). Fills m->guid. */
 xc_status sd_take_mailbox(sd_db *db, int64_t mailbox, int nids, mbx *m,
@@ -174,9 +176,9 @@ xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
 /* ---- permissions (sd_perm.c) ------------------------------------------ */
 
 /* The mailbox the request names (MAILBOX_ID): the session's own, or one
-   where the session's user has some right in some folder (else answers
-   NOTFOUND, as for a mailbox that doesn't exist); -1 once answered. With
-   db NULL only the session's own (sd_open_mailbox). */
+   where the session's user has some right in some folder, or the public
+   store (sql/014; m->owner for its administrators); else answers
+   NOTFOUND, as for a mailbox that doesn't exist; -1 once answered. */
 int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m);
 /* The session's rights in folder fid (global counter) of m. */
 xc_status sd_rights(sd_db *db, const mbx *m, int64_t fid, uint32_t *rights);

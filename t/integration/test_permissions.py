@@ -34,6 +34,9 @@ from test_mime import OP_IMPORT_MIME, OP_GET_MIME, answer, send_stream
 
 OP_READ_PROP, OP_GET_PERMISSIONS, OP_SET_PERMISSIONS = 33, 34, 35
 OP_SUBSCRIBE, OP_SET_PROPS, OP_GET_FOLDER = 18, 26, 28
+OP_CHANGES, OP_MOVE_FOLDER, OP_COPY_FOLDER, OP_EMPTY_FOLDER = 16, 21, 22, 23
+T_CN = tag(PT_I8, 0x18)
+T_RECURSIVE = tag(xctest.PT_BOOLEAN, 0x31)
 PR_FLAG_STATUS = tag(PT_LONG, 0x1090)
 T_PROPTAG = tag(PT_LONG, 0x42)
 PR_MEMBER_ID = tag(PT_I8, 0x6671)
@@ -172,7 +175,13 @@ def a_reviewer_reads_the_shared_folder_only():
     r = in_alice(bob, OP_MOVE_MESSAGES, [(T_MIDS, [S["hers"][0]]), (PR_FID, S["shared"])])
     check("a Reviewer can't move her messages (E_PERM)", r.status == E_PERM, r)
     r = in_alice(bob, OP_DELETE_FOLDER, [(PR_FID, S["shared"]), (T_FOLDER_FLAGS, 0)])
-    check("operations not open to delegates stay the owner's", r.status == E_NOTFOUND, r)
+    check("a Reviewer can't delete the folder (E_PERM: FolderOwner)",
+          r.status == E_PERM and "FolderOwner" in (r.get(T_ERRMSG) or ""), r)
+    r = in_alice(bob, OP_EMPTY_FOLDER, [(PR_FID, S["shared"])])
+    check("nor empty it (E_PERM: DeleteAny)",
+          r.status == E_PERM and "DeleteAny" in (r.get(T_ERRMSG) or ""), r)
+    r = in_alice(bob, OP_CHANGES, [(T_CN, 0)])
+    check("the mailbox's change log stays the owner's", r.status == E_NOTFOUND, r)
     bob.close()
     alice = Mailbox(ALICE)
     _, got, _ = alice.get(S["hers"][1])
@@ -282,6 +291,43 @@ def a_folder_owner_manages_it():
     check("the owner's own rights can't be set", r.status == E_BADREQ, r)
     r = alice.ask(OP_SET_PERMISSIONS, [(PR_FID, delegated), (T_ADDRESS, BOB[0])])
     check("a member without rights is E_BADREQ", r.status == E_BADREQ, r)
+    bob = Mailbox(BOB)
+    # folders: created below a shared folder they start with its rows
+    _, rows = perms(alice, sub)
+    check("a new subfolder starts with its parent's permissions",
+          rows.get("Default") == FOLDER_VISIBLE, rows)
+    r = in_alice(bob, OP_COPY_FOLDER, [(PR_FID, sub), (xctest.PR_PARENT_FID, delegated),
+                                       (PR_DISPLAY_NAME, "Bob's copy")])
+    check("an owner copies his subfolder beside it", r.status == OK, r)
+    copy = r.get(PR_FID)
+    _, rows = perms(alice, copy) if copy else (None, {})
+    check("and owns the copy", rows.get("Bob Example", 0) & FOLDER_OWNER, rows)
+    r = in_alice(bob, OP_MOVE_FOLDER, [(PR_FID, copy), (xctest.PR_PARENT_FID, sub)])
+    check("he moves the copy under his subfolder", r.status == OK, r)
+    r = in_alice(bob, OP_MOVE_FOLDER, [(PR_FID, sub), (xctest.PR_PARENT_FID, S["inbox"])])
+    check("but not into her Inbox (E_PERM: CreateSubFolder there)",
+          r.status == E_PERM and "CreateSubFolder" in (r.get(T_ERRMSG) or ""), r)
+    r = in_alice(bob, OP_EMPTY_FOLDER, [(PR_FID, delegated)])
+    check("he empties the folder he owns: its message and subfolders go",
+          r.status == OK and r.get(T_TOTAL, 0) >= 3, r)
+    r = in_alice(bob, OP_DELETE_FOLDER, [(PR_FID, delegated), (T_FOLDER_FLAGS, 0)])
+    check("and deletes it", r.status == OK, r)
+    delegated2, _ = alice.new_folder("Delegated again")
+    check("Alice makes him owner of another",
+          set_perms(alice, delegated2, (BOB[0], FOLDER_OWNER | FOLDER_VISIBLE)).status == OK)
+    r = alice.ask(OP_CREATE_FOLDER, [(xctest.PR_PARENT_FID, delegated2),
+                                     (PR_DISPLAY_NAME, "Hers inside")])
+    check("she makes a subfolder in it", r.status == OK, r)
+    hers = r.get(PR_FID)
+    r = set_perms(alice, hers, (BOB[0], FOLDER_VISIBLE | READ_ANY))
+    check("where Bob is only a Reviewer", r.status == OK, r)
+    r = in_alice(bob, OP_DELETE_FOLDER, [(PR_FID, delegated2), (T_FOLDER_FLAGS, 0x04)])
+    check("he can't delete the folder with her subfolder in it (FolderOwner on each)",
+          r.status == E_PERM, r)
+    r = in_alice(bob, OP_COPY_FOLDER, [(PR_FID, delegated2), (xctest.PR_PARENT_FID, S["inbox"]),
+                                       (T_RECURSIVE, 1)])
+    check("nor copy it into her Inbox (E_PERM)", r.status == E_PERM, r)
+    bob.close()
     check("counts, bytes and blob references add up", store_mismatches(alice.id) == [],
           store_mismatches(alice.id))
     alice.close()
