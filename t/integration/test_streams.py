@@ -146,6 +146,36 @@ def read_prop_gives_the_values_back():
     mb.close()
 
 
+def a_long_text_streams_from_storage_in_chunks():
+    """READ_PROP reads a large value from the database a chunk (1 MiB) at a
+    time; text is stored as UTF-8 and sent as UTF-16, so a chunk may end
+    inside a character (here a 3-byte euro sign and a 4-byte emoji, which
+    is a surrogate pair in UTF-16)."""
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Long text")
+    text = "ab" + "\u20ac" * 349524 + "\U0001F600" * 1000 + "\u20ac" * 100000
+    check("the text is over 1 MiB as UTF-8 and a chunk boundary falls in a character",
+          len(text.encode("utf-8")) > 1 << 20 and
+          (text.encode("utf-8")[1 << 20] & 0xC0) == 0x80, len(text))
+    body = text.encode("utf-16-le")
+    items = [(xctest.PR_FID, fid), (START_MESSAGE, 0), (PR_SUBJECT, "long text")] + \
+        streamed(PR_BODY, body) + [(END_MESSAGE, 0)]
+    st, p = send(mb, OP_SAVE_MESSAGE, items, body)
+    check("a 1.3 MiB text saves", st == OK, p)
+    mid = p.get(PR_MID) or 0
+    st, p, data = read_prop(mb, mid, PR_BODY)
+    check("READ_PROP gives the whole text back, character for character",
+          st == OK and data == body, (st, len(data), len(body)))
+    check("with its UTF-16 size", p.get(T_TOTAL) == len(body) and p.get(T_VALUE) == len(body), p)
+    st, p, data = read_prop(mb, mid, PR_BODY, offset=699001, limit=1000)
+    check("a range across the chunk boundary, at an odd byte",
+          st == OK and data == body[699001:700001] and p.get(T_TOTAL) == len(body),
+          (st, len(data), p.get(T_TOTAL)))
+    st, p, data = read_prop(mb, mid, PR_BODY, offset=len(body) - 10)
+    check("the last bytes", st == OK and data == body[-10:], (st, data))
+    mb.close()
+
+
 def set_props_takes_a_streamed_value():
     mb = Mailbox()
     mid = SAVED.get("mid") or 0
@@ -250,6 +280,7 @@ if __name__ == "__main__":
     xctest.run_tests(
         a_message_larger_than_a_frame_is_saved_through_a_stream,
         read_prop_gives_the_values_back,
+        a_long_text_streams_from_storage_in_chunks,
         set_props_takes_a_streamed_value,
         a_large_imported_message_reads_too,
         streams_share_a_memory_budget,
