@@ -53,6 +53,20 @@ static int connect_db(sd_db *db)
     return 0;
 }
 
+/* A connection to work on: outside a transaction, a lost one is made
+   again (as run() does for a statement), so a request that starts with a
+   prepare or a pipeline doesn't fail on a connection PostgreSQL closed
+   long ago (a restart). */
+static int ensure_conn(sd_db *db)
+{
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+        return 0;
+    if (db->in_tx || connect_db(db) < 0)
+        return -1;
+    sd_log_info(5, "reconnected to PostgreSQL");
+    return 0;
+}
+
 int sd_db_open(sd_db *db, const char *conninfo)
 {
     db->conn = NULL;
@@ -214,7 +228,7 @@ xc_status sd_db_pipe_begin(sd_db *db)
     db->sent = db->done = 0;
     db->keep_at = -1;
     db->kept = NULL;
-    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+    if (ensure_conn(db) < 0)
         return XC_E_TEMP;
     if (sd_db_prepare(db, sql_begin, 0) != XC_OK ||
         sd_db_prepare(db, sql_commit, 0) != XC_OK)
@@ -326,9 +340,11 @@ xc_status sd_db_prepare(sd_db *db, const char *sql, int nparams)
 {
     char name[16];
 
-    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+    if (ensure_conn(db) < 0)
         return XC_E_TEMP;
-    return prepared(db, sql, nparams, name) != NULL ? XC_OK : XC_E_INTERNAL;
+    if (prepared(db, sql, nparams, name) != NULL)
+        return XC_OK;
+    return PQstatus(db->conn) == CONNECTION_OK ? XC_E_INTERNAL : XC_E_TEMP;
 }
 
 static xc_status simple(sd_db *db, const char *sql)

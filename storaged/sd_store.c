@@ -986,14 +986,175 @@ xc_status sd_put_mime(sd_db *db, int64_t mailbox, uint64_t mid, uint64_t cn,
     return sd_run(db, sql_put_mime, 6, params, lens, fmt);
 }
 
-/* Send the rows of content pv[0..n) of message mid into the pipeline. */
+/* ---- content rows, many per statement ------------------------------------
+ * A save writes one row per property. One INSERT per row cost PostgreSQL
+ * more in statement overhead (bind, executor start and end) than in the
+ * rows themselves: measured with pgbench, 20 single-row INSERTs and a
+ * message row ran at 1,716 transactions/s on 16 connections, one 20-row
+ * INSERT and the message row at 5,310. So a content's rows go out in
+ * INSERTs of 32, 16, 8, 4, 2 or 1 rows (six prepared statements per table).
+ */
+#define BATCH_MAX 32
+#define BATCH_SIZES 6           /* 32, 16, 8, 4, 2, 1 */
+
+static char *batch_sql[3][BATCH_SIZES];
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+static void batch_init(void)
+{
+    static const char *const head[3] = {
+        "INSERT INTO message_props (mailbox_id, mid, tag, ival, fval, tval, "
+        "bval, blob) VALUES ",
+        "INSERT INTO recipients (mailbox_id, mid, tag, ival, fval, tval, "
+        "bval, blob, row_id) VALUES ",
+        "INSERT INTO attachments (mailbox_id, mid, tag, ival, fval, tval, "
+        "bval, blob, attach_num) VALUES ",
+    };
+
+    for (int t = 0; t < 3; t++) {
+        int cols = t == T_MSG ? 8 : 9;
+        for (int k = 0; k < BATCH_SIZES; k++) {
+            int rows = BATCH_MAX >> k, p = 1;
+            xc_wbuf w;
+
+            xc_wbuf_init(&w, 0);
+            xc_put_bytes(&w, head[t], strlen(head[t]));
+            for (int r = 0; r < rows; r++) {
+                char one[24];
+                xc_put_bytes(&w, r ? ", (" : "(", r ? 3 : 1);
+                for (int c = 0; c < cols; c++, p++) {
+                    int l = snprintf(one, sizeof(one), "%s$%d",
+                                     c ? ", " : "", p);
+                    xc_put_bytes(&w, one, (size_t)l);
+                }
+                xc_put_u8(&w, ')');
+            }
+            xc_put_u8(&w, '\0');
+            batch_sql[t][k] = w.err ? NULL : (char *)w.p;   /* kept */
+        }
+    }
+}
+
+/* Prepare the batch statements (before a pipeline). */
+static xc_status batch_prepare(sd_db *db)
+{
+    xc_status st;
+
+    pthread_once(&batch_once, batch_init);
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k < BATCH_SIZES; k++) {
+            if (batch_sql[t][k] == NULL)
+                return XC_E_TEMP;
+            if ((st = sd_db_prepare(db, batch_sql[t][k], 0)) != XC_OK)
+                return st;
+        }
+    return XC_OK;
+}
+
+typedef struct row_batch {
+    int table, n;
+    const char *mailbox, *mid;  /* as parameters */
+    sd_cols c[BATCH_MAX];
+    char num[BATCH_MAX][3][40]; /* tag, ival or fval, row or attachment */
+} row_batch;
+
+/* Send the rows gathered so far, in the fewest statements. */
+static xc_status batch_flush(sd_db *db, row_batch *rb)
+{
+    const char *params[BATCH_MAX * 9];
+    int len[BATCH_MAX * 9], fmt[BATCH_MAX * 9];
+    int cols = rb->table == T_MSG ? 8 : 9, done = 0;
+    xc_status st = XC_OK;
+
+    for (int i = 0; i < rb->n; i++) {
+        const sd_cols *c = &rb->c[i];
+        const char **p = params + i * cols;
+        int *l = len + i * cols, *f = fmt + i * cols;
+
+        for (int k = 0; k < cols; k++) {
+            p[k] = NULL;
+            l[k] = 0;
+            f[k] = k >= 5 && k <= 7;    /* tval, bval, blob: binary */
+        }
+        p[0] = rb->mailbox;
+        p[1] = rb->mid;
+        p[2] = rb->num[i][0];
+        if (c->has_i)
+            p[3] = rb->num[i][1];
+        else if (c->has_f)
+            p[4] = rb->num[i][1];
+        if (c->has_blob) {
+            p[7] = (const char *)c->hash;
+            l[7] = 32;
+        } else if (c->data != NULL) {
+            p[c->is_text ? 5 : 6] = (const char *)c->data;
+            l[c->is_text ? 5 : 6] = (int)c->dlen;
+        }
+        if (cols == 9)
+            p[8] = rb->num[i][2];
+    }
+    for (int k = 0; k < BATCH_SIZES && st == XC_OK; k++) {
+        int rows = BATCH_MAX >> k;
+        while (rb->n - done >= rows && st == XC_OK) {
+            st = sd_db_pipe_send(db, batch_sql[rb->table][k], rows * cols,
+                                 params + done * cols, len + done * cols,
+                                 fmt + done * cols);
+            done += rows;
+        }
+    }
+    for (int i = 0; i < rb->n; i++)
+        sd_cols_free(&rb->c[i]);
+    rb->n = 0;
+    return st;
+}
+
+/* One row of a content's table: its large value put (or held) now, the
+   row gathered for batch_flush. */
+static xc_status batch_add(sd_db *db, row_batch *rb, int table, int32_t sub,
+                           const xc_propval *pv)
+{
+    sd_cols *c;
+    xc_status st;
+
+    if (rb->n > 0 && (rb->table != table || rb->n == BATCH_MAX) &&
+        (st = batch_flush(db, rb)) != XC_OK)
+        return st;
+    c = &rb->c[rb->n];
+    if ((st = sd_value_cols(db, pv, c)) != XC_OK) {
+        sd_cols_free(c);
+        return st;
+    }
+    snprintf(rb->num[rb->n][0], sizeof(rb->num[0][0]), "%d", (int32_t)pv->tag);
+    if (c->has_i)
+        snprintf(rb->num[rb->n][1], sizeof(rb->num[0][1]), "%" PRId64, c->i);
+    else if (c->has_f)
+        snprintf(rb->num[rb->n][1], sizeof(rb->num[0][1]),
+                 PROP_TYPE(pv->tag) == PT_FLOAT ? "%.9g" : "%.17g", c->f);
+    snprintf(rb->num[rb->n][2], sizeof(rb->num[0][2]), "%d", sub);
+    rb->table = table;
+    rb->n++;
+    return XC_OK;
+}
+
+/* Send the rows of content pv[0..n) of message mid into the pipeline
+   (statements prepared by sd_prepare_store). */
 static xc_status put_content(sd_db *db, int64_t mailbox, uint64_t mid,
                              const xc_propval *pv, size_t n)
 {
     int table = T_MSG;
     int32_t sub = 0;
     xc_status st = XC_OK;
+    char a[24], b[24];
+    row_batch *rb = malloc(sizeof(*rb));
 
+    if (rb == NULL)
+        return XC_E_TEMP;
+    snprintf(a, sizeof(a), "%" PRId64, mailbox);
+    snprintf(b, sizeof(b), "%" PRIu64, mid);
+    rb->n = 0;
+    rb->table = T_MSG;
+    rb->mailbox = a;
+    rb->mid = b;
     for (size_t i = 0; i < n && st == XC_OK; i++) {
         uint32_t tag = pv[i].tag;
 
@@ -1010,13 +1171,22 @@ static xc_status put_content(sd_db *db, int64_t mailbox, uint64_t mid,
             continue;
         if (tag == XW_MARK_START_EMBED) {
             size_t end = embed_end(pv, n, i);
-            st = put_embedded(db, mailbox, mid, sub, pv + i + 1,
-                              end - i - 1);
+            if (rb->n > 0)
+                st = batch_flush(db, rb);
+            if (st == XC_OK)
+                st = put_embedded(db, mailbox, mid, sub, pv + i + 1,
+                                  end - i - 1);
             i = end;
             continue;
         }
-        st = sd_put_value(db, table, mailbox, mid, sub, &pv[i]);
+        st = batch_add(db, rb, table, sub, &pv[i]);
     }
+    if (rb->n > 0) {
+        xc_status fst = batch_flush(db, rb);   /* frees the gathered rows */
+        if (st == XC_OK)
+            st = fst;
+    }
+    free(rb);
     return st;
 }
 
@@ -2246,7 +2416,7 @@ xc_status sd_prepare_store(sd_db *db, const char *const *extra)
     for (int i = 0; extra && extra[i]; i++)
         if ((st = sd_db_prepare(db, extra[i], 0)) != XC_OK)
             return st;
-    return XC_OK;
+    return batch_prepare(db);
 }
 
 int sd_id_array(xc_wbuf *w, const void *ids, size_t n, char kind)

@@ -75,9 +75,25 @@ def storaged_back_means_pox_works_again():
     check("no 500 on the way back", 500 not in seen, seen)
 
 
+def saves(mb, fid, n):
+    """Statuses of n saves of a small message into fid."""
+    from test_store import a_note
+    return [mb.save(a_note("restart %d" % i), fid=fid).status for i in range(n)]
+
+
 def postgres_restart_is_survived():
+    from test_store import Mailbox, INBOX
     since = log_size()
+    mb = Mailbox()
+    inbox = mb.special(INBOX)
+    before = saves(mb, inbox, 40)       # every worker has ids in hand
+    check("saves before the restart succeed", before == [OK] * 40, before)
     xctest.stack("restart-postgres")
+    after = saves(mb, inbox, 40)
+    check("after a PostgreSQL restart saves succeed again: at most one E_TEMP "
+          "per worker connection, then every one",
+          after.count(E_TEMP) <= 8 and after[-20:] == [OK] * 20, after)
+    mb.close()
     sd = xctest.Storaged()
     statuses = []
     st, props, _ = sd.login(*ALICE)
