@@ -225,6 +225,22 @@ static xc_status stream_blob(sd_db *db, sd_reply *rp, const char *hash,
     return st;
 }
 
+/* The one row (binary) a lookup of a value finds, or NULL with *st_r
+   (XC_E_NOTFOUND when there is none). */
+static PGresult *one_row(sd_db *db, const char *sql, int n,
+                         const char *const *params, xc_status *st_r)
+{
+    static const int fmt[4] = { 0, 0, 0, 0 };
+    PGresult *res = sd_db_execv(db, sql, n, params, NULL, fmt, 1, st_r);
+
+    if (res != NULL && PQntuples(res) != 1) {
+        PQclear(res);
+        *st_r = XC_E_NOTFOUND;
+        return NULL;
+    }
+    return res;
+}
+
 void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
 {
     /* the value's columns, without a large value's bytes: its hash and
@@ -273,7 +289,6 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
                                           XW_TAG_LIMIT);
     char a[24], b[24], c[16], d[16], hash[32];
     const char *params[4] = { a, b, c, d };
-    const int fmt[4] = { 0, 0, 0, 0 };
     int which = att ? 2 : row ? 1 : 0;
     int64_t mid, fid;
     sd_user me;
@@ -326,16 +341,9 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
     }
     res = sd_db_exec(db, sql_snapshot, 0, NULL, &st);
     PQclear(res);
-    if (res != NULL)
-        res = sd_db_execv(db, sql[which], which ? 4 : 3, params, NULL, fmt, 1,
-                          &st);
-    if (res == NULL)
+    if (res == NULL ||
+        (res = one_row(db, sql[which], which ? 4 : 3, params, &st)) == NULL)
         goto fail;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        st = XC_E_NOTFOUND;
-        goto fail;
-    }
     tag = sd_be32(PQgetvalue(res, 0, 0));
     if (!PQgetisnull(res, 0, 6) && PQgetlength(res, 0, 6) == 32 &&
         !(PROP_TYPE(tag) & PT_MV) &&
@@ -353,15 +361,9 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
         /* small or multi-valued values: whole, as GET_MESSAGE has them */
         if (!PQgetisnull(res, 0, 6)) {
             PQclear(res);
-            res = sd_db_execv(db, sql_full[which], which ? 4 : 3, params,
-                              NULL, fmt, 1, &st);
-            if (res == NULL)
+            if ((res = one_row(db, sql_full[which], which ? 4 : 3, params,
+                               &st)) == NULL)
                 goto fail;
-            if (PQntuples(res) != 1) {
-                PQclear(res);
-                st = XC_E_NOTFOUND;
-                goto fail;
-            }
         }
         xc_wbuf_init(&w, 0);
         sd_emit_value(&w, res, 0, 0);
