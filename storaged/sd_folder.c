@@ -696,7 +696,7 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
     static const char sql_row[] =
         "SELECT coalesce(f.parent_fid, -1), f.display_name, "
         "f.container_class, f.folder_type, coalesce(f.special, 0), "
-        "f.content_count, f.unread_count, f.assoc_count, "
+        "f.content_count, " UNREAD_OF("f", "$3") ", f.assoc_count, "
         "EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = f.mailbox_id "
         "        AND c.parent_fid = f.fid), "
         "f.cn, f.change_key, f.pcl, extract(epoch FROM f.created_at)::float8 "
@@ -705,8 +705,8 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
         "SELECT " VALUE_COLS " FROM folder_props p "
         "LEFT JOIN blobs b ON b.hash = p.blob "
         "WHERE p.mailbox_id = $1 AND p.fid = $2 ORDER BY p.tag";
-    char a[24], b[24];
-    const char *params[2] = { a, b };
+    char a[24], b[24], c[24];
+    const char *params[3] = { a, b, c };
     const int fmt[2] = { 0, 0 };
     int64_t fid;
     sd_user me;
@@ -722,12 +722,13 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, fid);
+    snprintf(c, sizeof(c), "%" PRId64, m.me);
     /* one snapshot: the row and its properties as of one commit */
     if ((st = sd_db_begin(db)) != XC_OK) {
         sd_reply_status(rp, st, NULL);
         return;
     }
-    res = sd_db_exec(db, sql_row, 2, params, &st);
+    res = sd_db_exec(db, sql_row, 3, params, &st);
     if (res != NULL && PQntuples(res) == 1)
         props = sd_db_execv(db, sql_props, 2, params, NULL, fmt, 1, &st);
     else if (res != NULL)

@@ -287,7 +287,7 @@ static xc_status generate(sd_db *db, const mbx *m, int64_t mid,
     names *ctx;
     xc_status st;
 
-    if ((st = sd_fetch_content(db, m->id, mid, 1, &r)) != XC_OK)
+    if ((st = sd_fetch_content(db, m->id, mid, -1, 1, &r)) != XC_OK)
         return st;
     *cn_r = r.cn;
     xc_wbuf_init(&content, 0);

@@ -277,7 +277,7 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
         "  ON f.mailbox_id = t.mailbox_id AND f.parent_fid = t.fid) "
         "SELECT t.fid, t.parent_fid, t.display_name, t.container_class, "
         "       t.folder_type, coalesce(t.special, 0), m.replica_id, "
-        "       t.content_count, t.unread_count, t.assoc_count, "
+        "       t.content_count, " UNREAD_OF("t", "$2") ", t.assoc_count, "
         "       EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id "
         "               AND c.parent_fid = t.fid), "
         "       CASE WHEN $3::boolean THEN $4::integer ELSE coalesce(("

@@ -30,7 +30,7 @@ int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
        all, as an owner */
     static const char sql[] =
         "SELECT replica_id, kind = 'public' AND EXISTS ("
-        "  SELECT 1 FROM public_admins WHERE user_id = $2) "
+        "  SELECT 1 FROM public_admins WHERE user_id = $2), kind = 'public' "
         "FROM mailboxes WHERE id = $1 AND (EXISTS ("
         "  SELECT 1 FROM folder_permissions WHERE mailbox_id = $1 "
         "  AND member_id IN ($2, 0) AND rights <> 0) OR (kind = 'public' "
@@ -68,6 +68,7 @@ int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
     }
     m->replid = (uint16_t)atoi(PQgetvalue(res, 0, 0));
     m->owner = PQgetvalue(res, 0, 1)[0] == 't';
+    m->is_public = PQgetvalue(res, 0, 2)[0] == 't';
     PQclear(res);
     return 0;
 }

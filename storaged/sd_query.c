@@ -1043,7 +1043,16 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     param_str(&q, b);
     param_str(&q, fai ? "t" : "f");
     s(&q, count_max >= 0 ? " FROM (SELECT m.*" : "");
-    s(&q, " FROM messages m WHERE m.mailbox_id = $1 AND m.fid = $2 "
+    if (m.is_public) {
+        /* $4: the user, whose read state the public store shows */
+        char who[24];
+        snprintf(who, sizeof(who), "%" PRId64, m.me);
+        param_str(&q, who);
+        s(&q, " FROM " PUBLIC_MESSAGES("$4") " m");
+    } else {
+        s(&q, " FROM messages m");
+    }
+    s(&q, " WHERE m.mailbox_id = $1 AND m.fid = $2 "
           "AND m.is_fai = $3::boolean");
     if (root != NULL) {
         s(&q, " AND ");

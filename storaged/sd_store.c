@@ -1272,8 +1272,13 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     static const char sql_new[] =
         "SELECT xc_new_message($1, $2, $3, $4, $5, $6, $7, $8::float8, $9, "
         "$10, $11)";
+    /* in the public store the read flag a new message comes with is its
+       author's (sql/015) */
+    static const char sql_pub_read[] =
+        "INSERT INTO public_read (mailbox_id, mid, user_id) "
+        "VALUES ($1, $2, $3)";
     const char *const extra[] = { sql_new, sql_new_mime, sql_hold_blob,
-                                  sql_ref_blob, NULL };
+                                  sql_ref_blob, sql_pub_read, NULL };
     sd_held held = { NULL, 0, 0 };
     char a[24], b[24], f[24], sz[24], who[24];
     const char *params[11];
@@ -1316,6 +1321,10 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     if (st == XC_OK) {
         sd_db_pipe_keep(db);
         st = sd_db_pipe_send(db, sql_new, 11, params, len, fmt);
+    }
+    if (st == XC_OK && m->is_public && is_read) {
+        const char *rp_[3] = { a, b, who };
+        st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
     }
     /* the mailbox row is ours: the references, as every writer takes them */
     if (st == XC_OK && mime != NULL) {
@@ -1629,9 +1638,9 @@ static void emit_sub(xc_wbuf *w, PGresult *res, int from, int to, int col,
    message, 1 recipient, 2 attachment) and its row or attachment number,
    then the value's columns (VALUE_COLS, or ANSWER_VALUE_COLS); one row per
    value, or one with NULL values for a message with none. */
-#define FETCH_SQL(vcols)                                                    \
+#define FETCH_SQL(vcols, is_read)                                           \
     "SELECT m.fid, m.is_fai, m.cn, m.change_key, m.pcl, m.message_size, "   \
-    "m.is_read, extract(epoch FROM m.created_at)::float8, "                 \
+    is_read ", extract(epoch FROM m.created_at)::float8, "                  \
     "extract(epoch FROM m.modified_at)::float8, v.* FROM messages m "       \
     "LEFT JOIN LATERAL ("                                                   \
     "  SELECT 0 AS k, 0 AS sub, " vcols " FROM message_props p "            \
@@ -1655,15 +1664,25 @@ static double be_double(const char *p)
     return d;
 }
 
+/* the public store's read state, per user (sql/015): the reader is $3 */
+#define PUBLIC_IS_READ                                                      \
+    "EXISTS (SELECT 1 FROM public_read r WHERE r.mailbox_id = m.mailbox_id " \
+    "AND r.user_id = $3::bigint AND r.mid = m.mid)"
+
 xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
-                           int whole, sd_content_rows *r)
+                           int64_t reader, int whole, sd_content_rows *r)
 {
     /* one statement: the message and its parts as of one snapshot */
-    static const char sql_whole[] = FETCH_SQL(VALUE_COLS);
-    static const char sql_answer[] = FETCH_SQL(ANSWER_VALUE_COLS);
-    const int fmt[2] = { 0, 0 };
-    char a[24], b[24];
-    const char *params[2] = { a, b };
+    static const char sql_whole[] = FETCH_SQL(VALUE_COLS, "m.is_read");
+    static const char sql_answer[] = FETCH_SQL(ANSWER_VALUE_COLS,
+                                               "m.is_read");
+    static const char sql_pub_whole[] = FETCH_SQL(VALUE_COLS,
+                                                  PUBLIC_IS_READ);
+    static const char sql_pub_answer[] = FETCH_SQL(ANSWER_VALUE_COLS,
+                                                   PUBLIC_IS_READ);
+    const int fmt[3] = { 0, 0, 0 };
+    char a[24], b[24], c[24];
+    const char *params[3] = { a, b, c };
     PGresult *res;
     xc_status st;
     int n;
@@ -1671,8 +1690,11 @@ xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
     memset(r, 0, sizeof(*r));
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRId64, mid);
-    res = sd_db_execv(db, whole ? sql_whole : sql_answer, 2, params, NULL,
-                      fmt, 1, &st);
+    snprintf(c, sizeof(c), "%" PRId64, reader);
+    res = sd_db_execv(db, reader >= 0 ? (whole ? sql_pub_whole
+                                               : sql_pub_answer)
+                                      : (whole ? sql_whole : sql_answer),
+                      reader >= 0 ? 3 : 2, params, NULL, fmt, 1, &st);
     if (res == NULL)
         return st;
     if ((n = PQntuples(res)) == 0) {
@@ -1757,7 +1779,8 @@ void sd_store_get_message(sd_db *db, sd_req *req, sd_reply *rp)
     if (sd_open_store(db, req, rp, &me, &m) < 0 ||
         sd_id_arg(req, rp, PR_MID, "message", &m, &mid) < 0)
         return;
-    if ((st = sd_fetch_content(db, m.id, mid, 0, &r)) != XC_OK) {
+    if ((st = sd_fetch_content(db, m.id, mid, m.is_public ? m.me : -1, 0,
+                               &r)) != XC_OK) {
         sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such message" : NULL);
         return;
     }
@@ -1860,6 +1883,69 @@ fail:
                     "DeleteAny, or DeleteOwned on your own" : NULL);
 }
 
+/*
+ * SET_READ in the public store (sql/015): the session's user's own read
+ * state, rows of public_read; the messages, their change numbers and the
+ * folders' counts stay as they are, so nothing is logged or pushed.
+ */
+static void set_read_public(sd_db *db, sd_reply *rp, mbx *m,
+                            const int64_t *mids, size_t n, int read)
+{
+    static const char sql_fid[] =
+        "SELECT fid FROM messages WHERE mailbox_id = $1 AND mid = $2";
+    static const char sql_read[] =
+        "INSERT INTO public_read (mailbox_id, mid, user_id) "
+        "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    static const char sql_unread[] =
+        "DELETE FROM public_read "
+        "WHERE mailbox_id = $1 AND mid = $2 AND user_id = $3";
+    char a[24], b[24], c[24];
+    const char *params[3] = { a, b, c };
+    int total = 0;
+    xc_status st;
+
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    snprintf(c, sizeof(c), "%" PRId64, m->me);
+    if ((st = sd_db_begin(db)) != XC_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        PGresult *res;
+        uint32_t rights = 0;
+
+        if (mids[i] < 0)
+            continue;
+        snprintf(b, sizeof(b), "%" PRId64, mids[i]);
+        if ((res = sd_db_exec(db, sql_fid, 2, params, &st)) == NULL)
+            goto fail;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            continue;           /* gone: as in a mailbox, not an error */
+        }
+        st = sd_rights(db, m, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+                       &rights);
+        PQclear(res);
+        if (st == XC_OK && !(rights & XW_RIGHT_READ_ANY))
+            st = XC_E_PERM;
+        if (st != XC_OK)
+            goto fail;
+        if ((res = sd_db_exec(db, read ? sql_read : sql_unread, 3, params,
+                              &st)) == NULL)
+            goto fail;
+        total += atoi(PQcmdTuples(res));
+        PQclear(res);
+    }
+    if ((st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL, total);
+    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, 0);
+    return;
+fail:
+    sd_db_rollback(db);
+    sd_reply_status(rp, st, st == XC_E_PERM ? "access denied: changing the "
+                    "read state needs ReadAny" : NULL);
+}
+
 void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql[] =
@@ -1880,6 +1966,11 @@ void sd_store_set_read(sd_db *db, sd_req *req, sd_reply *rp)
         return;
     if (rv == NULL || mids_of(req, &m, &mids, &n) < 0) {
         sd_reply_status(rp, XC_E_BADREQ, "MIDS and READ required");
+        return;
+    }
+    if (m.is_public) {
+        set_read_public(db, rp, &m, mids, n, rv->v.b);
+        free(mids);
         return;
     }
     snprintf(a, sizeof(a), "%" PRId64, m.id);

@@ -16,6 +16,26 @@
 #define MAX_ROWS 1000           /* table rows per request */
 #define FILETIME_UNIX_DIFF 11644473600LL   /* seconds 1601 -> 1970 */
 
+/* In the public store a message is read per user (sql/015): messages
+   as a user sees them there, is_read being theirs; $USER is that user's
+   id as a parameter ("$3"). Everything else reads m.is_read as in a
+   mailbox. */
+#define PUBLIC_MESSAGES(user)                                                \
+    "(SELECT x.mailbox_id, x.mid, x.fid, x.is_fai, x.cn, x.change_key, "     \
+    "x.pcl, x.message_class, x.subject, x.delivery_time, x.message_size, "   \
+    "EXISTS (SELECT 1 FROM public_read r WHERE r.mailbox_id = x.mailbox_id " \
+    "AND r.user_id = " user "::bigint AND r.mid = x.mid) AS is_read, "       \
+    "x.created_at, x.modified_at, x.creator_id FROM messages x)"
+
+/* A folder's unread count (folder alias f) as user (a parameter) sees it:
+   in the public store, the messages they haven't read (sql/015). */
+#define UNREAD_OF(f, user)                                                   \
+    "CASE WHEN (SELECT kind FROM mailboxes WHERE id = " f ".mailbox_id) = "  \
+    "'public' THEN " f ".content_count - (SELECT count(*) FROM public_read r " \
+    "JOIN messages x ON x.mailbox_id = r.mailbox_id AND x.mid = r.mid "      \
+    "WHERE r.mailbox_id = " f ".mailbox_id AND r.user_id = " user "::bigint " \
+    "AND x.fid = " f ".fid AND NOT x.is_fai) ELSE " f ".unread_count END"
+
 /* The value columns of a binary-format result, in the order
    sd_emit_value reads them: tag, ival, fval, tval, bval, blob data. */
 #define VALUE_COLS "p.tag, p.ival, p.fval, p.tval, p.bval, b.data"
@@ -25,6 +45,8 @@ typedef struct mbx {
     int64_t id;
     uint16_t replid;
     int owner;                  /* the session's own mailbox: every right */
+    int is_public;              /* the public store: read state per user
+                                   (sql/015 public_read) */
     int64_t me;                 /* the session's user id */
     uint8_t guid[16];           /* [MS-OXCDATA] GUID byte order */
     int64_t used;               /* used_bytes and quota_bytes (-1: none), */
@@ -145,9 +167,11 @@ typedef struct sd_content_rows {
 } sd_content_rows;
 /* Read message mid of mailbox (XC_E_NOTFOUND if there is none): whole,
    or (whole 0, for an answer) without the bytes of values too large to
-   be answered inline (XW_INLINE_MAX), whose sizes come instead. */
+   be answered inline (XW_INLINE_MAX), whose sizes come instead. reader:
+   in the public store, the user whose read state r->read is (sql/015);
+   -1 for the message's own. */
 xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
-                           int whole, sd_content_rows *r);
+                           int64_t reader, int whole, sd_content_rows *r);
 /* Append it as content: START_MESSAGE, computed and stored properties,
    recipients, attachments, END_MESSAGE (what GET_MESSAGE answers). With a
    budget (bytes w may reach; 0: none), values that don't fit, or are over

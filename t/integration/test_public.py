@@ -9,6 +9,8 @@ default they see the tree, read IPM_SUBTREE and publish free/busy. An
 administrator (xcadmin public-admin) has every right: creates top-level
 folders, which start with IPM_SUBTREE's permissions, and grants more.
 Special folders stay; the store's change log is the administrators'.
+Read state is each user's own (sql/015): what Alice reads stays unread
+for Bob, in messages, contents tables and unread counts.
 """
 import xctest
 from xctest import (ALICE, BOB, OK, E_NOTFOUND, E_PERM, T_ERRMSG, T_ADDRESS,
@@ -16,13 +18,16 @@ from xctest import (ALICE, BOB, OK, E_NOTFOUND, E_PERM, T_ERRMSG, T_ADDRESS,
                     PR_XC_SPECIAL_FOLDER, OP_LIST_FOLDERS, OP_DELETE_FOLDER,
                     T_SESSION, T_MAILBOX_ID, PT_BOOLEAN, PT_STRING8, PT_LONG,
                     PT_CLSID, PT_MV, check, tag)
-from test_store import (Mailbox, a_note, PR_MID, PR_SUBJECT, OP_CREATE_FOLDER,
-                        OP_SAVE_MESSAGE, OP_GET_MESSAGE, OP_DELETE_MESSAGES,
-                        T_MIDS, T_CN)
+from test_store import (Mailbox, Message, a_note, PR_MID, PR_SUBJECT,
+                        OP_CREATE_FOLDER, OP_SAVE_MESSAGE, OP_GET_MESSAGE,
+                        OP_DELETE_MESSAGES, OP_SET_READ, OP_CONTENTS, T_MIDS,
+                        T_CN, T_READ, T_TOTAL, T_COLUMNS, PR_MESSAGE_FLAGS)
 from test_permissions import (set_perms, REVIEWER, AUTHOR, FOLDER_VISIBLE,
                               PR_RIGHTS)
 
-OP_PUBLIC_STORE, OP_NAMES_TO_IDS, OP_CHANGES = 36, 17, 16
+OP_PUBLIC_STORE, OP_NAMES_TO_IDS, OP_CHANGES, OP_GET_FOLDER = 36, 17, 16, 28
+PR_CONTENT_UNREAD = tag(PT_LONG, 0x3603)
+MSGFLAG_READ = 0x1
 T_OWNER = tag(PT_BOOLEAN, 0x0044)
 T_CREATE = tag(PT_BOOLEAN, 0x001A)
 T_NAME_GUID = tag(PT_CLSID, 0x001B)
@@ -141,6 +146,60 @@ def named_properties_are_the_stores_own():
     bob.close()
 
 
+def read_state_is_per_user():
+    """Public folders keep each user's read state (sql/015): what Alice
+    reads stays unread for Bob; a user's own new post is read for them."""
+    alice, bob = Mailbox(ALICE), Mailbox(BOB)
+    pub, company = S["pub"], S["company"]
+
+    def post(mb, subject, read=False):
+        props = [(PR_MESSAGE_FLAGS, MSGFLAG_READ)] if read else []
+        r = mb.ask(OP_SAVE_MESSAGE, [(PR_FID, company)] + a_note(subject, props).encode(),
+                   mailbox_id=pub)
+        assert r.status == OK, r
+        return r[PR_MID]
+
+    def unread(mb):
+        listed = {row.get(PR_DISPLAY_NAME): row.get(PR_CONTENT_UNREAD) for row in folders(mb)}
+        r = mb.ask(OP_GET_FOLDER, [(PR_FID, company)], mailbox_id=pub)
+        return listed.get("Company"), r.get(PR_CONTENT_UNREAD)
+
+    def flags(mb, mid):
+        r = mb.ask(OP_GET_MESSAGE, [(PR_MID, mid)], mailbox_id=pub)
+        msg, _ = Message.decode(r.items) if r.status == OK else (None, None)
+        return (msg.prop(PR_MESSAGE_FLAGS) or 0) & MSGFLAG_READ if msg else None
+
+    def table(mb):
+        r = mb.ask(OP_CONTENTS, [(PR_FID, company), (T_COLUMNS, [PR_MID, PR_MESSAGE_FLAGS])],
+                   mailbox_id=pub)
+        return {row.get(PR_MID): row.get(PR_MESSAGE_FLAGS, 0) & MSGFLAG_READ for row in r.rows}
+
+    news1, news2 = post(alice, "news 1"), post(alice, "news 2")
+    a0, b0 = unread(alice), unread(bob)
+    check("folder list and folder properties agree on each user's unread count",
+          a0[0] == a0[1] and b0[0] == b0[1], (a0, b0))
+    r = alice.ask(OP_SET_READ, [(T_MIDS, [news1]), (T_READ, 1)], mailbox_id=pub)
+    check("Alice marks a post read", r.status == OK and r.get(T_TOTAL) == 1, r)
+    r = alice.ask(OP_SET_READ, [(T_MIDS, [news1]), (T_READ, 1)], mailbox_id=pub)
+    check("marking it read again changes nothing", r.status == OK and r.get(T_TOTAL) == 0, r)
+    check("it is read for her", flags(alice, news1) == MSGFLAG_READ, flags(alice, news1))
+    check("and still unread for Bob", flags(bob, news1) == 0, flags(bob, news1))
+    a1, b1 = unread(alice), unread(bob)
+    check("her unread count went down by one, his did not",
+          a1[0] == a0[0] - 1 and a1[1] == a0[1] - 1 and b1 == b0, (a0, a1, b0, b1))
+    ta, tb = table(alice), table(bob)
+    check("contents tables show each user's own read state",
+          ta.get(news1) == MSGFLAG_READ and ta.get(news2) == 0 and tb.get(news1) == 0, (ta, tb))
+    own = post(bob, "my own news", read=True)
+    check("a post saved as read is read for its author", flags(bob, own) == MSGFLAG_READ)
+    check("and unread for everyone else", flags(alice, own) == 0)
+    r = alice.ask(OP_SET_READ, [(T_MIDS, [news1]), (T_READ, 0)], mailbox_id=pub)
+    check("Alice marks it unread again", r.status == OK and r.get(T_TOTAL) == 1, r)
+    check("and her count is back", unread(alice)[0] == a0[0] + 1, (unread(alice), a0))
+    alice.close()
+    bob.close()
+
+
 def an_administrator_can_step_down():
     rc, out = xctest.xcadmin("public-admin", BOB[0], "off")
     check("xcadmin public-admin bob off", rc == 0, out)
@@ -160,5 +219,6 @@ if __name__ == "__main__":
         everyone_finds_the_public_store,
         an_administrator_builds_it,
         named_properties_are_the_stores_own,
+        read_state_is_per_user,
         an_administrator_can_step_down,
     )
