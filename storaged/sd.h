@@ -130,6 +130,10 @@ PGresult *sd_db_pipe_kept(sd_db *db);
    caller still calls sd_db_rollback. */
 xc_status sd_db_pipe_tx_begin(sd_db *db);
 xc_status sd_db_pipe_tx_commit(sd_db *db);
+/* Outside a transaction: make sure the connection is alive, noticing
+   without blocking one PostgreSQL closed while it was idle (a restart),
+   and make a new one if not; before preparing a pipeline's statements. */
+xc_status sd_db_ready(sd_db *db);
 /* Prepare sql (static storage) now, e.g. before a pipeline. */
 xc_status sd_db_prepare(sd_db *db, const char *sql, int nparams);
 xc_status sd_db_begin(sd_db *db);

@@ -57,9 +57,25 @@ static int connect_db(sd_db *db)
    again (as run() does for a statement), so a request that starts with a
    prepare or a pipeline doesn't fail on a connection PostgreSQL closed
    long ago (a restart). */
-static int ensure_conn(sd_db *db)
+/* Whether an idle connection is still open: one PostgreSQL closed (a
+   restart tells its clients so, then closes) has that, and then the end
+   of the stream, waiting to be read. Never blocks. */
+static int idle_alive(PGconn *conn)
 {
-    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+    for (int i = 0; i < 4; i++) {
+        struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
+        if (poll(&p, 1, 0) <= 0)
+            return 1;           /* nothing to read */
+        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+            return 0;
+    }
+    return 1;
+}
+
+static int ensure_conn(sd_db *db, int look)
+{
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+        (!look || db->in_tx || idle_alive(db->conn)))
         return 0;
     if (db->in_tx || connect_db(db) < 0)
         return -1;
@@ -214,9 +230,12 @@ static xc_status status_of(PGresult *r)
         return XC_E_NOQUOTA;    /* sql/012 xc_new_message */
     sd_log_error(6, "query failed: %s", PQresultErrorMessage(r));
     /* a deadlock or serialization failure: the transaction may be tried
-       again, and the client is told so */
+       again, and the client is told so; so may anything after a shutdown
+       or a lost connection (classes 57, 08) */
     if (state != NULL && (strcmp(state, "40P01") == 0 ||
-                          strcmp(state, "40001") == 0))
+                          strcmp(state, "40001") == 0 ||
+                          strncmp(state, "57", 2) == 0 ||
+                          strncmp(state, "08", 2) == 0))
         return XC_E_TEMP;
     return XC_E_INTERNAL;
 }
@@ -228,7 +247,7 @@ xc_status sd_db_pipe_begin(sd_db *db)
     db->sent = db->done = 0;
     db->keep_at = -1;
     db->kept = NULL;
-    if (ensure_conn(db) < 0)
+    if (ensure_conn(db, 0) < 0)
         return XC_E_TEMP;
     if (sd_db_prepare(db, sql_begin, 0) != XC_OK ||
         sd_db_prepare(db, sql_commit, 0) != XC_OK)
@@ -336,11 +355,16 @@ xc_status sd_db_pipe_end(sd_db *db)
     return db->pipe_st;
 }
 
+xc_status sd_db_ready(sd_db *db)
+{
+    return ensure_conn(db, 1) < 0 ? XC_E_TEMP : XC_OK;
+}
+
 xc_status sd_db_prepare(sd_db *db, const char *sql, int nparams)
 {
     char name[16];
 
-    if (ensure_conn(db) < 0)
+    if (ensure_conn(db, 0) < 0)
         return XC_E_TEMP;
     if (prepared(db, sql, nparams, name) != NULL)
         return XC_OK;

@@ -1290,7 +1290,8 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
 
     if (mime != NULL && mime_hash(mime, mime_len, hash) < 0)
         return XC_E_INTERNAL;
-    if ((st = new_id(db, m, &mid)) != XC_OK ||
+    if ((st = sd_db_ready(db)) != XC_OK ||
+        (st = new_id(db, m, &mid)) != XC_OK ||
         (st = sd_prepare_store(db, extra)) != XC_OK)
         return st;
     *mid_r = mid;
