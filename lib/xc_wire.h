@@ -217,6 +217,22 @@ enum xw_op {
                                    NON_IPM_SUBTREE, 104 EFORMS REGISTRY,
                                    105 SCHEDULE+ FREE BUSY, 106 OFFLINE
                                    ADDRESS BOOK */
+    /*
+     * Search folders (sql/016; CREATE_FOLDER with PR_FOLDER_TYPE 2): their
+     * contents table is the messages of their scope that match their
+     * restriction, current whenever it is read ([MS-OXCFOLD] 2.2.1.4,
+     * 2.2.1.5 RopSetSearchCriteria / RopGetSearchCriteria). Owner only.
+     */
+    XW_OP_SET_SEARCH_CRITERIA = 37, /* PR_FID (a search folder),
+                                   [RESTRICTION] (absent: keep; empty:
+                                   every message), [FIDS] (the scope;
+                                   required the first time),
+                                   [SEARCH_FLAGS] (XW_SEARCH_RECURSIVE)
+                                   -> status */
+    XW_OP_GET_SEARCH_CRITERIA = 38, /* PR_FID -> RESTRICTION (when set),
+                                   FIDS, SEARCH_FLAGS (RECURSIVE and
+                                   XW_SEARCH_COMPLETE: always, the search
+                                   runs when read) */
 };
 
 /*
@@ -327,6 +343,12 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_VALUE PROP_TAG(PT_OBJECT, 0x0043)
 /* PUBLIC_STORE: the session has every right in the store */
 #define XW_TAG_OWNER PROP_TAG(PT_BOOLEAN, 0x0044)
+/* SET/GET_SEARCH_CRITERIA: the folders searched; the search's flags
+   ([MS-OXCFOLD] 2.2.1.4.1 SearchFlags / 2.2.1.5.2 SearchFlags) */
+#define XW_TAG_FIDS PROP_TAG(PT_MV | PT_I8, 0x0045)
+#define XW_TAG_SEARCH_FLAGS PROP_TAG(PT_LONG, 0x0046)
+#define XW_SEARCH_RECURSIVE 0x00000004u     /* RECURSIVE_SEARCH */
+#define XW_SEARCH_COMPLETE 0x00001000u      /* SEARCH_COMPLETE */
 /*
  * Large values. GET_MESSAGE answers a value of more than XW_INLINE_MAX
  * bytes on the wire, or one that would take its answer past the frame

@@ -266,6 +266,8 @@ void sd_folder_move(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_folder_copy(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_folder_empty(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_folder_set_search(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_folder_get_search(sd_db *db, sd_req *req, sd_reply *rp);
 /* Answer req from memory if possible (no database): 1 if answered, 0 if it
    must go to a worker. Called by connection reader threads. */
 int sd_ops_fast(sd_req *req, sd_reply *rp);

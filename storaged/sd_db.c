@@ -228,6 +228,8 @@ static xc_status status_of(PGresult *r)
         return XC_E_NOTFOUND;
     if (state != NULL && strcmp(state, "XCQ01") == 0)
         return XC_E_NOQUOTA;    /* sql/012 xc_new_message */
+    if (state != NULL && strcmp(state, "XCS01") == 0)
+        return XC_E_PERM;       /* sql/016: into a search folder */
     sd_log_error(6, "query failed: %s", PQresultErrorMessage(r));
     /* a deadlock or serialization failure: the transaction may be tried
        again, and the client is told so; so may anything after a shutdown

@@ -27,6 +27,7 @@
 #include "sd.h"
 #include "sd_store.h"
 #include "xc_ids.h"
+#include "xc_restrict.h"
 #include "xc_text.h"
 
 #include <inttypes.h>
@@ -944,4 +945,231 @@ out:
     xc_wbuf_free(&idarray);
     free(prob);
     free(ids);
+}
+
+/* ---- search folders (sql/016) ------------------------------------------ */
+
+#define MAX_SCOPE 1000          /* folders one search names */
+
+/* The folder's type and whether it has criteria (folder_type 2: search);
+   XC_E_NOTFOUND when there is no such folder. */
+static xc_status search_folder_row(sd_db *db, const mbx *m, int64_t fid,
+                                   int *search, PGresult **crit)
+{
+    static const char sql[] =
+        "SELECT f.folder_type = 2, s.restriction, s.scope, s.recursive "
+        "FROM folders f LEFT JOIN search_criteria s "
+        "ON s.mailbox_id = f.mailbox_id AND s.fid = f.fid "
+        "WHERE f.mailbox_id = $1 AND f.fid = $2";
+    char a[24], b[24];
+    const char *params[2] = { a, b };
+    const int fmt[2] = { 0, 0 };
+    xc_status st;
+    PGresult *res;
+
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    snprintf(b, sizeof(b), "%" PRId64, fid);
+    if ((res = sd_db_execv(db, sql, 2, params, NULL, fmt, 1, &st)) == NULL)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return XC_E_NOTFOUND;
+    }
+    *search = PQgetvalue(res, 0, 0)[0] != 0;
+    *crit = res;
+    return XC_OK;
+}
+
+/*
+ * RopSetSearchCriteria ([MS-OXCFOLD] 2.2.1.4): what a search folder
+ * finds. The restriction is checked (decoded) here and compiled when the
+ * folder's contents are read; scope folders must be this mailbox's and no
+ * search folders.
+ */
+void sd_folder_set_search(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql_scope[] =
+        "SELECT count(*) FROM folders WHERE mailbox_id = $1 "
+        "AND fid = ANY ($2::bigint[]) AND folder_type <> 2";
+    static const char sql_set[] =
+        "INSERT INTO search_criteria AS s (mailbox_id, fid, restriction, "
+        "scope, recursive) VALUES ($1, $2, nullif($3::bytea, ''), "
+        "coalesce($4::bigint[], '{}'), coalesce($5::boolean, false)) "
+        "ON CONFLICT (mailbox_id, fid) DO UPDATE SET "
+        "restriction = CASE WHEN $6::boolean "
+        "  THEN nullif($3::bytea, '') ELSE s.restriction END, "
+        "scope = coalesce($4::bigint[], s.scope), "
+        "recursive = coalesce($5::boolean, s.recursive)";
+    const xc_propval *resv = xc_props_find(req->args, req->nargs,
+                                           XW_TAG_RESTRICTION);
+    const xc_propval *fidsv = xc_props_find(req->args, req->nargs,
+                                            XW_TAG_FIDS);
+    const xc_propval *flagsv = xc_props_find(req->args, req->nargs,
+                                             XW_TAG_SEARCH_FLAGS);
+    char a[24], b[24];
+    const char *params[6] = { a, b, NULL, NULL, NULL, NULL };
+    int len[6] = { 0 }, fmt[6] = { 0, 0, 1, 0, 0, 0 };
+    int64_t fid, scope[MAX_SCOPE];
+    size_t nscope = 0;
+    int search = 0;
+    xc_wbuf arr;
+    sd_user me;
+    mbx m;
+    xc_status st;
+    PGresult *res = NULL;
+    const char *msg = NULL;
+
+    xc_wbuf_init(&arr, 0);
+    if (sd_open_mailbox(db, req, rp, &me, &m) < 0 ||
+        sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
+        goto out;
+    if (resv != NULL) {
+        xc_rnode *nodes = calloc(1024, sizeof(*nodes));
+        xc_rnode **kids = calloc(1024, sizeof(*kids)), *root;
+        const char *err = NULL;
+        int bad = PROP_TYPE(resv->tag) != PT_BINARY ||
+                  (nodes != NULL && kids != NULL && resv->v.bin.n > 0 &&
+                   xc_restrict_parse(resv->v.bin.p, resv->v.bin.n, nodes,
+                                     kids, 1024, &root, &err) < 0);
+        free(nodes);
+        free(kids);
+        if (nodes == NULL || kids == NULL) {
+            sd_reply_status(rp, XC_E_TEMP, NULL);
+            goto out;
+        }
+        if (bad) {
+            sd_reply_status(rp, XC_E_BADREQ, err ? err : "RESTRICTION must "
+                            "be binary");
+            goto out;
+        }
+        params[2] = (const char *)(resv->v.bin.p ? resv->v.bin.p
+                                                 : (const uint8_t *)"");
+        len[2] = (int)resv->v.bin.n;
+        params[5] = "t";
+    } else {
+        params[5] = "f";
+    }
+    if (fidsv != NULL) {
+        xc_mv_iter it;
+        xc_propval one;
+        if (PROP_TYPE(fidsv->tag) != (PT_MV | PT_I8) ||
+            fidsv->v.mv.count > MAX_SCOPE) {
+            sd_reply_status(rp, XC_E_BADREQ, "FIDS: at most 1000 folder ids");
+            goto out;
+        }
+        xc_mv_iter_init(&it, fidsv);
+        while (xc_mv_next(&it, &one) == 1) {
+            if ((scope[nscope] = sd_gc_of(&m, one.v.i64)) < 0) {
+                sd_reply_status(rp, XC_E_NOTFOUND, "no such folder to "
+                                "search");
+                goto out;
+            }
+            nscope++;
+        }
+        if (sd_id_array(&arr, scope, nscope, 'i') < 0) {
+            sd_reply_status(rp, XC_E_TEMP, NULL);
+            goto out;
+        }
+        params[3] = (const char *)arr.p;
+    }
+    if (flagsv != NULL)
+        params[4] = ((uint32_t)flagsv->v.i32 & XW_SEARCH_RECURSIVE) ? "t"
+                                                                    : "f";
+    snprintf(a, sizeof(a), "%" PRId64, m.id);
+    snprintf(b, sizeof(b), "%" PRId64, fid);
+    if ((st = sd_db_begin(db)) != XC_OK ||
+        (st = sd_lock_mailbox(db, m.id)) != XC_OK ||
+        (st = search_folder_row(db, &m, fid, &search, &res)) != XC_OK)
+        goto fail;
+    if (!search) {
+        st = XC_E_BADREQ;
+        msg = "not a search folder";
+        goto fail;
+    }
+    if (PQgetisnull(res, 0, 2) && fidsv == NULL) {
+        st = XC_E_BADREQ;
+        msg = "FIDS (the folders to search) required the first time";
+        goto fail;
+    }
+    PQclear(res);
+    res = NULL;
+    if (fidsv != NULL) {
+        const char *sp[2] = { a, params[3] };
+        PGresult *r = sd_db_exec(db, sql_scope, 2, sp, &st);
+        if (r == NULL)
+            goto fail;
+        if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) != nscope) {
+            PQclear(r);
+            st = XC_E_NOTFOUND;
+            msg = "no such folder to search (or a search folder)";
+            goto fail;
+        }
+        PQclear(r);
+    }
+    if ((res = sd_db_execv(db, sql_set, 6, params, len, fmt, 0, &st)) ==
+            NULL ||
+        (st = sd_db_commit(db)) != XC_OK)
+        goto fail;
+    PQclear(res);
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_wbuf_free(&arr);
+    return;
+fail:
+    PQclear(res);
+    fail_reply(db, rp, st, msg);
+out:
+    xc_wbuf_free(&arr);
+}
+
+/* RopGetSearchCriteria ([MS-OXCFOLD] 2.2.1.5). */
+void sd_folder_get_search(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    int64_t fid;
+    int search = 0;
+    sd_user me;
+    mbx m;
+    xc_status st;
+    PGresult *res = NULL;
+    xc_wbuf *w;
+    uint32_t flags = XW_SEARCH_COMPLETE;
+
+    if (sd_open_mailbox(db, req, rp, &me, &m) < 0 ||
+        sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0)
+        return;
+    if ((st = search_folder_row(db, &m, fid, &search, &res)) != XC_OK) {
+        sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder"
+                                                    : NULL);
+        return;
+    }
+    if (!search || PQgetisnull(res, 0, 2)) {
+        PQclear(res);
+        sd_reply_status(rp, search ? XC_E_NOTFOUND : XC_E_BADREQ,
+                        search ? "no search criteria set"
+                               : "not a search folder");
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    w = sd_reply_final(rp);
+    if (!PQgetisnull(res, 0, 1))
+        xc_put_bin(w, XW_TAG_RESTRICTION, PQgetvalue(res, 0, 1),
+                   (size_t)PQgetlength(res, 0, 1));
+    {
+        /* a binary int8[]: header (ndim, flags, oid), then per dimension
+           (size, lower bound), then (length, value) per element */
+        const char *p = PQgetvalue(res, 0, 2);
+        size_t plen = (size_t)PQgetlength(res, 0, 2);
+        uint32_t n = plen >= 20 && sd_be32(p) == 1 ? sd_be32(p + 12) : 0;
+
+        if (plen < 20 || 20 + (size_t)n * 12 > plen)
+            n = 0;
+        xc_put_u32(w, XW_TAG_FIDS);
+        xc_put_u32(w, n);
+        for (uint32_t i = 0; i < n; i++)
+            xc_put_u64(w, xc_make_id(m.replid,
+                                     sd_be64(p + 20 + (size_t)i * 12 + 4)));
+    }
+    if (PQgetvalue(res, 0, 3)[0])
+        flags |= XW_SEARCH_RECURSIVE;
+    xc_put_long(w, XW_TAG_SEARCH_FLAGS, (int32_t)flags);
+    PQclear(res);
 }

@@ -404,6 +404,8 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_GET_PERMISSIONS: sd_perm_get(db, req, rp); break;
     case XW_OP_SET_PERMISSIONS: sd_perm_set(db, req, rp); break;
     case XW_OP_PUBLIC_STORE: op_public_store(db, req, rp); break;
+    case XW_OP_SET_SEARCH_CRITERIA: sd_folder_set_search(db, req, rp); break;
+    case XW_OP_GET_SEARCH_CRITERIA: sd_folder_get_search(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

@@ -926,6 +926,12 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     xc_mv_iter it;
     xc_propval one;
     xc_rnode *nodes = NULL, **kids = NULL, *root = NULL, *find = NULL;
+    /* a search folder's own restriction (sql/016), ANDed with the
+       table's */
+    xc_rnode *snodes = NULL, **skids = NULL, *sroot = NULL, both;
+    xc_rnode *both_kids[2];
+    PGresult *crit = NULL;
+    int search = 0;
     qb q = { .st = XC_OK };
     xc_wbuf src = { 0 };
 
@@ -1028,6 +1034,55 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         goto out;
     replid = m.replid;
     (void)sd_arg_i8(req, PR_FID, &fid_w);
+    {
+        static const char sql_kind[] =
+            "SELECT f.folder_type = 2, s.restriction FROM folders f "
+            "LEFT JOIN search_criteria s ON s.mailbox_id = f.mailbox_id "
+            "AND s.fid = f.fid WHERE f.mailbox_id = $1 AND f.fid = $2";
+        char k1[24], k2[24];
+        const char *kp[2] = { k1, k2 };
+        const int kf[2] = { 0, 0 };
+
+        snprintf(k1, sizeof(k1), "%" PRId64, m.id);
+        snprintf(k2, sizeof(k2), "%" PRId64, fid);
+        if ((crit = sd_db_execv(db, sql_kind, 2, kp, NULL, kf, 1, &st)) ==
+                NULL) {
+            sd_reply_status(rp, st, NULL);
+            goto out;
+        }
+        search = PQntuples(crit) == 1 && PQgetvalue(crit, 0, 0)[0] != 0;
+    }
+    if (search && !m.owner) {
+        sd_reply_status(rp, XC_E_PERM, "access denied: a search folder is "
+                        "its owner's");
+        goto out;
+    }
+    if (search && !PQgetisnull(crit, 0, 1)) {
+        const char *err = NULL;
+        if ((snodes = calloc(MAX_RES_NODES, sizeof(*snodes))) == NULL ||
+            (skids = calloc(MAX_RES_NODES, sizeof(*skids))) == NULL) {
+            sd_reply_status(rp, XC_E_TEMP, NULL);
+            goto out;
+        }
+        /* checked when it was set; its values point into crit */
+        if (xc_restrict_parse((const uint8_t *)PQgetvalue(crit, 0, 1),
+                              (size_t)PQgetlength(crit, 0, 1), snodes, skids,
+                              MAX_RES_NODES, &sroot, &err) < 0) {
+            sd_reply_status(rp, XC_E_INTERNAL, err);
+            goto out;
+        }
+        if (root != NULL) {
+            memset(&both, 0, sizeof(both));
+            both.type = XC_RES_AND;
+            both_kids[0] = sroot;
+            both_kids[1] = root;
+            both.kids = both_kids;
+            both.nkids = 2;
+            root = &both;
+        } else {
+            root = sroot;
+        }
+    }
     if (seekv != NULL && (seek_gc = sd_gc_of(&m, seekv->v.i64)) < 0) {
         sd_reply_status(rp, XC_E_NOTFOUND, "no such row");
         goto out;
@@ -1052,8 +1107,11 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     } else {
         s(&q, " FROM messages m");
     }
-    s(&q, " WHERE m.mailbox_id = $1 AND m.fid = $2 "
-          "AND m.is_fai = $3::boolean");
+    /* a search folder: the messages of its scope */
+    s(&q, search ? " WHERE m.mailbox_id = $1 AND m.fid = ANY "
+                   "(xc_search_scope($1, $2)) AND m.is_fai = $3::boolean"
+                 : " WHERE m.mailbox_id = $1 AND m.fid = $2 "
+                   "AND m.is_fai = $3::boolean");
     if (root != NULL) {
         s(&q, " AND ");
         if (compile(&q, root, 0) < 0)
@@ -1088,7 +1146,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         }
         PQclear(res);
     }
-    if (root == NULL && count_max < 0) {
+    if (root == NULL && count_max < 0 && !search) {
         const char *p3[3] = { a, b, fai ? "t" : "f" };
         res = sd_db_exec(db, sql_total, 3, p3, &st);
         if (res == NULL)
@@ -1191,8 +1249,11 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
                 xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid,
                           (uint64_t)mid));
                 continue;
-            case PROP_ID(PR_PARENT_FID):
-                xc_put_i8(w, PR_PARENT_FID, fid_w);
+            case PROP_ID(PR_PARENT_FID):    /* in a search folder: where
+                                               the message is */
+                xc_put_i8(w, PR_PARENT_FID, (int64_t)xc_make_id(replid,
+                          (uint64_t)strtoll(PQgetvalue(res, i, 1), NULL,
+                                            10)));
                 continue;
             case PROP_ID(PR_MESSAGE_SIZE):
                 xc_put_long(w, PR_MESSAGE_SIZE,
@@ -1256,6 +1317,9 @@ fail:
 out:
     free(nodes);
     free(kids);
+    free(snodes);
+    free(skids);
+    PQclear(crit);
     qb_free(&q);
     xc_wbuf_free(&src);
     xc_wbuf_free(&ids);

@@ -558,11 +558,11 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql[] =
         "INSERT INTO folders (mailbox_id, fid, parent_fid, display_name, "
-        "container_class, cn, change_key, pcl) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        "container_class, cn, change_key, pcl, folder_type) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     char a[24], b[24], c3[24], cn6[24], name[256], cls[256];
-    const char *params[8] = { a, b, c3, name, NULL, cn6, NULL, NULL };
-    int len[8] = { 0 }, fmt[8] = { 0, 0, 0, 0, 0, 0, 1, 1 };
+    const char *params[9] = { a, b, c3, name, NULL, cn6, NULL, NULL, NULL };
+    int len[9] = { 0 }, fmt[9] = { 0, 0, 0, 0, 0, 0, 1, 1, 0 };
     uint8_t xid[XC_XID_LEN], pcl[XC_XID_LEN + 1];
     int64_t parent_w, parent;
     uint64_t cn, gc;
@@ -581,6 +581,17 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     }
     if (sd_arg_str(req, PR_CONTAINER_CLASS, cls, sizeof(cls)) == 0)
         params[4] = cls;
+    {
+        /* FOLDER_GENERIC (1) or FOLDER_SEARCH (2, sql/016) */
+        const xc_propval *t = xc_props_find(req->args, req->nargs,
+                                            PR_FOLDER_TYPE);
+        if (t != NULL && t->v.i32 != 1 && t->v.i32 != 2) {
+            sd_reply_status(rp, XC_E_BADREQ, "PR_FOLDER_TYPE: 1 (generic) "
+                            "or 2 (search)");
+            return;
+        }
+        params[8] = t != NULL && t->v.i32 == 2 ? "2" : "1";
+    }
     if ((parent = sd_gc_of(&m, parent_w)) < 0) {
         sd_reply_status(rp, XC_E_NOTFOUND, "no such parent folder");
         return;
@@ -602,7 +613,7 @@ void sd_store_create_folder(sd_db *db, sd_req *req, sd_reply *rp)
     len[6] = sizeof(xid);
     params[7] = (const char *)pcl;
     len[7] = sizeof(pcl);
-    res = sd_db_execv(db, sql, 8, params, len, fmt, 0, &st);
+    res = sd_db_execv(db, sql, 9, params, len, fmt, 0, &st);
     if (res == NULL)
         goto fail;
     PQclear(res);
@@ -1385,7 +1396,9 @@ static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
         sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "no such folder"
                                 : st == XC_E_BADREQ ? "a property appears "
                                   "twice or can't be stored"
-                                : st == XC_E_NOQUOTA ? msg_noquota : NULL);
+                                : st == XC_E_NOQUOTA ? msg_noquota
+                                : st == XC_E_PERM ? "a search folder holds "
+                                  "no messages of its own" : NULL);
         return;
     }
     xc_xid(xid, m->guid, cn);
