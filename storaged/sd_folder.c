@@ -989,8 +989,9 @@ static xc_status search_folder_row(sd_db *db, const mbx *m, int64_t fid,
 void sd_folder_set_search(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_scope[] =
-        "SELECT count(*) FROM folders WHERE mailbox_id = $1 "
-        "AND fid = ANY ($2::bigint[]) AND folder_type <> 2";
+        "SELECT (SELECT count(*) FROM folders WHERE mailbox_id = $1 "
+        "AND fid = ANY ($2::bigint[]) AND folder_type <> 2) = "
+        "(SELECT count(DISTINCT x) FROM unnest($2::bigint[]) x)";
     static const char sql_set[] =
         "INSERT INTO search_criteria AS s (mailbox_id, fid, restriction, "
         "scope, recursive) VALUES ($1, $2, nullif($3::bytea, ''), "
@@ -1098,7 +1099,7 @@ void sd_folder_set_search(sd_db *db, sd_req *req, sd_reply *rp)
         PGresult *r = sd_db_exec(db, sql_scope, 2, sp, &st);
         if (r == NULL)
             goto fail;
-        if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) != nscope) {
+        if (PQgetvalue(r, 0, 0)[0] != 't') {
             PQclear(r);
             st = XC_E_NOTFOUND;
             msg = "no such folder to search (or a search folder)";

@@ -115,6 +115,10 @@ def a_search_folder_holds_nothing_itself():
         check("refused: " + what, r.status == want, r)
     got, total = found(mb, S["search"])
     check("and the criteria are still the good ones", total == 2, (got, total))
+    r = mb.ask(OP_SET_SEARCH, [(PR_FID, S["search"]), (T_FIDS, [S["top"], S["top"]])])
+    got, total = found(mb, S["search"])
+    check("a folder named twice in the scope is searched once",
+          r.status == OK and total == 2, (r.status, got, total))
     r = mb.ask(OP_SET_SEARCH, [(PR_FID, S["search"]), (T_RESTRICTION, b"")])
     got, total = found(mb, S["search"])
     check("an empty restriction finds every message of the scope",
