@@ -34,6 +34,8 @@ typedef struct sd_conf {
     size_t max_frame;
     size_t max_message_size;    /* bytes of PR_MESSAGE_SIZE */
     size_t max_stream_memory;   /* bytes all streamed requests may hold */
+    char spool_dir[256];        /* where larger ones wait (default: the
+                                   socket's directory) */
     int max_inflight;           /* per connection */
     int auth_cache_ttl;         /* seconds; 0 = off */
     int auth_fail_window;       /* seconds */

@@ -50,6 +50,7 @@ static const struct key {
 #define S(n) { #n, K_STR, offsetof(sd_conf, n), sizeof(((sd_conf *)0)->n), 0 }
 #define I(n, lo, hi) { #n, K_INT, offsetof(sd_conf, n), lo, hi }
     S(socket_path), S(socket_group), S(allow_users), S(pid_file), S(database),
+    S(spool_dir),
     { "socket_mode", K_OCTAL, offsetof(sd_conf, socket_mode), 0, 0777 },
     { "max_frame", K_SIZE, offsetof(sd_conf, max_frame), 4096, 64L << 20 },
     { "max_message_size", K_SIZE, offsetof(sd_conf, max_message_size), 1024,

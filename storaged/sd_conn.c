@@ -20,8 +20,11 @@
 #include "xc_ids.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -54,9 +57,21 @@ typedef struct job {
     uint8_t *stream;            /* a streamed argument's bytes, or NULL */
     size_t stream_len, stream_cap;
     int stream_over;            /* 1: past max_message_size; 2: past
-                                   max_stream_memory (all connections) */
+                                   max_stream_memory (all connections);
+                                   3: the spool failed (disk full) */
+    int spool_fd;               /* past SPOOL_AT: the bytes in an unlinked
+                                   file (+1: 0 means none) */
+    int mapped;                 /* stream is that file, mapped */
     uint8_t frame[];
 } job;
+
+/*
+ * A streamed argument past SPOOL_AT bytes goes on to an unlinked file in
+ * spool_dir and is mapped when the request runs: a 50 MB attachment costs
+ * page cache the kernel may reclaim, not 50 MB of storaged's heap, and
+ * max_stream_memory bounds only what is held in memory.
+ */
+#define SPOOL_AT (1u << 20)
 
 /* Bytes held by streamed requests of every connection (their buffers'
    capacity), bounded by max_stream_memory. */
@@ -66,8 +81,89 @@ static void job_free(job *j)
 {
     if (j->stream_cap > 0)
         __atomic_sub_fetch(&stream_memory, j->stream_cap, __ATOMIC_RELAXED);
-    free(j->stream);
+    if (j->mapped)
+        munmap(j->stream, j->stream_len);
+    else
+        free(j->stream);
+    if (j->spool_fd > 0)
+        close(j->spool_fd - 1);
     free(j);
+}
+
+/* An unlinked file of storaged's own in spool_dir; -1 on failure. */
+static int spool_open(void)
+{
+    const char *dir = sd_config->spool_dir;
+    char path[PATH_MAX];
+    int fd;
+
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    /* a file system without O_TMPFILE: a named file, unlinked at once */
+    if (snprintf(path, sizeof(path), "%s/storaged-spool.XXXXXX", dir) >=
+        (int)sizeof(path))
+        return -1;
+    if ((fd = mkostemp(path, O_CLOEXEC)) < 0)
+        return -1;
+    unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Move j's stream to the spool, or add n bytes to it there. */
+static int spool_add(job *j, const uint8_t *p, size_t n)
+{
+    if (j->spool_fd == 0) {
+        int fd = spool_open();
+        if (fd < 0 || write_all(fd, j->stream, j->stream_len) < 0) {
+            if (fd >= 0)
+                close(fd);
+            sd_log_error(36, "cannot spool a streamed request in %s: %s",
+                         sd_config->spool_dir, strerror(errno));
+            return -1;
+        }
+        j->spool_fd = fd + 1;
+        __atomic_sub_fetch(&stream_memory, j->stream_cap, __ATOMIC_RELAXED);
+        free(j->stream);
+        j->stream = NULL;
+        j->stream_cap = 0;
+    }
+    if (n > 0 && write_all(j->spool_fd - 1, p, n) < 0) {
+        sd_log_error(36, "cannot spool a streamed request in %s: %s",
+                     sd_config->spool_dir, strerror(errno));
+        return -1;
+    }
+    j->stream_len += n;
+    return 0;
+}
+
+/* A spooled stream, mapped for the request to read; -1 on failure. */
+static int spool_map(job *j)
+{
+    void *p;
+
+    if (j->spool_fd == 0 || j->mapped)
+        return 0;
+    p = mmap(NULL, j->stream_len, PROT_READ, MAP_SHARED, j->spool_fd - 1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    j->stream = p;
+    j->mapped = 1;
+    return 0;
 }
 
 struct sd_reply {
@@ -288,6 +384,7 @@ static int run_job(sd_db *db, job *j)
     sd_reply rp = { .c = j->c, .op = j->hdr.op, .reqid = j->hdr.reqid };
     sd_req req;
     const char *err = NULL;
+    int spool_bad;
 
     xc_wbuf_init(&rp.row, sd_config->max_frame);
     xc_wbuf_init(&rp.fin, sd_config->max_frame);
@@ -295,6 +392,7 @@ static int run_job(sd_db *db, job *j)
     req.hdr = j->hdr;
     req.payload = j->frame + XW_HDR_LEN;
     req.len = j->hdr.len - XW_HDR_LEN;
+    spool_bad = spool_map(j) < 0;
     req.stream = j->stream;
     req.stream_len = j->stream_len;
     req.peer_uid = j->c->uid;
@@ -304,6 +402,9 @@ static int run_job(sd_db *db, job *j)
     } else if (j->stream_over == 2) {
         sd_reply_status(&rp, XC_E_TEMP, "too many streamed requests at once "
                         "(max_stream_memory): try again");
+    } else if (j->stream_over == 3 || spool_bad) {
+        sd_reply_status(&rp, XC_E_TEMP, "no room to spool the streamed "
+                        "value: try again");
     } else if (j->stream_over) {
         sd_reply_status(&rp, XC_E_LIMIT, "streamed value exceeds "
                         "max_message_size");
@@ -407,6 +508,11 @@ static int stream_add(job *j, const uint8_t *p, size_t n)
         return 0;
     if (n > limit - j->stream_len) {
         j->stream_over = 1;
+        return 0;
+    }
+    if (j->spool_fd > 0 || j->stream_len + n > SPOOL_AT) {
+        if (spool_add(j, p, n) < 0)
+            j->stream_over = 3;
         return 0;
     }
     /* the first chunk makes the stream, even an empty one */

@@ -160,6 +160,13 @@ int main(int argc, char **argv)
         return 1;
     }
     sd_log_debug_on = conf.log_debug;
+    if (conf.spool_dir[0] == '\0') {
+        /* large streamed requests wait beside the socket by default */
+        const char *slash = strrchr(conf.socket_path, '/');
+        size_t n = slash == NULL ? 1 : (size_t)(slash - conf.socket_path);
+        snprintf(conf.spool_dir, sizeof(conf.spool_dir), "%.*s", (int)n,
+                 slash == NULL ? "." : n == 0 ? "/" : conf.socket_path);
+    }
     if (resolve_allowed(&conf) < 0)
         return 1;
     if (check_only) {

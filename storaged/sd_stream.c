@@ -9,7 +9,9 @@
  *   33) sends one value, or a range of it, in XW_F_CHUNK frames, as
  *   RopOpenStream and RopReadStream of [MS-OXCPRPT] 2.2.9 and 2.2.10 give
  *   a client, reading a large value from the database a chunk at a time
- *   (stream_blob), so no value is ever in storaged's memory whole. In: a request's streamed argument holds the bytes of the
+ *   (stream_blob), so no value is ever in storaged's memory whole. In
+ *   (past 1 MiB a request's stream waits in an unlinked spool file that is
+ *   mapped when it runs, sd_conn.c): a request's streamed argument holds the bytes of the
  *   content's XW_MARK_STREAMED values (lib/xc_wire.h);
  *   sd_resolve_streamed turns each into an ordinary value pointing into
  *   the stream before the content is checked, so every writer of content

@@ -13,6 +13,7 @@ another mailbox's values.
 
 The contract is lib/xc_wire.h (XW_MARK_STREAMED, XW_INLINE_MAX, op 33).
 """
+import os
 import random
 import time
 
@@ -206,37 +207,68 @@ def a_large_imported_message_reads_too():
     mb.close()
 
 
-def streams_share_a_memory_budget():
-    """The test stack's max_stream_memory is 8 MiB: one 5 MiB request in
-    flight (its buffer grown to 8 MiB) leaves no room for another."""
-    a, b = Mailbox(), Mailbox()
-    fid, _ = a.new_folder("Budget")
-    big = random.Random(9).randbytes(5 * 1024 * 1024)
-    items = [(xctest.PR_FID, fid), (START_MESSAGE, 0), (PR_SUBJECT, "five MiB")] + \
-        streamed(tag(PT_BINARY, 0x6853), big) + [(END_MESSAGE, 0)]
-    rid = a.sd.next_id
-    a.sd.next_id += 1
-    a.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, xctest.enc_props(
-        [(T_SESSION, a.session), (T_MAILBOX_ID, a.id), (T_VALUE, len(big))] + items),
+def hold(mb, fid, data):
+    """Start a SAVE_MESSAGE whose streamed value is data, and send all of
+    it but its last chunk; (request id, that chunk)."""
+    items = [(xctest.PR_FID, fid), (START_MESSAGE, 0), (PR_SUBJECT, "held")] + \
+        streamed(tag(PT_BINARY, 0x6853), data) + [(END_MESSAGE, 0)]
+    rid = mb.sd.next_id
+    mb.sd.next_id += 1
+    mb.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, xctest.enc_props(
+        [(T_SESSION, mb.session), (T_MAILBOX_ID, mb.id), (T_VALUE, len(data))] + items),
         flags=xctest.F_MORE))
-    for i in range(0, len(big) - 65536, 65536):
-        a.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, big[i:i + 65536],
-                                   flags=xctest.F_CHUNK | xctest.F_MORE))
+    last = (len(data) - 1) // 65536 * 65536
+    for i in range(0, last, 65536):
+        mb.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, data[i:i + 65536],
+                                    flags=xctest.F_CHUNK | xctest.F_MORE))
+    return rid, data[last:]
+
+
+def streams_share_a_memory_budget():
+    """The test stack's max_stream_memory is 8 MiB and a request holds at
+    most 1 MiB in memory (the rest is spooled): eight requests holding
+    960 KiB each (their buffers grown to 1 MiB) leave no room for a ninth."""
+    held = [Mailbox() for _ in range(8)]
+    fid, _ = held[0].new_folder("Budget")
+    parts = [hold(mb, fid, random.Random(20 + i).randbytes(960 * 1024 + 1))
+             for i, mb in enumerate(held)]
     time.sleep(0.5)         # storaged has buffered them
-    small = random.Random(10).randbytes(1024 * 1024)
+    b = Mailbox()
+    small = random.Random(10).randbytes(256 * 1024)
     st, p = send(b, OP_SAVE_MESSAGE, [(xctest.PR_FID, fid), (START_MESSAGE, 0)] +
                  streamed(tag(PT_BINARY, 0x6853), small) + [(END_MESSAGE, 0)], small)
-    check("a second large request while the first is held is E_TEMP (try again)",
+    check("a ninth streamed request while eight are held is E_TEMP (try again)",
           st == xctest.E_TEMP and "max_stream_memory" in (p.get(T_ERRMSG) or ""), p)
-    last = (len(big) // 65536 - 1) * 65536   # the chunk held back
-    a.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, big[last:], flags=xctest.F_CHUNK))
-    st, p, _ = answer(a, rid)
-    check("the first completes", st == OK, p)
+    done = []
+    for mb, (rid, tail) in zip(held, parts):
+        mb.sd.send_raw(xctest.frame(OP_SAVE_MESSAGE, rid, tail, flags=xctest.F_CHUNK))
+        done.append(answer(mb, rid)[0])
+    check("the eight complete", done == [OK] * 8, done)
     st, p = send(b, OP_SAVE_MESSAGE, [(xctest.PR_FID, fid), (START_MESSAGE, 0)] +
                  streamed(tag(PT_BINARY, 0x6853), small) + [(END_MESSAGE, 0)], small)
-    check("and then the second goes through", st == OK, p)
-    a.close()
-    b.close()
+    check("and then the ninth goes through", st == OK, p)
+    for mb in held + [b]:
+        mb.close()
+
+
+def a_value_larger_than_the_memory_budget_goes_through_the_spool():
+    """Past 1 MiB a streamed request waits in an unlinked file (spool_dir,
+    here the socket's directory), so a 12 MiB value saves although the
+    stack's max_stream_memory is 8 MiB, and reads back intact; no file is
+    left behind."""
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Spooled")
+    big = random.Random(30).randbytes(12 * 1024 * 1024 + 3)
+    items = [(xctest.PR_FID, fid), (START_MESSAGE, 0), (PR_SUBJECT, "twelve MiB")] + \
+        streamed(PR_ATTACH_DATA_BIN, big) + [(END_MESSAGE, 0)]
+    st, p = send(mb, OP_SAVE_MESSAGE, items, big)
+    check("a 12 MiB value saves (more than max_stream_memory)", st == OK, p)
+    st, _, data = read_prop(mb, p.get(PR_MID) or 0, PR_ATTACH_DATA_BIN)
+    check("and reads back byte for byte", st == OK and data == big, (st, len(data)))
+    run = os.path.dirname(xctest.SOCKET)
+    left = [f for f in os.listdir(run) if f.startswith("storaged-spool")]
+    check("no spool file is left behind", left == [], left)
+    mb.close()
 
 
 def bad_streamed_values_are_refused():
@@ -284,5 +316,6 @@ if __name__ == "__main__":
         set_props_takes_a_streamed_value,
         a_large_imported_message_reads_too,
         streams_share_a_memory_budget,
+        a_value_larger_than_the_memory_budget_goes_through_the_spool,
         bad_streamed_values_are_refused,
     )
