@@ -752,8 +752,16 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
         xc_put_str(w, PR_CONTAINER_CLASS, PQgetvalue(res, 0, 2));
     xc_put_long(w, PR_FOLDER_TYPE, atoi(PQgetvalue(res, 0, 3)));
     xc_put_long(w, PR_XC_SPECIAL_FOLDER, atoi(PQgetvalue(res, 0, 4)));
-    xc_put_long(w, PR_CONTENT_COUNT, atoi(PQgetvalue(res, 0, 5)));
-    xc_put_long(w, PR_CONTENT_UNREAD, atoi(PQgetvalue(res, 0, 6)));
+    {
+        int count = atoi(PQgetvalue(res, 0, 5));
+        int unread = atoi(PQgetvalue(res, 0, 6));
+        /* a search folder's are what it finds now */
+        if (atoi(PQgetvalue(res, 0, 3)) == 2 &&
+            sd_search_counts(db, &m, fid, &count, &unread) != XC_OK)
+            count = unread = 0;
+        xc_put_long(w, PR_CONTENT_COUNT, count);
+        xc_put_long(w, PR_CONTENT_UNREAD, unread);
+    }
     xc_put_long(w, PR_ASSOC_CONTENT_COUNT, atoi(PQgetvalue(res, 0, 7)));
     xc_put_bool(w, PR_SUBFOLDERS, PQgetvalue(res, 0, 8)[0] == 't');
     xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(m.replid,

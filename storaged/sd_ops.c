@@ -325,8 +325,18 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
             xc_put_str(w, PR_CONTAINER_CLASS, PQgetvalue(res, i, 3));
         xc_put_long(w, PR_FOLDER_TYPE, atoi(PQgetvalue(res, i, 4)));
         xc_put_long(w, PR_XC_SPECIAL_FOLDER, atoi(PQgetvalue(res, i, 5)));
-        xc_put_long(w, PR_CONTENT_COUNT, atoi(PQgetvalue(res, i, 7)));
-        xc_put_long(w, PR_CONTENT_UNREAD, atoi(PQgetvalue(res, i, 8)));
+        {
+            int count = atoi(PQgetvalue(res, i, 7));
+            int unread = atoi(PQgetvalue(res, i, 8));
+            /* a search folder's are what it finds now */
+            if (atoi(PQgetvalue(res, i, 4)) == 2 &&
+                sd_search_counts(db, &m, strtoll(PQgetvalue(res, i, 0),
+                                                 NULL, 10),
+                                 &count, &unread) != XC_OK)
+                count = unread = 0;
+            xc_put_long(w, PR_CONTENT_COUNT, count);
+            xc_put_long(w, PR_CONTENT_UNREAD, unread);
+        }
         xc_put_long(w, PR_ASSOC_CONTENT_COUNT, atoi(PQgetvalue(res, i, 9)));
         xc_put_bool(w, PR_SUBFOLDERS, PQgetvalue(res, i, 10)[0] == 't');
         xc_put_long(w, PR_RIGHTS, (int32_t)rights);

@@ -1325,3 +1325,85 @@ out:
     xc_wbuf_free(&ids);
     xc_wbuf_free(&pids);
 }
+
+/* ---- search folder counts (sql/016) ------------------------------------- */
+
+xc_status sd_search_counts(sd_db *db, const mbx *m, int64_t fid,
+                           int *count, int *unread)
+{
+    static const char sql_crit[] =
+        "SELECT restriction FROM search_criteria "
+        "WHERE mailbox_id = $1 AND fid = $2";
+    char a[24], b[24];
+    const char *params[2] = { a, b };
+    const int fmt[2] = { 0, 0 };
+    xc_rnode *nodes = NULL, **kids = NULL, *root = NULL;
+    qb q = { .st = XC_OK };
+    PGresult *crit, *res = NULL;
+    xc_status st;
+
+    *count = *unread = 0;
+    snprintf(a, sizeof(a), "%" PRId64, m->id);
+    snprintf(b, sizeof(b), "%" PRId64, fid);
+    if ((crit = sd_db_execv(db, sql_crit, 2, params, NULL, fmt, 1, &st)) ==
+            NULL)
+        return st;
+    if (PQntuples(crit) != 1) {         /* no criteria yet: empty */
+        PQclear(crit);
+        return XC_OK;
+    }
+    if (!PQgetisnull(crit, 0, 0)) {
+        const char *err = NULL;
+        if ((nodes = calloc(MAX_RES_NODES, sizeof(*nodes))) == NULL ||
+            (kids = calloc(MAX_RES_NODES, sizeof(*kids))) == NULL) {
+            st = XC_E_TEMP;
+            goto out;
+        }
+        if (xc_restrict_parse((const uint8_t *)PQgetvalue(crit, 0, 0),
+                              (size_t)PQgetlength(crit, 0, 0), nodes, kids,
+                              MAX_RES_NODES, &root, &err) < 0) {
+            st = XC_E_INTERNAL;
+            goto out;
+        }
+        if (root->type == XC_RES_COUNT)
+            root = root->kids[0];
+    }
+    xc_wbuf_init(&q.sql, 0);
+    q.mailbox = m->id;
+    param_str(&q, a);
+    param_str(&q, b);
+    s(&q, "SELECT count(*), count(*) FILTER (WHERE NOT m.is_read) ");
+    if (m->is_public) {
+        char who[24];
+        snprintf(who, sizeof(who), "%" PRId64, m->me);
+        param_str(&q, who);
+        s(&q, "FROM " PUBLIC_MESSAGES("$3") " m");
+    } else {
+        s(&q, "FROM messages m");
+    }
+    s(&q, " WHERE m.mailbox_id = $1 AND m.fid = ANY "
+          "(xc_search_scope($1, $2)) AND NOT m.is_fai");
+    if (root != NULL) {
+        s(&q, " AND ");
+        (void)compile(&q, root, 0);
+    }
+    xc_put_u8(&q.sql, 0);
+    if (q.sql.err)
+        qb_fail(&q, XC_E_TEMP, NULL);
+    if ((st = q.st) != XC_OK)
+        goto out;
+    res = sd_db_exec_dynamic(db, (const char *)q.sql.p, q.np,
+                             (const char *const *)q.val, q.len, q.fmt, 0,
+                             &st);
+    if (res != NULL && PQntuples(res) == 1) {
+        *count = atoi(PQgetvalue(res, 0, 0));
+        *unread = atoi(PQgetvalue(res, 0, 1));
+    }
+out:
+    PQclear(res);
+    PQclear(crit);
+    free(nodes);
+    free(kids);
+    qb_free(&q);
+    return st;
+}

@@ -197,6 +197,11 @@ xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
                         uint8_t guid_r[16], uint32_t *lid_r, char *name_r,
                         size_t name_len);
 
+/* A search folder's content and unread counts, found now (sd_query.c,
+   sql/016). */
+xc_status sd_search_counts(sd_db *db, const mbx *m, int64_t fid,
+                           int *count, int *unread);
+
 /* ---- permissions (sd_perm.c) ------------------------------------------ */
 
 /* The mailbox the request names (MAILBOX_ID): the session's own, or one

@@ -18,7 +18,9 @@ from test_store import (Mailbox, a_note, PR_MID, PR_SUBJECT, OP_CREATE_FOLDER,
                         T_MIDS)
 from test_query import enc, CONTENT
 
-OP_SET_SEARCH, OP_GET_SEARCH = 37, 38
+OP_SET_SEARCH, OP_GET_SEARCH, OP_GET_FOLDER = 37, 38, 28
+PR_CONTENT_COUNT = tag(PT_LONG, 0x3602)
+PR_CONTENT_UNREAD = tag(PT_LONG, 0x3603)
 PR_FOLDER_TYPE = tag(PT_LONG, 0x3601)
 T_RESTRICTION = tag(PT_BINARY, 0x0020)
 T_FIDS = tag(PT_MV | PT_I8, 0x0045)
@@ -77,6 +79,20 @@ def a_search_folder_finds_across_folders():
     check("its criteria read back as set",
           r.status == OK and r.get(T_RESTRICTION) == subject_has("invoice") and
           r.get(T_FIDS) == [top] and r.get(T_SEARCH_FLAGS) == RECURSIVE | COMPLETE, r)
+    listed = {row.get(PR_DISPLAY_NAME): row for row in
+              mb.ask(xctest.OP_LIST_FOLDERS, []).rows}.get("Invoices", {})
+    props = mb.ask(OP_GET_FOLDER, [(PR_FID, S["search"])])
+    check("the folder list counts what it finds: 2 messages, 2 unread",
+          listed.get(PR_CONTENT_COUNT) == 2 and listed.get(PR_CONTENT_UNREAD) == 2,
+          listed)
+    check("and so do its properties",
+          props.get(PR_CONTENT_COUNT) == 2 and props.get(PR_CONTENT_UNREAD) == 2, props)
+    mids = [row.get(PR_MID) for row in mb.ask(OP_CONTENTS, [
+        (PR_FID, S["search"]), (T_COLUMNS, [PR_MID])]).rows]
+    mb.set_read(mids[:1])
+    props = mb.ask(OP_GET_FOLDER, [(PR_FID, S["search"])])
+    check("reading one of them leaves 1 unread",
+          props.get(PR_CONTENT_COUNT) == 2 and props.get(PR_CONTENT_UNREAD) == 1, props)
     new = mb.save(a_note("Invoice 2 for April"), fid=sub)
     got, _ = found(mb, S["search"])
     check("new mail that matches appears at once", "Invoice 2 for April" in got, got)
