@@ -277,6 +277,69 @@ def a_trusted_peer_opens_any_mailbox():
           "trusted login: user=bob@example.test" in xctest.log_text("storaged.log"))
 
 
+PEER_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read())
+s.settimeout(10)
+out = b""
+while len(out) < 4 or len(out) < 4 + int.from_bytes(out[:4], "little"):
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.buffer.write(out)
+"""
+
+
+def a_peer_only_allowed_in_gets_no_trusted_login():
+    """A local user storaged lets in (allow_users, as httpd is let in by
+    socket_group) may log in with a password but never without one: the
+    trusted login is for root and storaged's own user."""
+    if os.geteuid() != 0 or not xctest.AS:
+        check("skipped: a second local user needs root", True)
+        return
+    import subprocess
+    import time
+    user = "xcpeer"
+    if subprocess.run(["id", user], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", "-G",
+                        xctest.AS[2], user], check=True, capture_output=True)
+    d = xctest.DIR
+    conf = open(os.path.join(d, "etc", "storaged.conf")).read()
+    sock = os.path.join(d, "run", "storaged-peer.sock")
+    conf = conf.replace(os.path.join(d, "run", "storaged.sock"), sock)
+    conf = conf.replace(os.path.join(d, "run", "storaged.pid"),
+                        os.path.join(d, "run", "storaged-peer.pid"))
+    conf += "\nallow_users = %s\n" % user
+    path = os.path.join(d, "etc", "storaged-peer.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    os.chmod(path, 0o644)
+    log = open(os.path.join(d, "log", "storaged-peer.log"), "ab")
+    proc = subprocess.Popen(xctest.AS + [os.path.join(d, "lib", "storaged"), "-f", path],
+                            stdout=log, stderr=log, cwd="/")
+    try:
+        check("a storaged that also lets in %s starts" % user,
+              xctest.wait_until(lambda: os.path.exists(sock), timeout=10))
+        time.sleep(0.3)
+        req = xctest.frame(OP_TRUSTED_LOGIN, 1, xctest.enc_props(
+            [(xctest.T_USER, "bob@example.test")]))
+        p = subprocess.run(["runuser", "-u", user, "--", "/usr/bin/python3", "-c",
+                            PEER_CLIENT, sock], input=req, capture_output=True,
+                           cwd="/", timeout=30)
+        props = xctest.dec_props(p.stdout[12:]) if len(p.stdout) > 12 else {}
+        check("its trusted login is refused (E_PERM)",
+              props.get(xctest.T_STATUS) == xctest.E_PERM, (p.stdout[:64], p.stderr[-300:]))
+        check("and logged", "trusted login refused" in
+              open(os.path.join(d, "log", "storaged-peer.log"), errors="replace").read())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        subprocess.run(["userdel", user], capture_output=True)
+
+
 if __name__ == "__main__":
     xctest.run_tests(
         every_sample_imports_and_comes_back_exactly,
@@ -285,4 +348,5 @@ if __name__ == "__main__":
         mapi_messages_get_mime_once_per_change,
         bad_imports_are_refused,
         a_trusted_peer_opens_any_mailbox,
+        a_peer_only_allowed_in_gets_no_trusted_login,
     )
