@@ -2494,6 +2494,16 @@ static const char sql_del_props[] =
     "AND ((tag >> 16) & 65535) = ANY ($3::int[])";
 static const char sql_drop_mime[] =
     "DELETE FROM message_mime WHERE mailbox_id = $1 AND mid = $2";
+/* ... when one of the named properties $3 is one that MIME carries
+   (lib/xc_mime.c): a PS_INTERNET_HEADERS header, or PS_PUBLIC_STRINGS
+   "Keywords" */
+static const char sql_drop_mime_named[] =
+    "DELETE FROM message_mime WHERE mailbox_id = $1 AND mid = $2 "
+    "AND EXISTS (SELECT 1 FROM named_props WHERE mailbox_id = $1 "
+    "AND prop_id = ANY ($3::int[]) "
+    "AND (guid = '00020386-0000-0000-c000-000000000046' "
+    "OR (guid = '00020329-0000-0000-c000-000000000046' "
+    "AND name = 'Keywords')))";
 static const char sql_set_hot[] =
     "UPDATE messages SET cn = $3, change_key = $4, pcl = $5, "
     "message_class = CASE WHEN $6::boolean THEN coalesce($7, 'IPM.Note') "
@@ -2511,7 +2521,7 @@ xc_status sd_prepare_store(sd_db *db, const char *const *extra)
         sql_put_msg, sql_put_recip, sql_put_attach, sql_put_folder,
         sql_put_blob, sql_log_change, sql_count, sql_use_bytes, sql_tomb,
         sql_del_row, sql_copy_msg, sql_move_row, sql_move_parts,
-        sql_del_props, sql_set_hot, sql_drop_mime, NULL
+        sql_del_props, sql_set_hot, sql_drop_mime, sql_drop_mime_named, NULL
     };
     xc_status st;
 
@@ -3118,12 +3128,23 @@ static void message_props(sd_db *db, sd_reply *rp, mbx *m, int64_t mid,
     for (size_t i = 0; i < n && st == XC_OK && !del; i++)
         if (sd_is_computed(pv[i].tag) == 0 && storable(pv[i].tag))
             st = sd_put_value(db, T_MSG, m->id, umid, 0, &pv[i]);
-    for (size_t i = 0; i < n && st == XC_OK; i++)
-        if (sd_mime_relevant(pv[i].tag)) {
-            /* the received MIME no longer says what the message holds */
-            st = sd_db_pipe_send(db, sql_drop_mime, 2, params, NULL, NULL);
-            break;
-        }
+    {
+        int dropped = 0, named = 0;
+
+        for (size_t i = 0; i < n && st == XC_OK && !dropped; i++)
+            if (sd_mime_relevant(pv[i].tag)) {
+                /* the received MIME no longer says what the message holds */
+                st = sd_db_pipe_send(db, sql_drop_mime, 2, params, NULL,
+                                     NULL);
+                dropped = 1;
+            }
+        for (size_t i = 0; i < nids; i++)
+            named |= ids[i] >= 0x8000;
+        if (st == XC_OK && !dropped && named)
+            /* named ones that MIME carries: X- headers, Keywords */
+            st = sd_db_pipe_send(db, sql_drop_mime_named, 3, params, NULL,
+                                 NULL);
+    }
     snprintf(c, sizeof(c), "%" PRIu64, cn);
     snprintf(sz, sizeof(sz), "%" PRId64, new_size - old_size);
     snprintf(flags[0], 2, "%d", h.has_cls);

@@ -22,6 +22,7 @@ import glob
 import os
 import random
 import struct
+import uuid
 
 import xctest
 from xctest import (ALICE, OK, E_BADREQ, E_NOTFOUND, T_ERRMSG, T_SESSION,
@@ -204,6 +205,25 @@ def received_mime_stays_until_the_content_changes():
     check("cached for the message's change number",
           mime_row(mid) == "false|%s" % p.get(T_CN), (mime_row(mid), p.get(T_CN)))
     check("the copy still has the received bytes", blob_refs(data) == "1", blob_refs(data))
+    # named properties: only those MIME carries (X- headers, Keywords)
+    headers = uuid.UUID("00020386-0000-0000-c000-000000000046").bytes_le
+    public = uuid.UUID("00020329-0000-0000-c000-000000000046").bytes_le
+    r = mb.ask(17, [(tag(xctest.PT_BOOLEAN, 0x1A), 1),
+                    (tag(xctest.PT_CLSID, 0x1B), headers), (tag(xctest.PT_STRING8, 0x1D), "x-test-id"),
+                    (tag(xctest.PT_CLSID, 0x1B), public), (tag(xctest.PT_STRING8, 0x1D), "x-not-mime")])
+    hid, other_id = (r.get(tag(xctest.PT_MV | xctest.PT_LONG, 0x1E)) or [0, 0])[:2]
+    r = mb.ask(OP_SET_PROPS, [(PR_MID, moved), (START_MESSAGE, 0),
+                              (tag(xctest.PT_UNICODE, other_id), "not in MIME"),
+                              (END_MESSAGE, 0)])
+    st, _, back = get_mime(mb, moved)
+    check("a named property MIME doesn't carry keeps the received bytes",
+          r.status == OK and back == data, r)
+    r = mb.ask(OP_SET_PROPS, [(PR_MID, moved), (START_MESSAGE, 0),
+                              (tag(xctest.PT_UNICODE, hid), "changed-by-alice"),
+                              (END_MESSAGE, 0)])
+    st, _, back = get_mime(mb, moved)
+    check("an X- header's named property changed gives MIME written anew, with it",
+          r.status == OK and back != data and b"changed-by-alice" in back, back[:600])
     mb.delete([mid, moved])
     check("deleting both lets the blob go", blob_refs(data) == "0", blob_refs(data))
     check("counts, bytes and blob references add up", store_mismatches(mb.id) == [],
