@@ -350,6 +350,28 @@ const char *xc_status_name(uint32_t st);
 #define XW_SEARCH_RECURSIVE 0x00000004u     /* RECURSIVE_SEARCH */
 #define XW_SEARCH_COMPLETE 0x00001000u      /* SEARCH_COMPLETE */
 /*
+ * CONTENTS, categorized ([MS-OXCTABL] 2.2.2.13 RopSortTable with
+ * CategorizedCount and ExpandedCount): the first CATEGORIES keys of SORT
+ * group the rows; a header row per category (PR_ROW_TYPE expanded 3 or
+ * collapsed 4, PR_DEPTH from 0, PR_INSTANCE_KEY its category id,
+ * PR_CONTENT_COUNT and PR_CONTENT_UNREAD of its messages, the category's
+ * values) precedes what it holds when expanded; leaves are
+ * PR_ROW_TYPE 1 at depth CATEGORIES. Categories down to depth EXPANDED
+ * (default: all) start expanded; TOGGLED lists the category ids whose
+ * state the client changed (RopExpandRow / RopCollapseRow). OFFSET,
+ * LIMIT and TOTAL count visible rows.
+ */
+#define XW_TAG_CATEGORIES PROP_TAG(PT_LONG, 0x0047)
+#define XW_TAG_EXPANDED PROP_TAG(PT_LONG, 0x0048)
+#define XW_TAG_TOGGLED PROP_TAG(PT_MV | PT_BINARY, 0x0049)
+#define XW_MAX_CATEGORIES 4
+#define PR_ROW_TYPE PROP_TAG(PT_LONG, 0x0FF5)
+#define PR_INSTANCE_KEY PROP_TAG(PT_BINARY, 0x0FF6)
+#define PR_DEPTH PROP_TAG(PT_LONG, 0x3005)
+#define TBL_LEAF_ROW 1
+#define TBL_EXPANDED_CATEGORY 3
+#define TBL_COLLAPSED_CATEGORY 4
+/*
  * Large values. GET_MESSAGE answers a value of more than XW_INLINE_MAX
  * bytes on the wire, or one that would take its answer past the frame
  * size, as PROP_TAG(PT_ERROR, id) = XW_E_NOT_ENOUGH_MEMORY, as

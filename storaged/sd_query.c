@@ -784,19 +784,25 @@ static int compile(qb *q, const xc_rnode *n, int depth)
 /* ---- sort keys ---------------------------------------------------------- */
 
 /* ORDER BY the keys (checked by the caller), then the MID. */
+/* What a sort key sorts by, as an expression over messages m. */
+static void key_expr(qb *q, uint32_t key)
+{
+    const struct hot *h = hot_of(q, key);
+
+    if (PROP_ID(key) == PROP_ID(PR_MID))
+        s(q, "m.mid");
+    else if (h != NULL)
+        s(q, h->sortexpr);
+    else
+        open_value(q, NULL, key, vclass(PROP_TYPE(key)) == V_TEXT);
+}
+
 static void order_by(qb *q, const uint32_t *keys, const int *desc,
                      size_t nkeys)
 {
     s(q, " ORDER BY ");
     for (size_t i = 0; i < nkeys; i++) {
-        const struct hot *h = hot_of(q, keys[i]);
-
-        if (PROP_ID(keys[i]) == PROP_ID(PR_MID))
-            s(q, "m.mid");
-        else if (h != NULL)
-            s(q, h->sortexpr);
-        else
-            open_value(q, NULL, keys[i], vclass(PROP_TYPE(keys[i])) == V_TEXT);
+        key_expr(q, keys[i]);
         s(q, desc[i] ? " DESC NULLS LAST, " : " ASC NULLS FIRST, ");
     }
     s(q, nkeys && desc[0] ? "m.mid DESC" : "m.mid ASC");
@@ -891,6 +897,366 @@ static xc_status position(sd_db *db, qb *q, const char *src,
 #define ROW_COLS "m.mid, m.fid, m.cn, m.change_key, m.message_size, " \
                  "m.is_read, m.is_fai"
 
+/*
+ * A leaf row's columns: row i of res (ROW_COLS), its stored values
+ * props[first..pi). depth >= 0: a categorized table's leaf (PR_ROW_TYPE,
+ * PR_DEPTH, PR_INSTANCE_KEY too).
+ */
+static void emit_leaf(xc_wbuf *w, PGresult *res, int i, PGresult *props,
+                      int first, int pi, const uint32_t *col, size_t ncol,
+                      uint16_t replid, int fai, int depth)
+{
+    int64_t mid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+
+    for (size_t c = 0; c < ncol; c++) {
+        if (depth >= 0 && (col[c] == PR_ROW_TYPE || col[c] == PR_DEPTH ||
+                           col[c] == PR_INSTANCE_KEY)) {
+            uint8_t key[8];
+            for (int k = 0; k < 8; k++)
+                key[k] = (uint8_t)((uint64_t)mid >> (8 * k));
+            if (col[c] == PR_ROW_TYPE)
+                xc_put_long(w, PR_ROW_TYPE, TBL_LEAF_ROW);
+            else if (col[c] == PR_DEPTH)
+                xc_put_long(w, PR_DEPTH, depth);
+            else
+                xc_put_bin(w, PR_INSTANCE_KEY, key, sizeof(key));
+            continue;
+        }
+        switch (PROP_ID(col[c])) {
+        case PROP_ID(PR_MID):
+            xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid,
+                      (uint64_t)mid));
+            continue;
+        case PROP_ID(PR_PARENT_FID):    /* in a search folder: where
+                                           the message is */
+            xc_put_i8(w, PR_PARENT_FID, (int64_t)xc_make_id(replid,
+                      (uint64_t)strtoll(PQgetvalue(res, i, 1), NULL,
+                                        10)));
+            continue;
+        case PROP_ID(PR_MESSAGE_SIZE):
+            xc_put_long(w, PR_MESSAGE_SIZE,
+                        (int32_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
+            continue;
+        case PROP_ID(PR_MESSAGE_FLAGS):
+            xc_put_long(w, PR_MESSAGE_FLAGS,
+                        (PQgetvalue(res, i, 5)[0] == 't' ? MSGFLAG_READ
+                                                         : 0) |
+                        (fai ? MSGFLAG_ASSOCIATED : 0));
+            continue;
+        case PROP_ID(PR_CHANGE_NUMBER):
+            xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid,
+                      (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10)));
+            continue;
+        case PROP_ID(PR_CHANGE_KEY): {
+            size_t kl = 0;
+            unsigned char *k = PQunescapeBytea(
+                (const unsigned char *)PQgetvalue(res, i, 3), &kl);
+            if (k != NULL)
+                xc_put_bin(w, PR_CHANGE_KEY, k, kl);
+            PQfreemem(k);
+            continue;
+        }
+        default:
+            break;
+        }
+        /* stored: matched by property id, sent in its stored type */
+        for (int k = first; k < pi; k++)
+            if (PROP_ID(sd_be32(PQgetvalue(props, k, 1))) ==
+                PROP_ID(col[c])) {
+                /* long values cut as [MS-OXCDATA] 2.8.2 lets
+                   tables: GET_MESSAGE has them whole */
+                sd_emit_value_max(w, props, k, 1, TABLE_MAX_VALUE);
+                break;
+            }
+    }
+}
+
+/*
+ * A categorized contents table (XW_TAG_CATEGORIES, [MS-OXCTABL] 2.2.2.13):
+ * one statement groups the table's rows (src, with q's parameters) by
+ * GROUPING SETS of the first ncat sort keys, keeps the rows whose
+ * categories are expanded, orders each header before what it holds and
+ * pages the result. A category's id is the MD5 of its level and values.
+ * Header rows take their category values from one of their messages.
+ */
+static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
+                             const uint32_t *keys, const int *desc,
+                             size_t nkeys, int ncat, int nexp,
+                             const char *toggled, const uint32_t *col,
+                             size_t ncol, uint16_t replid, int fai,
+                             const char *mailbox, int64_t offset, int limit,
+                             int *total_r)
+{
+    static const char sql_props[] =
+        "SELECT p.mid, " TABLE_VALUE_COLS " FROM message_props p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
+        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
+    xc_wbuf head, core, text, ids, pids;
+    char num[64];
+    int pe, pt, base;
+    size_t nsort = nkeys - (size_t)ncat;
+    xc_status st = XC_OK;
+    PGresult *res = NULL, *props = NULL;
+
+    xc_wbuf_init(&head, 0);
+    xc_wbuf_init(&core, 0);
+    xc_wbuf_init(&text, 0);
+    xc_wbuf_init(&ids, 0);
+    xc_wbuf_init(&pids, 0);
+    snprintf(num, sizeof(num), "%d", nexp);
+    pe = param_str(q, num);
+    pt = param_str(q, toggled);
+
+    /* WITH leaf AS (the table's rows with their category and sort values) */
+    q->sql = head;
+    s(q, "WITH leaf AS (SELECT " ROW_COLS);
+    for (size_t k = 0; k < nkeys; k++) {
+        snprintf(num, sizeof(num), ", ");
+        s(q, num);
+        key_expr(q, keys[k]);
+        snprintf(num, sizeof(num), " AS %c%zu", k < (size_t)ncat ? 'c' : 's',
+                 k < (size_t)ncat ? k + 1 : k - (size_t)ncat + 1);
+        s(q, num);
+    }
+    s(q, src);
+    s(q, ")");
+    head = q->sql;
+
+    /* the grouped rows and their visibility */
+    q->sql = core;
+    s(q, " FROM (SELECT CASE WHEN GROUPING(mid) = 0 THEN 0");
+    for (int l = ncat; l >= 2; l--) {
+        snprintf(num, sizeof(num), " WHEN GROUPING(c%d) = 0 THEN %d", l, l);
+        s(q, num);
+    }
+    s(q, " ELSE 1 END AS lvl, CASE WHEN GROUPING(mid) = 0 THEN mid "
+         "ELSE min(mid) END AS rmid, fid, cn, change_key, message_size, "
+         "is_read, is_fai, count(*) AS n, "
+         "count(*) FILTER (WHERE NOT is_read) AS u");
+    for (int l = 1; l <= ncat; l++) {
+        snprintf(num, sizeof(num), ", c%d", l);
+        s(q, num);
+    }
+    for (size_t k = 1; k <= nsort; k++) {
+        snprintf(num, sizeof(num), ", s%zu", k);
+        s(q, num);
+    }
+    s(q, " FROM leaf GROUP BY GROUPING SETS (");
+    for (int l = 1; l <= ncat; l++) {
+        s(q, l > 1 ? ", (" : "(");
+        for (int k = 1; k <= l; k++) {
+            snprintf(num, sizeof(num), "%sc%d", k > 1 ? ", " : "", k);
+            s(q, num);
+        }
+        s(q, ")");
+    }
+    s(q, ", (");
+    for (int k = 1; k <= ncat; k++) {
+        snprintf(num, sizeof(num), "c%d, ", k);
+        s(q, num);
+    }
+    s(q, "mid, fid, cn, change_key, message_size, is_read, is_fai");
+    for (size_t k = 1; k <= nsort; k++) {
+        snprintf(num, sizeof(num), ", s%zu", k);
+        s(q, num);
+    }
+    s(q, "))) v WHERE true");
+    /* a row shows when every category above it is expanded: expanded by
+       default down to depth $pe, unless toggled ($pt) */
+    for (int l = 1; l <= ncat; l++) {
+        snprintf(num, sizeof(num), " AND (NOT (lvl = 0 OR lvl > %d) OR ", l);
+        s(q, num);
+        snprintf(num, sizeof(num), "((%d <= $%d::integer) <> (md5(ROW(%d", l,
+                 pe, l);
+        s(q, num);
+        for (int k = 1; k <= l; k++) {
+            snprintf(num, sizeof(num), ", c%d", k);
+            s(q, num);
+        }
+        snprintf(num, sizeof(num), ")::text) = ANY ($%d::text[]))))", pt);
+        s(q, num);
+    }
+    core = q->sql;
+    q->sql = text;
+    if (head.err || core.err) {
+        st = XC_E_TEMP;
+        goto out;
+    }
+
+    /* the count of visible rows */
+    xc_put_bytes(&text, head.p, head.len);
+    xc_out(&text, " SELECT count(*)");
+    xc_put_bytes(&text, core.p, core.len);
+    xc_put_u8(&text, 0);
+    if (text.err) {
+        st = XC_E_TEMP;
+        goto out;
+    }
+    res = sd_db_exec_dynamic(db, (const char *)text.p, q->np,
+                             (const char *const *)q->val, q->len, q->fmt, 0,
+                             &st);
+    if (res == NULL)
+        goto out;
+    *total_r = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+
+    /* the page */
+    base = q->np;
+    xc_wbuf_reset(&text);
+    q->sql = text;
+    xc_put_bytes(&q->sql, head.p, head.len);
+    s(q, " SELECT rmid, fid, cn, change_key, message_size, is_read, is_fai, "
+         "lvl, n, u, CASE lvl");
+    for (int l = 1; l <= ncat; l++) {
+        snprintf(num, sizeof(num), " WHEN %d THEN md5(ROW(%d", l, l);
+        s(q, num);
+        for (int k = 1; k <= l; k++) {
+            snprintf(num, sizeof(num), ", c%d", k);
+            s(q, num);
+        }
+        s(q, ")::text)");
+    }
+    s(q, " END, CASE lvl");
+    for (int l = 1; l <= ncat; l++) {
+        snprintf(num, sizeof(num), " WHEN %d THEN (%d <= $%d::integer) <> "
+                 "(md5(ROW(%d", l, l, pe, l);
+        s(q, num);
+        for (int k = 1; k <= l; k++) {
+            snprintf(num, sizeof(num), ", c%d", k);
+            s(q, num);
+        }
+        snprintf(num, sizeof(num), ")::text) = ANY ($%d::text[]))", pt);
+        s(q, num);
+    }
+    s(q, " END");
+    xc_put_bytes(&q->sql, core.p, core.len);
+    s(q, " ORDER BY ");
+    for (int l = 1; l <= ncat; l++) {
+        snprintf(num, sizeof(num), "c%d%s, (lvl = %d) DESC, ", l,
+                 desc[l - 1] ? " DESC NULLS LAST" : " ASC NULLS FIRST", l);
+        s(q, num);
+    }
+    for (size_t k = 1; k <= nsort; k++) {
+        snprintf(num, sizeof(num), "s%zu%s, ", k,
+                 desc[(size_t)ncat + k - 1] ? " DESC NULLS LAST"
+                                            : " ASC NULLS FIRST");
+        s(q, num);
+    }
+    s(q, desc[0] ? "rmid DESC OFFSET " : "rmid ASC OFFSET ");
+    ref(q, param_i64(q, offset), "::bigint");
+    s(q, " LIMIT ");
+    ref(q, param_i64(q, limit), "::bigint");
+    xc_put_u8(&q->sql, 0);
+    text = q->sql;
+    q->sql = (xc_wbuf){ 0 };
+    if (text.err)
+        qb_fail(q, XC_E_TEMP, NULL);
+    if ((st = q->st) != XC_OK)
+        goto out;
+    res = sd_db_exec_dynamic(db, (const char *)text.p, q->np,
+                             (const char *const *)q->val, q->len, q->fmt, 0,
+                             &st);
+    drop_params(q, base);
+    if (res == NULL)
+        goto out;
+
+    /* stored values of the rows' messages (a header's: one of its own) */
+    xc_out(&ids, "{");
+    for (int i = 0; i < PQntuples(res); i++) {
+        xc_out(&ids, i ? "," : "");
+        xc_out(&ids, PQgetvalue(res, i, 0));
+    }
+    xc_out(&ids, "}");
+    xc_put_u8(&ids, 0);
+    xc_out(&pids, "{");
+    for (size_t i = 0; i < ncol; i++) {
+        snprintf(num, sizeof(num), "%s%u", i ? "," : "", PROP_ID(col[i]));
+        xc_out(&pids, num);
+    }
+    xc_out(&pids, "}");
+    xc_put_u8(&pids, 0);
+    if (ids.err || pids.err) {
+        st = XC_E_TEMP;
+        goto out;
+    }
+    {
+        const char *p3[3] = { mailbox, (const char *)ids.p,
+                              (const char *)pids.p };
+        const int fmt[3] = { 0, 0, 0 };
+        if ((props = sd_db_execv(db, sql_props, 3, p3, NULL, fmt, 1,
+                                 &st)) == NULL)
+            goto out;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t mid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        int lvl = atoi(PQgetvalue(res, i, 7));
+        int first = 0, pi, hi = PQntuples(props);
+        xc_wbuf *w = sd_reply_begin_row(rp);
+
+        while (first < hi) {
+            int mid_i = first + (hi - first) / 2;
+            if ((int64_t)sd_be64(PQgetvalue(props, mid_i, 0)) < mid)
+                first = mid_i + 1;
+            else
+                hi = mid_i;
+        }
+        for (pi = first; pi < PQntuples(props) &&
+                         (int64_t)sd_be64(PQgetvalue(props, pi, 0)) == mid;
+             pi++)
+            ;
+        if (lvl == 0) {
+            emit_leaf(w, res, i, props, first, pi, col, ncol, replid, fai,
+                      ncat);
+        } else {
+            for (size_t c = 0; c < ncol; c++) {
+                if (col[c] == PR_ROW_TYPE) {
+                    xc_put_long(w, PR_ROW_TYPE,
+                                PQgetvalue(res, i, 11)[0] == 't'
+                                    ? TBL_EXPANDED_CATEGORY
+                                    : TBL_COLLAPSED_CATEGORY);
+                } else if (col[c] == PR_DEPTH) {
+                    xc_put_long(w, PR_DEPTH, lvl - 1);
+                } else if (col[c] == PR_INSTANCE_KEY) {
+                    uint8_t key[16];
+                    const char *hx = PQgetvalue(res, i, 10);
+                    for (int k = 0; k < 16 && hx[2 * k] && hx[2 * k + 1]; k++)
+                        key[k] = (uint8_t)(
+                            (hx[2 * k] <= '9' ? hx[2 * k] - '0'
+                                              : hx[2 * k] - 'a' + 10) << 4 |
+                            (hx[2 * k + 1] <= '9' ? hx[2 * k + 1] - '0'
+                                                  : hx[2 * k + 1] - 'a' + 10));
+                    xc_put_bin(w, PR_INSTANCE_KEY, key, sizeof(key));
+                } else if (col[c] == PR_CONTENT_COUNT ||
+                           col[c] == PR_CONTENT_UNREAD) {
+                    xc_put_long(w, col[c], atoi(PQgetvalue(res, i,
+                                col[c] == PR_CONTENT_COUNT ? 8 : 9)));
+                } else {
+                    /* the category's own values, down to this level */
+                    for (int l = 0; l < lvl; l++)
+                        if (PROP_ID(keys[l]) == PROP_ID(col[c])) {
+                            emit_leaf(w, res, i, props, first, pi, &col[c],
+                                      1, replid, fai, -1);
+                            break;
+                        }
+                }
+            }
+        }
+        if (sd_reply_row(rp, w) < 0)
+            break;
+    }
+out:
+    PQclear(res);
+    PQclear(props);
+    xc_wbuf_free(&head);
+    xc_wbuf_free(&core);
+    xc_wbuf_free(&text);
+    xc_wbuf_free(&ids);
+    xc_wbuf_free(&pids);
+    return st != XC_OK ? st : q->st;
+}
+
 void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql_total[] =
@@ -932,6 +1298,10 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     xc_rnode *both_kids[2];
     PGresult *crit = NULL;
     int search = 0;
+    /* categories (XW_TAG_CATEGORIES): how many sort keys, expanded depth,
+       toggled category ids as a text[] literal of hex */
+    int ncat = 0, nexp = 0;
+    xc_wbuf toggled = { 0 };
     qb q = { .st = XC_OK };
     xc_wbuf src = { 0 };
 
@@ -960,7 +1330,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
             if (dir.v.i32 != 0 && dir.v.i32 != 1) {
                 sd_reply_status(rp, XC_E_UNSUPPORTED, "sort directions are "
                                 "0 (ascending) or 1 (descending); "
-                                "categories are not supported yet");
+                                "categories are CATEGORIES keys");
                 goto out;
             }
             keys[nkeys] = (uint32_t)key.v.i32;
@@ -1019,6 +1389,48 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         }
         if ((v = xc_props_find(req->args, req->nargs, XW_TAG_BACKWARD)) != NULL)
             backward = v->v.b;
+    }
+    if ((v = xc_props_find(req->args, req->nargs, XW_TAG_CATEGORIES)) !=
+            NULL) {
+        const xc_propval *ex = xc_props_find(req->args, req->nargs,
+                                             XW_TAG_EXPANDED);
+        const xc_propval *tg = xc_props_find(req->args, req->nargs,
+                                             XW_TAG_TOGGLED);
+        ncat = v->v.i32;
+        nexp = ex != NULL ? ex->v.i32 : ncat;
+        if (ncat < 1 || ncat > XW_MAX_CATEGORIES || (size_t)ncat > nkeys ||
+            nexp < 0 || seekv != NULL || findv != NULL ||
+            (tg != NULL && PROP_TYPE(tg->tag) != (PT_MV | PT_BINARY))) {
+            sd_reply_status(rp, XC_E_BADREQ, "CATEGORIES: 1 to 4 of the "
+                            "SORT keys; EXPANDED not negative; no SEEK_MID "
+                            "or FIND with categories");
+            goto out;
+        }
+        xc_wbuf_init(&toggled, 0);
+        xc_out(&toggled, "{");
+        if (tg != NULL) {
+            xc_mv_iter ti;
+            xc_propval one_id;
+            int k = 0;
+            xc_mv_iter_init(&ti, tg);
+            while (xc_mv_next(&ti, &one_id) == 1) {
+                static const char hexd[] = "0123456789abcdef";
+                if (one_id.v.bin.n != 16)
+                    continue;       /* not one of our category ids */
+                xc_out(&toggled, k++ ? "," : "");
+                for (int b2 = 0; b2 < 16; b2++) {
+                    char hx[3] = { hexd[one_id.v.bin.p[b2] >> 4],
+                                   hexd[one_id.v.bin.p[b2] & 15], 0 };
+                    xc_out(&toggled, hx);
+                }
+            }
+        }
+        xc_out(&toggled, "}");
+        xc_put_u8(&toggled, 0);
+        if (toggled.err) {
+            sd_reply_status(rp, XC_E_TEMP, NULL);
+            goto out;
+        }
     }
     if ((v = xc_props_find(req->args, req->nargs, XW_TAG_OFFSET)) != NULL)
         offset = v->v.i32;
@@ -1146,6 +1558,21 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
         }
         PQclear(res);
     }
+    if (ncat > 0) {
+        st = categorized(db, rp, &q, (const char *)src.p, keys, desc, nkeys,
+                         ncat, nexp, (const char *)toggled.p, col, ncol,
+                         replid, fai, a, offset, limit, &total);
+        if (st != XC_OK) {
+            if (q.st != XC_OK)
+                goto bad_tx;
+            goto fail;
+        }
+        sd_db_rollback(db);     /* read-only */
+        sd_reply_status(rp, XC_OK, NULL);
+        xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL, total);
+        xc_put_long(sd_reply_final(rp), XW_TAG_POSITION, (int32_t)offset);
+        goto out;
+    }
     if (root == NULL && count_max < 0 && !search) {
         const char *p3[3] = { a, b, fai ? "t" : "f" };
         res = sd_db_exec(db, sql_total, 3, p3, &st);
@@ -1243,54 +1670,7 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
                          (int64_t)sd_be64(PQgetvalue(props, pi, 0)) == mid;
              pi++)
             ;
-        for (size_t c = 0; c < ncol; c++) {
-            switch (PROP_ID(col[c])) {
-            case PROP_ID(PR_MID):
-                xc_put_i8(w, PR_MID, (int64_t)xc_make_id(replid,
-                          (uint64_t)mid));
-                continue;
-            case PROP_ID(PR_PARENT_FID):    /* in a search folder: where
-                                               the message is */
-                xc_put_i8(w, PR_PARENT_FID, (int64_t)xc_make_id(replid,
-                          (uint64_t)strtoll(PQgetvalue(res, i, 1), NULL,
-                                            10)));
-                continue;
-            case PROP_ID(PR_MESSAGE_SIZE):
-                xc_put_long(w, PR_MESSAGE_SIZE,
-                            (int32_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
-                continue;
-            case PROP_ID(PR_MESSAGE_FLAGS):
-                xc_put_long(w, PR_MESSAGE_FLAGS,
-                            (PQgetvalue(res, i, 5)[0] == 't' ? MSGFLAG_READ
-                                                             : 0) |
-                            (fai ? MSGFLAG_ASSOCIATED : 0));
-                continue;
-            case PROP_ID(PR_CHANGE_NUMBER):
-                xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid,
-                          (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10)));
-                continue;
-            case PROP_ID(PR_CHANGE_KEY): {
-                size_t kl = 0;
-                unsigned char *k = PQunescapeBytea(
-                    (const unsigned char *)PQgetvalue(res, i, 3), &kl);
-                if (k != NULL)
-                    xc_put_bin(w, PR_CHANGE_KEY, k, kl);
-                PQfreemem(k);
-                continue;
-            }
-            default:
-                break;
-            }
-            /* stored: matched by property id, sent in its stored type */
-            for (int k = first; k < pi; k++)
-                if (PROP_ID(sd_be32(PQgetvalue(props, k, 1))) ==
-                    PROP_ID(col[c])) {
-                    /* long values cut as [MS-OXCDATA] 2.8.2 lets
-                       tables: GET_MESSAGE has them whole */
-                    sd_emit_value_max(w, props, k, 1, TABLE_MAX_VALUE);
-                    break;
-                }
-        }
+        emit_leaf(w, res, i, props, first, pi, col, ncol, replid, fai, -1);
         if (sd_reply_row(rp, w) < 0)
             break;
     }
@@ -1320,6 +1700,7 @@ out:
     free(snodes);
     free(skids);
     PQclear(crit);
+    xc_wbuf_free(&toggled);
     qb_free(&q);
     xc_wbuf_free(&src);
     xc_wbuf_free(&ids);
