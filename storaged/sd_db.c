@@ -35,13 +35,16 @@ static int connect_db(sd_db *db)
         return -1;
     }
     /* every string on our wire is UTF-8, whatever the environment says;
-       JIT compilation costs more than our short queries take; notices
+       JIT compilation costs more than our short queries take; times as
+       text (category ids of grouped tables) the same on every server;
+       notices
        (to_tsvector's "word is too long to be indexed" for every long
        token of a message) are not worth a log line each */
     {
         PGresult *r = PQexec(db->conn, "SET client_encoding = 'UTF8'; "
                                        "SET jit = off; "
-                                       "SET client_min_messages = warning");
+                                       "SET client_min_messages = warning; "
+                                       "SET TimeZone = 'UTC'");
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (!ok) {
