@@ -898,6 +898,74 @@ static xc_status position(sd_db *db, qb *q, const char *src,
                  "m.is_read, m.is_fai"
 
 /*
+ * The stored values of the requested columns (col) of a page's messages
+ * (column 0 of res), in MID order; NULL with *st_r on failure.
+ */
+static PGresult *page_props(sd_db *db, PGresult *res, const char *mailbox,
+                            const uint32_t *col, size_t ncol,
+                            xc_status *st_r)
+{
+    static const char sql_props[] =
+        "SELECT p.mid, " TABLE_VALUE_COLS " FROM message_props p "
+        "LEFT JOIN blobs b ON b.hash = p.blob "
+        "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
+        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
+    xc_wbuf ids, pids;
+    PGresult *props = NULL;
+    char num[16];
+
+    /* array literals of numbers, formatted here (so they are numbers) */
+    xc_wbuf_init(&ids, 0);
+    xc_wbuf_init(&pids, 0);
+    xc_out(&ids, "{");
+    for (int i = 0; i < PQntuples(res); i++) {
+        xc_out(&ids, i ? "," : "");
+        xc_out(&ids, PQgetvalue(res, i, 0));
+    }
+    xc_out(&ids, "}");
+    xc_put_u8(&ids, 0);
+    xc_out(&pids, "{");
+    for (size_t i = 0; i < ncol; i++) {
+        snprintf(num, sizeof(num), "%s%u", i ? "," : "", PROP_ID(col[i]));
+        xc_out(&pids, num);
+    }
+    xc_out(&pids, "}");
+    xc_put_u8(&pids, 0);
+    if (ids.err || pids.err) {
+        *st_r = XC_E_TEMP;
+    } else {
+        const char *p3[3] = { mailbox, (const char *)ids.p,
+                              (const char *)pids.p };
+        const int fmt[3] = { 0, 0, 0 };
+        props = sd_db_execv(db, sql_props, 3, p3, NULL, fmt, 1, st_r);
+    }
+    xc_wbuf_free(&ids);
+    xc_wbuf_free(&pids);
+    return props;
+}
+
+/* props are in MID order, rows in the table's: the run of mid's
+   properties, props[*first_r..*end_r), by binary search. */
+static void row_props(PGresult *props, int64_t mid, int *first_r, int *end_r)
+{
+    int first = 0, hi = PQntuples(props), pi;
+
+    while (first < hi) {
+        int mid_i = first + (hi - first) / 2;
+        if ((int64_t)sd_be64(PQgetvalue(props, mid_i, 0)) < mid)
+            first = mid_i + 1;
+        else
+            hi = mid_i;
+    }
+    for (pi = first; pi < PQntuples(props) &&
+                     (int64_t)sd_be64(PQgetvalue(props, pi, 0)) == mid;
+         pi++)
+        ;
+    *first_r = first;
+    *end_r = pi;
+}
+
+/*
  * A leaf row's columns: row i of res (ROW_COLS), its stored values
  * props[first..pi). depth >= 0: a categorized table's leaf (PR_ROW_TYPE,
  * PR_DEPTH, PR_INSTANCE_KEY too).
@@ -987,12 +1055,7 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
                              const char *mailbox, int64_t offset, int limit,
                              int *total_r)
 {
-    static const char sql_props[] =
-        "SELECT p.mid, " TABLE_VALUE_COLS " FROM message_props p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
-        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
-    xc_wbuf head, core, text, ids, pids;
+    xc_wbuf head, core, text;
     char num[64];
     int pe, pt, base;
     size_t nsort = nkeys - (size_t)ncat;
@@ -1002,8 +1065,6 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
     xc_wbuf_init(&head, 0);
     xc_wbuf_init(&core, 0);
     xc_wbuf_init(&text, 0);
-    xc_wbuf_init(&ids, 0);
-    xc_wbuf_init(&pids, 0);
     snprintf(num, sizeof(num), "%d", nexp);
     pe = param_str(q, num);
     pt = param_str(q, toggled);
@@ -1163,49 +1224,15 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
         goto out;
 
     /* stored values of the rows' messages (a header's: one of its own) */
-    xc_out(&ids, "{");
-    for (int i = 0; i < PQntuples(res); i++) {
-        xc_out(&ids, i ? "," : "");
-        xc_out(&ids, PQgetvalue(res, i, 0));
-    }
-    xc_out(&ids, "}");
-    xc_put_u8(&ids, 0);
-    xc_out(&pids, "{");
-    for (size_t i = 0; i < ncol; i++) {
-        snprintf(num, sizeof(num), "%s%u", i ? "," : "", PROP_ID(col[i]));
-        xc_out(&pids, num);
-    }
-    xc_out(&pids, "}");
-    xc_put_u8(&pids, 0);
-    if (ids.err || pids.err) {
-        st = XC_E_TEMP;
+    if ((props = page_props(db, res, mailbox, col, ncol, &st)) == NULL)
         goto out;
-    }
-    {
-        const char *p3[3] = { mailbox, (const char *)ids.p,
-                              (const char *)pids.p };
-        const int fmt[3] = { 0, 0, 0 };
-        if ((props = sd_db_execv(db, sql_props, 3, p3, NULL, fmt, 1,
-                                 &st)) == NULL)
-            goto out;
-    }
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t mid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         int lvl = atoi(PQgetvalue(res, i, 7));
-        int first = 0, pi, hi = PQntuples(props);
+        int first, pi;
         xc_wbuf *w = sd_reply_begin_row(rp);
 
-        while (first < hi) {
-            int mid_i = first + (hi - first) / 2;
-            if ((int64_t)sd_be64(PQgetvalue(props, mid_i, 0)) < mid)
-                first = mid_i + 1;
-            else
-                hi = mid_i;
-        }
-        for (pi = first; pi < PQntuples(props) &&
-                         (int64_t)sd_be64(PQgetvalue(props, pi, 0)) == mid;
-             pi++)
-            ;
+        row_props(props, mid, &first, &pi);
         if (lvl == 0) {
             emit_leaf(w, res, i, props, first, pi, col, ncol, replid, fai,
                       ncat);
@@ -1252,8 +1279,6 @@ out:
     xc_wbuf_free(&head);
     xc_wbuf_free(&core);
     xc_wbuf_free(&text);
-    xc_wbuf_free(&ids);
-    xc_wbuf_free(&pids);
     return st != XC_OK ? st : q->st;
 }
 
@@ -1262,11 +1287,6 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     static const char sql_total[] =
         "SELECT CASE WHEN $3::boolean THEN assoc_count ELSE content_count END "
         "FROM folders WHERE mailbox_id = $1 AND fid = $2";
-    static const char sql_props[] =
-        "SELECT p.mid, " TABLE_VALUE_COLS " FROM message_props p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
-        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
     const xc_propval *cols = xc_props_find(req->args, req->nargs,
                                            XW_TAG_COLUMNS);
     const xc_propval *sort = xc_props_find(req->args, req->nargs, XW_TAG_SORT);
@@ -1284,7 +1304,6 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     int64_t fid_w, fid, count_max = -1, offset = 0, seek_gc = -1;
     uint16_t replid;
     char a[24], b[24];
-    xc_wbuf ids, pids;
     sd_user me;
     mbx m;
     xc_status st;
@@ -1306,8 +1325,6 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
     xc_wbuf src = { 0 };
 
     xc_wbuf_init(&q.sql, 0);
-    xc_wbuf_init(&ids, 0);
-    xc_wbuf_init(&pids, 0);
     if (sd_open_store(db, req, rp, &me, &m) < 0)
         goto out;
     if (cols == NULL || cols->v.mv.count > 256) {
@@ -1624,52 +1641,14 @@ void sd_store_contents(sd_db *db, sd_req *req, sd_reply *rp)
                              &st);
     if (res == NULL)
         goto fail;
-    /* the page's ids and the requested property ids, as array literals
-       of numbers (formatted here, so they are numbers) */
-    xc_out(&ids, "{");
-    for (int i = 0; i < PQntuples(res); i++) {
-        xc_out(&ids, i ? "," : "");
-        xc_out(&ids, PQgetvalue(res, i, 0));
-    }
-    xc_out(&ids, "}");
-    xc_put_u8(&ids, 0);
-    xc_out(&pids, "{");
-    for (size_t i = 0; i < ncol; i++) {
-        char num[16];
-        snprintf(num, sizeof(num), "%s%u", i ? "," : "", PROP_ID(col[i]));
-        xc_out(&pids, num);
-    }
-    xc_out(&pids, "}");
-    xc_put_u8(&pids, 0);
-    if (ids.err || pids.err) {
-        st = XC_E_TEMP;
+    if ((props = page_props(db, res, a, col, ncol, &st)) == NULL)
         goto fail;
-    }
-    {
-        const char *p3[3] = { a, (const char *)ids.p, (const char *)pids.p };
-        const int fmt[3] = { 0, 0, 0 };
-        props = sd_db_execv(db, sql_props, 3, p3, NULL, fmt, 1, &st);
-        if (props == NULL)
-            goto fail;
-    }
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t mid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        int first = 0, pi, hi = PQntuples(props);
+        int first, pi;
         xc_wbuf *w = sd_reply_begin_row(rp);
 
-        /* props are in MID order, rows in the table's: find this row's
-           run of properties by binary search */
-        while (first < hi) {
-            int mid_i = first + (hi - first) / 2;
-            if ((int64_t)sd_be64(PQgetvalue(props, mid_i, 0)) < mid)
-                first = mid_i + 1;
-            else
-                hi = mid_i;
-        }
-        for (pi = first; pi < PQntuples(props) &&
-                         (int64_t)sd_be64(PQgetvalue(props, pi, 0)) == mid;
-             pi++)
-            ;
+        row_props(props, mid, &first, &pi);
         emit_leaf(w, res, i, props, first, pi, col, ncol, replid, fai, -1);
         if (sd_reply_row(rp, w) < 0)
             break;
@@ -1703,8 +1682,6 @@ out:
     xc_wbuf_free(&toggled);
     qb_free(&q);
     xc_wbuf_free(&src);
-    xc_wbuf_free(&ids);
-    xc_wbuf_free(&pids);
 }
 
 /* ---- search folder counts (sql/016) ------------------------------------- */
