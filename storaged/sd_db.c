@@ -37,9 +37,8 @@ static int connect_db(sd_db *db)
     /* every string on our wire is UTF-8, whatever the environment says;
        JIT compilation costs more than our short queries take; times as
        text (category ids of grouped tables) the same on every server;
-       notices
-       (to_tsvector's "word is too long to be indexed" for every long
-       token of a message) are not worth a log line each */
+       notices (to_tsvector's "word is too long to be indexed" for every
+       long token of a message) are not worth a log line each */
     {
         PGresult *r = PQexec(db->conn, "SET client_encoding = 'UTF8'; "
                                        "SET jit = off; "
@@ -56,10 +55,6 @@ static int connect_db(sd_db *db)
     return 0;
 }
 
-/* A connection to work on: outside a transaction, a lost one is made
-   again (as run() does for a statement), so a request that starts with a
-   prepare or a pipeline doesn't fail on a connection PostgreSQL closed
-   long ago (a restart). */
 /* Whether an idle connection is still open: one PostgreSQL closed (a
    restart tells its clients so, then closes) has that, and then the end
    of the stream, waiting to be read. Never blocks. */
@@ -75,6 +70,10 @@ static int idle_alive(PGconn *conn)
     return 1;
 }
 
+/* A connection to work on: outside a transaction, a lost one is made
+   again (as run() does for a statement), so a request that starts with a
+   prepare or a pipeline doesn't fail on a connection PostgreSQL closed
+   long ago (a restart); with look, an idle one is checked first. */
 static int ensure_conn(sd_db *db, int look)
 {
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&

@@ -200,7 +200,7 @@ static void fail_reply(sd_db *db, sd_reply *rp, xc_status st,
  * in every folder fids[from..to); XC_OK, XC_E_PERM (*msg_r says what was
  * needed) or the query's failure. The owner holds them all.
  */
-static xc_status need_in_each(sd_db *db, const mbx *m, const uint64_t *fids,
+static xc_status need_in_each(sd_db *db, mbx *m, const uint64_t *fids,
                               size_t from, size_t to, uint32_t right,
                               const char *what, const char **msg_r)
 {
@@ -697,7 +697,7 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
     static const char sql_row[] =
         "SELECT coalesce(f.parent_fid, -1), f.display_name, "
         "f.container_class, f.folder_type, coalesce(f.special, 0), "
-        "f.content_count, " UNREAD_OF("f", "$3") ", f.assoc_count, "
+        "f.content_count, " UNREAD_OF("f", "$3", "$4") ", f.assoc_count, "
         "EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = f.mailbox_id "
         "        AND c.parent_fid = f.fid), "
         "f.cn, f.change_key, f.pcl, extract(epoch FROM f.created_at)::float8 "
@@ -707,7 +707,7 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
         "LEFT JOIN blobs b ON b.hash = p.blob "
         "WHERE p.mailbox_id = $1 AND p.fid = $2 ORDER BY p.tag";
     char a[24], b[24], c[24];
-    const char *params[3] = { a, b, c };
+    const char *params[4] = { a, b, c, NULL };
     const int fmt[2] = { 0, 0 };
     int64_t fid;
     sd_user me;
@@ -724,12 +724,13 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
     snprintf(a, sizeof(a), "%" PRId64, m.id);
     snprintf(b, sizeof(b), "%" PRId64, fid);
     snprintf(c, sizeof(c), "%" PRId64, m.me);
+    params[3] = m.is_public ? "t" : "f";
     /* one snapshot: the row and its properties as of one commit */
     if ((st = sd_db_begin(db)) != XC_OK) {
         sd_reply_status(rp, st, NULL);
         return;
     }
-    res = sd_db_exec(db, sql_row, 3, params, &st);
+    res = sd_db_exec(db, sql_row, 4, params, &st);
     if (res != NULL && PQntuples(res) == 1)
         props = sd_db_execv(db, sql_props, 2, params, NULL, fmt, 1, &st);
     else if (res != NULL)
@@ -755,10 +756,8 @@ void sd_folder_get(sd_db *db, sd_req *req, sd_reply *rp)
     {
         int count = atoi(PQgetvalue(res, 0, 5));
         int unread = atoi(PQgetvalue(res, 0, 6));
-        /* a search folder's are what it finds now */
-        if (atoi(PQgetvalue(res, 0, 3)) == 2 &&
-            sd_search_counts(db, &m, fid, &count, &unread) != XC_OK)
-            count = unread = 0;
+        sd_shown_counts(db, &m, fid, atoi(PQgetvalue(res, 0, 3)), &count,
+                        &unread);
         xc_put_long(w, PR_CONTENT_COUNT, count);
         xc_put_long(w, PR_CONTENT_UNREAD, unread);
     }

@@ -7,8 +7,9 @@
  *   indexes them (xc_index_queued) on a connection of its own. The
  *   listener pokes it on every change notification, and it starts a round
  *   GATHER_MS later (one round for all saves of that moment, not one
- *   each), so a message is searchable a moment after its commit; without a poke it looks once a
- *   second (changes made while PostgreSQL's notifications were away).
+ *   each), so a message is searchable a moment after its commit; without
+ *   a poke it looks once a second (changes made while PostgreSQL's
+ *   notifications were away).
  */
 #include "sd.h"
 
@@ -17,7 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH 200               /* as in the statement below */
+#define BATCH 200               /* messages a round takes at most */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define GATHER_MS 50            /* after a poke, let more changes come */
 
 static pthread_t thread;
@@ -29,7 +32,7 @@ static const char *conninfo;
 /* Index one batch; how many messages were taken from the queue. */
 static long batch(sd_db *db)
 {
-    static const char sql[] = "SELECT xc_index_queued(200)";
+    static const char sql[] = "SELECT xc_index_queued(" STR(BATCH) ")";
     xc_status st;
     PGresult *res = sd_db_exec(db, sql, 0, NULL, &st);
     long n = 0;

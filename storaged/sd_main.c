@@ -143,7 +143,7 @@ int main(int argc, char **argv)
     /* Memory goes back to the system when freed from 8 MiB up: every
        login's argon2 run takes 19 MiB, and with glibc's moving threshold
        those came from each worker's heap and stayed there (a burst of
-       logins on 8 workers left storaged at 170 MB instead of 34). */
+       logins on 8 workers left storaged at 170 MB instead of 14). */
     (void)mallopt(M_MMAP_THRESHOLD, 8 << 20);
     while ((opt = getopt(argc, argv, "f:t")) != -1) {
         switch (opt) {

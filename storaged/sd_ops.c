@@ -277,7 +277,7 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
         "  ON f.mailbox_id = t.mailbox_id AND f.parent_fid = t.fid) "
         "SELECT t.fid, t.parent_fid, t.display_name, t.container_class, "
         "       t.folder_type, coalesce(t.special, 0), m.replica_id, "
-        "       t.content_count, " UNREAD_OF("t", "$2") ", t.assoc_count, "
+        "       t.content_count, " UNREAD_OF("t", "$2", "$5") ", t.assoc_count, "
         "       EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id "
         "               AND c.parent_fid = t.fid), "
         "       CASE WHEN $3::boolean THEN $4::integer ELSE coalesce(("
@@ -290,7 +290,7 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
     char mbx_[24], who[24], all[16];
     sd_user me;
     mbx m;
-    const char *params[4] = { mbx_, who, NULL, all };
+    const char *params[5] = { mbx_, who, NULL, all, NULL };
     PGresult *res;
     xc_status st;
 
@@ -300,7 +300,8 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
     snprintf(who, sizeof(who), "%" PRId64, m.me);
     snprintf(all, sizeof(all), "%u", XW_RIGHTS_ALL);
     params[2] = m.owner ? "t" : "f";
-    res = sd_db_exec(db, sql, 4, params, &st);
+    params[4] = m.is_public ? "t" : "f";
+    res = sd_db_exec(db, sql, 5, params, &st);
     if (res == NULL) {
         sd_reply_status(rp, st, NULL);
         return;
@@ -328,12 +329,8 @@ static void op_list_folders(sd_db *db, sd_req *req, sd_reply *rp)
         {
             int count = atoi(PQgetvalue(res, i, 7));
             int unread = atoi(PQgetvalue(res, i, 8));
-            /* a search folder's are what it finds now */
-            if (atoi(PQgetvalue(res, i, 4)) == 2 &&
-                sd_search_counts(db, &m, strtoll(PQgetvalue(res, i, 0),
-                                                 NULL, 10),
-                                 &count, &unread) != XC_OK)
-                count = unread = 0;
+            sd_shown_counts(db, &m, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                            atoi(PQgetvalue(res, i, 4)), &count, &unread);
             xc_put_long(w, PR_CONTENT_COUNT, count);
             xc_put_long(w, PR_CONTENT_UNREAD, unread);
         }

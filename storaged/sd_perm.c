@@ -29,12 +29,12 @@ int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
        right in some folder; the public store's administrators have them
        all, as an owner */
     static const char sql[] =
-        "SELECT replica_id, kind = 'public' AND EXISTS ("
-        "  SELECT 1 FROM public_admins WHERE user_id = $2), kind = 'public' "
-        "FROM mailboxes WHERE id = $1 AND (EXISTS ("
+        "SELECT x.replica_id, a.admin, x.kind = 'public' FROM mailboxes x, "
+        "LATERAL (SELECT x.kind = 'public' AND EXISTS (SELECT 1 FROM "
+        "  public_admins WHERE user_id = $2) AS admin) a "
+        "WHERE x.id = $1 AND (a.admin OR EXISTS ("
         "  SELECT 1 FROM folder_permissions WHERE mailbox_id = $1 "
-        "  AND member_id IN ($2, 0) AND rights <> 0) OR (kind = 'public' "
-        "  AND EXISTS (SELECT 1 FROM public_admins WHERE user_id = $2)))";
+        "  AND member_id IN ($2, 0) AND rights <> 0))";
     char a[24], b[24];
     const char *params[2] = { a, b };
     int64_t id;
@@ -73,7 +73,7 @@ int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m)
     return 0;
 }
 
-xc_status sd_rights(sd_db *db, const mbx *m, int64_t fid, uint32_t *rights)
+xc_status sd_rights(sd_db *db, mbx *m, int64_t fid, uint32_t *rights)
 {
     static const char sql[] =
         "SELECT rights FROM folder_permissions WHERE mailbox_id = $1 "
@@ -86,6 +86,10 @@ xc_status sd_rights(sd_db *db, const mbx *m, int64_t fid, uint32_t *rights)
 
     if (m->owner) {
         *rights = XW_RIGHTS_ALL;
+        return XC_OK;
+    }
+    if (fid == m->rights_fid) {     /* messages of one folder, asked again */
+        *rights = m->rights;
         return XC_OK;
     }
     snprintf(a, sizeof(a), "%" PRId64, m->id);
@@ -101,10 +105,12 @@ xc_status sd_rights(sd_db *db, const mbx *m, int64_t fid, uint32_t *rights)
         *rights |= XW_RIGHT_READ_ANY | XW_RIGHT_CREATE | XW_RIGHT_EDIT_ANY |
                    XW_RIGHT_DELETE_ANY | XW_RIGHT_CREATE_SUBFOLDER |
                    XW_RIGHT_FOLDER_VISIBLE;
+    m->rights_fid = fid;
+    m->rights = *rights;
     return XC_OK;
 }
 
-int sd_need_rights(sd_db *db, sd_reply *rp, const mbx *m, int64_t fid,
+int sd_need_rights(sd_db *db, sd_reply *rp, mbx *m, int64_t fid,
                    uint32_t any, const char *what, uint32_t *have_r)
 {
     uint32_t have = 0;

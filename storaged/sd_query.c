@@ -1039,13 +1039,50 @@ static void emit_leaf(xc_wbuf *w, PGresult *res, int i, PGresult *props,
     }
 }
 
+/* "c1, ..., cN" of a categorized table's query (", c1, ..." after
+   something) */
+static void cat_cols(qb *q, int n, int after)
+{
+    char one[16];
+
+    for (int k = 1; k <= n; k++) {
+        snprintf(one, sizeof(one), "%sc%d", after || k > 1 ? ", " : "", k);
+        s(q, one);
+    }
+}
+
+/* The id of a level-l category: the MD5 of its level and values. */
+static void cat_key(qb *q, int l)
+{
+    char one[32];
+
+    snprintf(one, sizeof(one), "md5(ROW(%d", l);
+    s(q, one);
+    cat_cols(q, l, 1);
+    s(q, ")::text)");
+}
+
+/* Whether the level-l category is expanded: by default down to depth
+   $pe, the other way when toggled ($pt, ids as hex). */
+static void cat_expanded(qb *q, int l, int pe, int pt)
+{
+    char one[64];
+
+    snprintf(one, sizeof(one), "((%d <= $%d::integer) <> (", l, pe);
+    s(q, one);
+    cat_key(q, l);
+    snprintf(one, sizeof(one), " = ANY ($%d::text[])))", pt);
+    s(q, one);
+}
+
 /*
  * A categorized contents table (XW_TAG_CATEGORIES, [MS-OXCTABL] 2.2.2.13):
  * one statement groups the table's rows (src, with q's parameters) by
  * GROUPING SETS of the first ncat sort keys, keeps the rows whose
  * categories are expanded, orders each header before what it holds and
- * pages the result. A category's id is the MD5 of its level and values.
- * Header rows take their category values from one of their messages.
+ * pages the result; the page carries the count of visible rows (a count
+ * of its own only for a page past the end). Header rows take their
+ * category values from one of their messages.
  */
 static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
                              const uint32_t *keys, const int *desc,
@@ -1055,37 +1092,49 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
                              const char *mailbox, int64_t offset, int limit,
                              int *total_r)
 {
-    xc_wbuf head, core, text;
+    xc_wbuf text;
     char num[64];
     int pe, pt, base;
-    size_t nsort = nkeys - (size_t)ncat;
+    size_t nsort = nkeys - (size_t)ncat, head, core, core_end;
     xc_status st = XC_OK;
     PGresult *res = NULL, *props = NULL;
 
-    xc_wbuf_init(&head, 0);
-    xc_wbuf_init(&core, 0);
-    xc_wbuf_init(&text, 0);
     snprintf(num, sizeof(num), "%d", nexp);
     pe = param_str(q, num);
     pt = param_str(q, toggled);
+    xc_wbuf_free(&q->sql);
+    xc_wbuf_init(&q->sql, 0);
 
     /* WITH leaf AS (the table's rows with their category and sort values) */
-    q->sql = head;
     s(q, "WITH leaf AS (SELECT " ROW_COLS);
     for (size_t k = 0; k < nkeys; k++) {
-        snprintf(num, sizeof(num), ", ");
-        s(q, num);
+        s(q, ", ");
         key_expr(q, keys[k]);
         snprintf(num, sizeof(num), " AS %c%zu", k < (size_t)ncat ? 'c' : 's',
                  k < (size_t)ncat ? k + 1 : k - (size_t)ncat + 1);
         s(q, num);
     }
     s(q, src);
-    s(q, ")");
-    head = q->sql;
-
-    /* the grouped rows and their visibility */
-    q->sql = core;
+    s(q, ") SELECT ");
+    head = q->sql.len;
+    /* the page's columns: ROW_COLS (a header's mid: one of its messages),
+       level (0 a message), counts, category id, expanded, visible rows */
+    s(q, "rmid, fid, cn, change_key, message_size, is_read, is_fai, lvl, n, "
+         "u, CASE lvl");
+    for (int l = 1; l <= ncat; l++) {
+        snprintf(num, sizeof(num), " WHEN %d THEN ", l);
+        s(q, num);
+        cat_key(q, l);
+    }
+    s(q, " END, CASE lvl");
+    for (int l = 1; l <= ncat; l++) {
+        snprintf(num, sizeof(num), " WHEN %d THEN ", l);
+        s(q, num);
+        cat_expanded(q, l, pe, pt);
+    }
+    s(q, " END, count(*) OVER ()");
+    core = q->sql.len;
+    /* the grouped rows */
     s(q, " FROM (SELECT CASE WHEN GROUPING(mid) = 0 THEN 0");
     for (int l = ncat; l >= 2; l--) {
         snprintf(num, sizeof(num), " WHEN GROUPING(c%d) = 0 THEN %d", l, l);
@@ -1095,10 +1144,7 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
          "ELSE min(mid) END AS rmid, fid, cn, change_key, message_size, "
          "is_read, is_fai, count(*) AS n, "
          "count(*) FILTER (WHERE NOT is_read) AS u");
-    for (int l = 1; l <= ncat; l++) {
-        snprintf(num, sizeof(num), ", c%d", l);
-        s(q, num);
-    }
+    cat_cols(q, ncat, 1);
     for (size_t k = 1; k <= nsort; k++) {
         snprintf(num, sizeof(num), ", s%zu", k);
         s(q, num);
@@ -1106,93 +1152,25 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
     s(q, " FROM leaf GROUP BY GROUPING SETS (");
     for (int l = 1; l <= ncat; l++) {
         s(q, l > 1 ? ", (" : "(");
-        for (int k = 1; k <= l; k++) {
-            snprintf(num, sizeof(num), "%sc%d", k > 1 ? ", " : "", k);
-            s(q, num);
-        }
+        cat_cols(q, l, 0);
         s(q, ")");
     }
     s(q, ", (");
-    for (int k = 1; k <= ncat; k++) {
-        snprintf(num, sizeof(num), "c%d, ", k);
-        s(q, num);
-    }
-    s(q, "mid, fid, cn, change_key, message_size, is_read, is_fai");
+    cat_cols(q, ncat, 0);
+    s(q, ", mid, fid, cn, change_key, message_size, is_read, is_fai");
     for (size_t k = 1; k <= nsort; k++) {
         snprintf(num, sizeof(num), ", s%zu", k);
         s(q, num);
     }
+    /* a row shows when every category above it is expanded */
     s(q, "))) v WHERE true");
-    /* a row shows when every category above it is expanded: expanded by
-       default down to depth $pe, unless toggled ($pt) */
     for (int l = 1; l <= ncat; l++) {
         snprintf(num, sizeof(num), " AND (NOT (lvl = 0 OR lvl > %d) OR ", l);
         s(q, num);
-        snprintf(num, sizeof(num), "((%d <= $%d::integer) <> (md5(ROW(%d", l,
-                 pe, l);
-        s(q, num);
-        for (int k = 1; k <= l; k++) {
-            snprintf(num, sizeof(num), ", c%d", k);
-            s(q, num);
-        }
-        snprintf(num, sizeof(num), ")::text) = ANY ($%d::text[]))))", pt);
-        s(q, num);
+        cat_expanded(q, l, pe, pt);
+        s(q, ")");
     }
-    core = q->sql;
-    q->sql = text;
-    if (head.err || core.err) {
-        st = XC_E_TEMP;
-        goto out;
-    }
-
-    /* the count of visible rows */
-    xc_put_bytes(&text, head.p, head.len);
-    xc_out(&text, " SELECT count(*)");
-    xc_put_bytes(&text, core.p, core.len);
-    xc_put_u8(&text, 0);
-    if (text.err) {
-        st = XC_E_TEMP;
-        goto out;
-    }
-    res = sd_db_exec_dynamic(db, (const char *)text.p, q->np,
-                             (const char *const *)q->val, q->len, q->fmt, 0,
-                             &st);
-    if (res == NULL)
-        goto out;
-    *total_r = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    res = NULL;
-
-    /* the page */
-    base = q->np;
-    xc_wbuf_reset(&text);
-    q->sql = text;
-    xc_put_bytes(&q->sql, head.p, head.len);
-    s(q, " SELECT rmid, fid, cn, change_key, message_size, is_read, is_fai, "
-         "lvl, n, u, CASE lvl");
-    for (int l = 1; l <= ncat; l++) {
-        snprintf(num, sizeof(num), " WHEN %d THEN md5(ROW(%d", l, l);
-        s(q, num);
-        for (int k = 1; k <= l; k++) {
-            snprintf(num, sizeof(num), ", c%d", k);
-            s(q, num);
-        }
-        s(q, ")::text)");
-    }
-    s(q, " END, CASE lvl");
-    for (int l = 1; l <= ncat; l++) {
-        snprintf(num, sizeof(num), " WHEN %d THEN (%d <= $%d::integer) <> "
-                 "(md5(ROW(%d", l, l, pe, l);
-        s(q, num);
-        for (int k = 1; k <= l; k++) {
-            snprintf(num, sizeof(num), ", c%d", k);
-            s(q, num);
-        }
-        snprintf(num, sizeof(num), ")::text) = ANY ($%d::text[]))", pt);
-        s(q, num);
-    }
-    s(q, " END");
-    xc_put_bytes(&q->sql, core.p, core.len);
+    core_end = q->sql.len;
     s(q, " ORDER BY ");
     for (int l = 1; l <= ncat; l++) {
         snprintf(num, sizeof(num), "c%d%s, (lvl = %d) DESC, ", l,
@@ -1205,23 +1183,46 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
                                             : " ASC NULLS FIRST");
         s(q, num);
     }
+    base = q->np;
     s(q, desc[0] ? "rmid DESC OFFSET " : "rmid ASC OFFSET ");
     ref(q, param_i64(q, offset), "::bigint");
     s(q, " LIMIT ");
     ref(q, param_i64(q, limit), "::bigint");
     xc_put_u8(&q->sql, 0);
-    text = q->sql;
-    q->sql = (xc_wbuf){ 0 };
-    if (text.err)
+    if (q->sql.err)
         qb_fail(q, XC_E_TEMP, NULL);
     if ((st = q->st) != XC_OK)
         goto out;
-    res = sd_db_exec_dynamic(db, (const char *)text.p, q->np,
+    res = sd_db_exec_dynamic(db, (const char *)q->sql.p, q->np,
                              (const char *const *)q->val, q->len, q->fmt, 0,
                              &st);
-    drop_params(q, base);
     if (res == NULL)
         goto out;
+    if (PQntuples(res) > 0) {
+        *total_r = atoi(PQgetvalue(res, 0, 12));
+    } else if (offset > 0) {
+        /* a page past the end: count what there is */
+        PGresult *c;
+        xc_wbuf_init(&text, 0);
+        xc_put_bytes(&text, q->sql.p, head);
+        xc_out(&text, "count(*)");
+        xc_put_bytes(&text, q->sql.p + core, core_end - core);
+        xc_put_u8(&text, 0);
+        drop_params(q, base);
+        c = text.err ? NULL
+            : sd_db_exec_dynamic(db, (const char *)text.p, q->np,
+                                 (const char *const *)q->val, q->len, q->fmt,
+                                 0, &st);
+        if (text.err)
+            st = XC_E_TEMP;
+        xc_wbuf_free(&text);
+        if (c == NULL)
+            goto out;
+        *total_r = atoi(PQgetvalue(c, 0, 0));
+        PQclear(c);
+    } else {
+        *total_r = 0;
+    }
 
     /* stored values of the rows' messages (a header's: one of its own) */
     if ((props = page_props(db, res, mailbox, col, ncol, &st)) == NULL)
@@ -1276,9 +1277,6 @@ static xc_status categorized(sd_db *db, sd_reply *rp, qb *q, const char *src,
 out:
     PQclear(res);
     PQclear(props);
-    xc_wbuf_free(&head);
-    xc_wbuf_free(&core);
-    xc_wbuf_free(&text);
     return st != XC_OK ? st : q->st;
 }
 
@@ -1686,8 +1684,8 @@ out:
 
 /* ---- search folder counts (sql/016) ------------------------------------- */
 
-xc_status sd_search_counts(sd_db *db, const mbx *m, int64_t fid,
-                           int *count, int *unread)
+static xc_status search_counts(sd_db *db, const mbx *m, int64_t fid,
+                               int *count, int *unread)
 {
     static const char sql_crit[] =
         "SELECT restriction FROM search_criteria "
@@ -1764,4 +1762,12 @@ out:
     free(kids);
     qb_free(&q);
     return st;
+}
+
+void sd_shown_counts(sd_db *db, const mbx *m, int64_t fid, int folder_type,
+                     int *count, int *unread)
+{
+    if (folder_type == 2 &&
+        search_counts(db, m, fid, count, unread) != XC_OK)
+        *count = *unread = 0;
 }

@@ -406,15 +406,60 @@ xc_status sd_value_cols(sd_db *db, const xc_propval *pv, sd_cols *c)
     return XC_OK;
 }
 
+/* The numeric column's text of a value in its columns (ival or fval), or
+   "" when it has neither. */
+static void cols_number(const sd_cols *c, uint32_t tag, char out[40])
+{
+    if (c->has_i)
+        snprintf(out, 40, "%" PRId64, c->i);
+    else if (c->has_f)
+        snprintf(out, 40, PROP_TYPE(tag) == PT_FLOAT ? "%.9g" : "%.17g",
+                 c->f);
+    else
+        out[0] = '\0';
+}
+
+/*
+ * The parameters of one row of a value table: mailbox, mid, tag (num[0]),
+ * ival or fval (num[1]), tval, bval, blob and, with ncols 9, the row or
+ * attachment number (num[2]).
+ */
+static void cols_params(const sd_cols *c, const char *mailbox,
+                        const char *mid, char num[3][40], int ncols,
+                        const char **p, int *l, int *f)
+{
+    for (int k = 0; k < ncols; k++) {
+        p[k] = NULL;
+        l[k] = 0;
+        f[k] = k >= 5 && k <= 7;        /* tval, bval, blob: binary */
+    }
+    p[0] = mailbox;
+    p[1] = mid;
+    p[2] = num[0];
+    if (c->has_i)
+        p[3] = num[1];
+    else if (c->has_f)
+        p[4] = num[1];
+    if (c->has_blob) {
+        p[7] = (const char *)c->hash;
+        l[7] = 32;
+    } else if (c->data != NULL) {
+        p[c->is_text ? 5 : 6] = (const char *)c->data;
+        l[c->is_text ? 5 : 6] = (int)c->dlen;
+    }
+    if (ncols == 9)
+        p[8] = num[2];
+}
+
 /*
  * Store one value. sub is the recipient row or attachment number.
  */
 xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
                        uint64_t mid, int32_t sub, const xc_propval *pv)
 {
-    char a[24], b[24], t[16], iv[32], fv[40], s[16];
-    const char *params[9] = { a, b, t, NULL, NULL, NULL, NULL, NULL, s };
-    int len[9] = { 0 }, fmt[9] = { 0, 0, 0, 0, 0, 1, 1, 1, 0 };
+    char a[24], b[24], num[3][40];
+    const char *params[9];
+    int len[9], fmt[9], ncols = table == T_MSG || table == T_FOLDER ? 8 : 9;
     sd_cols c;
     xc_status st;
 
@@ -424,27 +469,14 @@ xc_status sd_put_value(sd_db *db, int table, int64_t mailbox,
     }
     snprintf(a, sizeof(a), "%" PRId64, mailbox);
     snprintf(b, sizeof(b), "%" PRIu64, mid);
-    snprintf(t, sizeof(t), "%d", (int32_t)pv->tag);
-    snprintf(s, sizeof(s), "%d", sub);
-    if (c.has_i) {
-        snprintf(iv, sizeof(iv), "%" PRId64, c.i);
-        params[3] = iv;
-    } else if (c.has_f) {
-        snprintf(fv, sizeof(fv), PROP_TYPE(pv->tag) == PT_FLOAT ? "%.9g"
-                                                                : "%.17g", c.f);
-        params[4] = fv;
-    }
-    if (c.has_blob) {
-        params[7] = (const char *)c.hash;
-        len[7] = 32;
-    } else if (c.data != NULL) {
-        params[c.is_text ? 5 : 6] = (const char *)c.data;
-        len[c.is_text ? 5 : 6] = (int)c.dlen;
-    }
+    snprintf(num[0], sizeof(num[0]), "%d", (int32_t)pv->tag);
+    cols_number(&c, pv->tag, num[1]);
+    snprintf(num[2], sizeof(num[2]), "%d", sub);
+    cols_params(&c, a, b, num, ncols, params, len, fmt);
     st = sd_run(db, table == T_MSG ? sql_put_msg
                     : table == T_RECIP ? sql_put_recip
                     : table == T_ATTACH ? sql_put_attach : sql_put_folder,
-                table == T_MSG || table == T_FOLDER ? 8 : 9, params, len, fmt);
+                ncols, params, len, fmt);
     sd_cols_free(&c);
     return st;
 }
@@ -1077,33 +1109,9 @@ static xc_status batch_flush(sd_db *db, row_batch *rb)
     int cols = rb->table == T_MSG ? 8 : 9, done = 0;
     xc_status st = XC_OK;
 
-    for (int i = 0; i < rb->n; i++) {
-        const sd_cols *c = &rb->c[i];
-        const char **p = params + i * cols;
-        int *l = len + i * cols, *f = fmt + i * cols;
-
-        for (int k = 0; k < cols; k++) {
-            p[k] = NULL;
-            l[k] = 0;
-            f[k] = k >= 5 && k <= 7;    /* tval, bval, blob: binary */
-        }
-        p[0] = rb->mailbox;
-        p[1] = rb->mid;
-        p[2] = rb->num[i][0];
-        if (c->has_i)
-            p[3] = rb->num[i][1];
-        else if (c->has_f)
-            p[4] = rb->num[i][1];
-        if (c->has_blob) {
-            p[7] = (const char *)c->hash;
-            l[7] = 32;
-        } else if (c->data != NULL) {
-            p[c->is_text ? 5 : 6] = (const char *)c->data;
-            l[c->is_text ? 5 : 6] = (int)c->dlen;
-        }
-        if (cols == 9)
-            p[8] = rb->num[i][2];
-    }
+    for (int i = 0; i < rb->n; i++)
+        cols_params(&rb->c[i], rb->mailbox, rb->mid, rb->num[i], cols,
+                    params + i * cols, len + i * cols, fmt + i * cols);
     for (int k = 0; k < BATCH_SIZES && st == XC_OK; k++) {
         int rows = BATCH_MAX >> k;
         while (rb->n - done >= rows && st == XC_OK) {
@@ -1136,11 +1144,7 @@ static xc_status batch_add(sd_db *db, row_batch *rb, int table, int32_t sub,
         return st;
     }
     snprintf(rb->num[rb->n][0], sizeof(rb->num[0][0]), "%d", (int32_t)pv->tag);
-    if (c->has_i)
-        snprintf(rb->num[rb->n][1], sizeof(rb->num[0][1]), "%" PRId64, c->i);
-    else if (c->has_f)
-        snprintf(rb->num[rb->n][1], sizeof(rb->num[0][1]),
-                 PROP_TYPE(pv->tag) == PT_FLOAT ? "%.9g" : "%.17g", c->f);
+    cols_number(c, pv->tag, rb->num[rb->n][1]);
     snprintf(rb->num[rb->n][2], sizeof(rb->num[0][2]), "%d", sub);
     rb->table = table;
     rb->n++;

@@ -17,9 +17,8 @@
 #define FILETIME_UNIX_DIFF 11644473600LL   /* seconds 1601 -> 1970 */
 
 /* In the public store a message is read per user (sql/015): messages
-   as a user sees them there, is_read being theirs; $USER is that user's
-   id as a parameter ("$3"). Everything else reads m.is_read as in a
-   mailbox. */
+   as that user (a parameter, e.g. "$4") sees them there, is_read being
+   theirs. Everything else reads m.is_read as in a mailbox. */
 #define PUBLIC_MESSAGES(user)                                                \
     "(SELECT x.mailbox_id, x.mid, x.fid, x.is_fai, x.cn, x.change_key, "     \
     "x.pcl, x.message_class, x.subject, x.delivery_time, x.message_size, "   \
@@ -28,13 +27,14 @@
     "x.created_at, x.modified_at, x.creator_id FROM messages x)"
 
 /* A folder's unread count (folder alias f) as user (a parameter) sees it:
-   in the public store, the messages they haven't read (sql/015). */
-#define UNREAD_OF(f, user)                                                   \
-    "CASE WHEN (SELECT kind FROM mailboxes WHERE id = " f ".mailbox_id) = "  \
-    "'public' THEN " f ".content_count - (SELECT count(*) FROM public_read r " \
-    "JOIN messages x ON x.mailbox_id = r.mailbox_id AND x.mid = r.mid "      \
-    "WHERE r.mailbox_id = " f ".mailbox_id AND r.user_id = " user "::bigint " \
-    "AND x.fid = " f ".fid AND NOT x.is_fai) ELSE " f ".unread_count END"
+   in the public store (pub, a boolean parameter: the caller knows,
+   mbx.is_public) the messages they haven't read (sql/015). */
+#define UNREAD_OF(f, user, pub)                                              \
+    "CASE WHEN " pub "::boolean THEN " f ".content_count - (SELECT count(*) " \
+    "FROM public_read r JOIN messages x ON x.mailbox_id = r.mailbox_id "     \
+    "AND x.mid = r.mid WHERE r.mailbox_id = " f ".mailbox_id "               \
+    "AND r.user_id = " user "::bigint AND x.fid = " f ".fid "                \
+    "AND NOT x.is_fai) ELSE " f ".unread_count END"
 
 /* The value columns of a binary-format result, in the order
    sd_emit_value reads them: tag, ival, fval, tval, bval, blob data. */
@@ -47,6 +47,9 @@ typedef struct mbx {
     int owner;                  /* the session's own mailbox: every right */
     int is_public;              /* the public store: read state per user
                                    (sql/015 public_read) */
+    int64_t rights_fid;         /* the folder sd_rights last answered for
+                                   in this request (0: none), and */
+    uint32_t rights;            /* its answer */
     int64_t me;                 /* the session's user id */
     uint8_t guid[16];           /* [MS-OXCDATA] GUID byte order */
     int64_t used;               /* used_bytes and quota_bytes (-1: none), */
@@ -100,8 +103,6 @@ int sd_is_computed(uint32_t tag);
 int sd_is_marker(uint32_t tag);
 /* What a value adds to PR_MESSAGE_SIZE. */
 int64_t sd_value_size(const xc_propval *pv);
-/* A value as the columns it is stored in (a large one put in blobs first,
-   in the pipeline if one is open). */
 /* Large values a new message's save holds (sql/013 xc_blob_hold) before
    it takes the mailbox row, and references after: their hashes. */
 typedef struct sd_held {
@@ -109,6 +110,8 @@ typedef struct sd_held {
     size_t n, cap;
 } sd_held;
 
+/* A value as the columns it is stored in (a large one put in blobs first,
+   in the pipeline if one is open). */
 typedef struct sd_cols {
     int has_i, has_f, is_text, has_blob;
     int64_t i;                  /* ival */
@@ -197,10 +200,11 @@ xc_status sd_id_to_name(sd_db *db, int64_t mailbox, uint16_t id,
                         uint8_t guid_r[16], uint32_t *lid_r, char *name_r,
                         size_t name_len);
 
-/* A search folder's content and unread counts, found now (sd_query.c,
-   sql/016). */
-xc_status sd_search_counts(sd_db *db, const mbx *m, int64_t fid,
-                           int *count, int *unread);
+/* A folder's content and unread counts as folder lists show them: the
+   stored ones (*count, *unread on entry), a search folder's found now
+   (sd_query.c, sql/016). */
+void sd_shown_counts(sd_db *db, const mbx *m, int64_t fid, int folder_type,
+                     int *count, int *unread);
 
 /* ---- permissions (sd_perm.c) ------------------------------------------ */
 
@@ -210,10 +214,10 @@ xc_status sd_search_counts(sd_db *db, const mbx *m, int64_t fid,
    NOTFOUND, as for a mailbox that doesn't exist; -1 once answered. */
 int sd_open_store(sd_db *db, sd_req *req, sd_reply *rp, sd_user *me, mbx *m);
 /* The session's rights in folder fid (global counter) of m. */
-xc_status sd_rights(sd_db *db, const mbx *m, int64_t fid, uint32_t *rights);
+xc_status sd_rights(sd_db *db, mbx *m, int64_t fid, uint32_t *rights);
 /* 0 if the session has one of the rights `any` in fid (*have_r, if not
    NULL, gets all it has); else answers (XC_E_PERM naming what) and -1. */
-int sd_need_rights(sd_db *db, sd_reply *rp, const mbx *m, int64_t fid,
+int sd_need_rights(sd_db *db, sd_reply *rp, mbx *m, int64_t fid,
                    uint32_t any, const char *what, uint32_t *have_r);
 /* May the session change (edit: 1, delete: 0) a message of fid that
    creator_id (-1: unknown, the owner's) created? */

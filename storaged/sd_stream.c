@@ -245,37 +245,19 @@ static PGresult *one_row(sd_db *db, const char *sql, int n,
 
 void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
 {
-    /* the value's columns, without a large value's bytes: its hash and
-       size (read afterwards a chunk at a time) */
-#define READ_COLS "p.tag, p.ival, p.fval, p.tval, p.bval, NULL::bytea, " \
-                  "p.blob, b.size"
+    /* the value's columns; a large value of a type that streams
+       (binary, text) without its bytes but with its hash and size: it is
+       read afterwards a chunk at a time */
+#define READ_SQL(table, sub)                                                \
+    "SELECT p.tag, p.ival, p.fval, p.tval, p.bval, "                        \
+    "CASE WHEN (p.tag & 65535) IN (30, 31, 258) THEN NULL ELSE b.data END, " \
+    "p.blob, b.size FROM " table " p LEFT JOIN blobs b ON b.hash = p.blob "  \
+    "WHERE p.mailbox_id = $1 AND p.mid = $2 "                               \
+    "AND ((p.tag >> 16) & 65535) = $3" sub
     static const char *const sql[3] = {
-        "SELECT " READ_COLS " FROM message_props p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 "
-        "AND ((p.tag >> 16) & 65535) = $3",
-        "SELECT " READ_COLS " FROM recipients p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 "
-        "AND ((p.tag >> 16) & 65535) = $3 AND p.row_id = $4",
-        "SELECT " READ_COLS " FROM attachments p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 "
-        "AND ((p.tag >> 16) & 65535) = $3 AND p.attach_num = $4",
-    };
-    static const char *const sql_full[3] = {
-        "SELECT " VALUE_COLS " FROM message_props p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 "
-        "AND ((p.tag >> 16) & 65535) = $3",
-        "SELECT " VALUE_COLS " FROM recipients p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 "
-        "AND ((p.tag >> 16) & 65535) = $3 AND p.row_id = $4",
-        "SELECT " VALUE_COLS " FROM attachments p "
-        "LEFT JOIN blobs b ON b.hash = p.blob "
-        "WHERE p.mailbox_id = $1 AND p.mid = $2 "
-        "AND ((p.tag >> 16) & 65535) = $3 AND p.attach_num = $4",
+        READ_SQL("message_props", ""),
+        READ_SQL("recipients", " AND p.row_id = $4"),
+        READ_SQL("attachments", " AND p.attach_num = $4"),
     };
     static const char sql_snapshot[] =
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
@@ -347,11 +329,9 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
         (res = one_row(db, sql[which], which ? 4 : 3, params, &st)) == NULL)
         goto fail;
     tag = sd_be32(PQgetvalue(res, 0, 0));
-    if (!PQgetisnull(res, 0, 6) && PQgetlength(res, 0, 6) == 32 &&
-        !(PROP_TYPE(tag) & PT_MV) &&
-        (PROP_TYPE(tag) == PT_BINARY || PROP_TYPE(tag) == PT_STRING8 ||
-         PROP_TYPE(tag) == PT_UNICODE)) {
-        /* a large value: from the database a chunk at a time */
+    if (!PQgetisnull(res, 0, 6) && PQgetisnull(res, 0, 5) &&
+        PQgetlength(res, 0, 6) == 32) {
+        /* a large value READ_SQL left unread: a chunk at a time */
         uint64_t size = sd_be64(PQgetvalue(res, 0, 7));
         memcpy(hash, PQgetvalue(res, 0, 6), 32);
         PQclear(res);
@@ -361,12 +341,6 @@ void sd_store_read_prop(sd_db *db, sd_req *req, sd_reply *rp)
             goto fail;
     } else {
         /* small or multi-valued values: whole, as GET_MESSAGE has them */
-        if (!PQgetisnull(res, 0, 6)) {
-            PQclear(res);
-            if ((res = one_row(db, sql_full[which], which ? 4 : 3, params,
-                               &st)) == NULL)
-                goto fail;
-        }
         xc_wbuf_init(&w, 0);
         sd_emit_value(&w, res, 0, 0);
         PQclear(res);

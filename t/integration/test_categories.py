@@ -113,6 +113,9 @@ def categories_collapse_and_expand():
     check("a page counts visible rows: the 3rd to 5th",
           shape(r) == [(LEAF, 1, "Ann 0", None), (EXPANDED, 0, "Bob", 3),
                        (LEAF, 1, "Bob 5", None)] and r.get(T_TOTAL) == 9, shape(r))
+    r = table(mb, offset=20, limit=3)
+    check("a page past the end is empty and still counts the visible rows",
+          r.status == OK and r.rows == [] and r.get(T_TOTAL) == 9, (r.status, r.rows))
     mb.set_read([S["Bob"][0]])
     r = table(mb, expanded=0)
     check("reading one of Bob's leaves his header 2 unread",

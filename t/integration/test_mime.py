@@ -318,7 +318,7 @@ def a_peer_only_allowed_in_gets_no_trusted_login():
     socket_group) may log in with a password but never without one: the
     trusted login is for root and storaged's own user."""
     if os.geteuid() != 0 or not xctest.AS:
-        check("skipped: a second local user needs root", True)
+        print("# skipped: a second local user needs root")
         return
     import subprocess
     import time
