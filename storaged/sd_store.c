@@ -2445,8 +2445,7 @@ static const char sql_tomb[] =
 static const char sql_del_row[] =
     "DELETE FROM messages WHERE mailbox_id = $1 AND mid = $2";
 /* A copy: the row, its parts, and one more reference to each blob they
-   use (the rows of one statement see each other when the foreign keys are
-   checked, at its end). */
+   use, in one statement. */
 static const char sql_copy_msg[] =
     "WITH msg AS (INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, "
     "  change_key, pcl, message_class, subject, delivery_time, message_size, "

@@ -29,7 +29,7 @@ from xctest import (ALICE, BOB, OK, E_NOTFOUND, E_BADREQ, T_ERRMSG,
                     OP_COPY_MESSAGES, OP_SET_PROPS, OP_DELETE_PROPS, OP_QUOTA,
                     T_NEW_MIDS, T_PROPTAGS, T_PROBLEMS, EC_ACCESS_DENIED,
                     check, problems, store_mismatches, tag, without_computed)
-from test_store import (Mailbox, Message, a_note, same_content, counter,
+from test_store import (T_FAI, Mailbox, Message, a_note, same_content, counter,
                         pcl_entries, T_CN, T_TOTAL, T_MIDS, PR_MID,
                         PR_CHANGE_KEY, PR_PREDECESSOR_CHANGE_LIST, PR_SUBJECT,
                         PR_MESSAGE_CLASS, PR_MESSAGE_DELIVERY_TIME,
@@ -380,6 +380,33 @@ def bobs_messages_are_out_of_reach():
     bob.close()
 
 
+def deleted_messages_leave_no_content_rows():
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Delete from")
+    big = secrets.token_bytes(20 * 1024)
+    mids = mail(mb, fid, big)
+    more = mail(mb, fid, big)
+
+    def rows(ids):
+        return sql("SELECT (SELECT count(*) FROM message_props WHERE mailbox_id = %(m)d AND mid = ANY(%(i)s)) "
+                   "|| ' ' || (SELECT count(*) FROM recipients WHERE mailbox_id = %(m)d AND mid = ANY(%(i)s)) "
+                   "|| ' ' || (SELECT count(*) FROM attachments WHERE mailbox_id = %(m)d AND mid = ANY(%(i)s))"
+                   % {"m": mb.id, "i": "ARRAY[%s]::bigint[]" % ",".join(str(counter(x)) for x in ids)})
+    check("a saved note has property, recipient and attachment rows",
+          all(int(n) > 0 for n in rows(mids[:1]).split()), rows(mids[:1]))
+    r = mb.delete(mids)
+    check("alice deletes three messages", r.status == OK, r)
+    check("their properties, recipients and attachments are gone with them", rows(mids) == "0 0 0",
+          rows(mids))
+    r = mb.ask(xctest.OP_EMPTY_FOLDER, [(PR_FID, fid), (T_FAI, 1)])
+    check("alice empties the folder", r.status == OK, r)
+    check("so are those of the messages the folder held", rows(more) == "0 0 0", rows(more))
+    check("the attachment's value has no references left", blob_refs(big).split()[-1] == "0",
+          blob_refs(big))
+    exact(mb, "after deletes")
+    mb.close()
+
+
 def the_stack_is_left_healthy():
     if not xctest.storaged_answers(timeout=2):
         xctest.stack("start-storaged")
@@ -395,6 +422,7 @@ if __name__ == "__main__":
         deleting_properties_of_a_message,
         concurrent_movers_and_copiers_keep_counts_exact,
         bobs_messages_are_out_of_reach,
+        deleted_messages_leave_no_content_rows,
         a_crash_mid_copy_leaves_all_or_nothing,
         the_stack_is_left_healthy,
     )

@@ -392,8 +392,8 @@ def mailbox_id_of(address):
 def store_mismatches(mailbox_id):
     """Where the numbers the store keeps differ from a recount by SQL:
     every folder's content/unread/associated counts, the mailbox's
-    used_bytes (sum of message_size), every blob's reference count. [] when
-    all are exact."""
+    used_bytes (sum of message_size), every blob's reference count, and
+    content rows whose message is gone. [] when all are exact."""
     q = """
 SELECT 'folder ' || f.fid || ' (' || f.display_name || '): kept ' || f.content_count || '/'
        || f.unread_count || '/' || f.assoc_count || ', counted ' || c.n || '/' || c.u || '/' || c.a
@@ -416,7 +416,15 @@ FROM blobs b CROSS JOIN LATERAL (SELECT
     (SELECT count(*) FROM attachments WHERE blob = b.hash) +
     (SELECT count(*) FROM folder_props WHERE blob = b.hash) +
     (SELECT count(*) FROM message_mime WHERE blob = b.hash) AS r) x
-WHERE refcount <> r""" % {"m": mailbox_id}
+WHERE refcount <> r
+UNION ALL
+SELECT 'content of a message that is gone: ' || t || ' mid ' || mid FROM (
+    SELECT 'property' AS t, mid, mailbox_id FROM message_props UNION ALL
+    SELECT 'recipient', mid, mailbox_id FROM recipients UNION ALL
+    SELECT 'attachment', mid, mailbox_id FROM attachments UNION ALL
+    SELECT 'search queue', mid, mailbox_id FROM search_queue) c
+WHERE c.mailbox_id = %(m)d AND NOT EXISTS (
+    SELECT 1 FROM messages m WHERE m.mailbox_id = c.mailbox_id AND m.mid = c.mid)""" % {"m": mailbox_id}
     out, err = psql(q)
     return [line for line in (out + "\n" + err).strip().splitlines() if line]
 
