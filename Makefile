@@ -42,7 +42,7 @@ SD_SRC = storaged/sd_main.c storaged/sd_conf.c storaged/sd_log.c storaged/sd_db.
          storaged/sd_map.c storaged/sd_auth.c storaged/sd_ops.c storaged/sd_conn.c \
          storaged/sd_state.c storaged/sd_store.c storaged/sd_query.c \
          storaged/sd_folder.c storaged/sd_mime.c storaged/sd_stream.c \
-         storaged/sd_perm.c storaged/sd_index.c
+         storaged/sd_perm.c storaged/sd_index.c storaged/sd_queue.c
 SD_OBJ = $(SD_SRC:%.c=$(O)/%.o)
 SD_LIBS = -lpq -largon2 -lcrypto -lpthread -lm $(GMIME_LIBS)
 
@@ -55,7 +55,10 @@ UNIT_BIN = $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
 
 BENCH_BIN = $(O)/bench/sd_bench
 
-all: $(LIBXC) $(O)/storaged/storaged $(O)/bin/xc-passwd $(O)/bin/xc-mail $(MODS) $(UNIT_BIN) $(BENCH_BIN) $(if $(filter 1,$(SAN)),$(O)/.sanitized)
+MT_SRC = $(wildcard mta/*.c)
+MT_OBJ = $(MT_SRC:%.c=$(O)/%.o)
+
+all: $(LIBXC) $(O)/storaged/storaged $(O)/mta/mtad $(O)/bin/xc-passwd $(O)/bin/xc-mail $(MODS) $(UNIT_BIN) $(BENCH_BIN) $(if $(filter 1,$(SAN)),$(O)/.sanitized)
 
 # marks a sanitizer build (build/stack.sh preloads the runtime into httpd)
 $(O)/.sanitized:
@@ -81,6 +84,14 @@ $(O)/storaged/%.o: storaged/%.c
 
 $(O)/storaged/storaged: $(SD_OBJ) $(LIBXC)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(SD_OBJ) $(LIBXC) $(SD_LIBS)
+
+# mtad: the companion MTA (mta/)
+$(O)/mta/%.o: mta/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/mta/mtad: $(MT_OBJ) $(LIBXC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(MT_OBJ) $(LIBXC) -lssl -lcrypto -lpthread
 
 $(O)/bin/xc-passwd: $(O)/storaged/xc_passwd.o
 	@mkdir -p $(@D)

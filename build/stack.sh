@@ -2,10 +2,14 @@
 # stack.sh - start or stop a complete server (PostgreSQL, storaged, httpd)
 # in one directory, unprivileged, on loopback.
 #
-# usage: build/stack.sh start DIR HTTP_PORT HTTPS_PORT PG_PORT [OUT]
+# usage: build/stack.sh start DIR HTTP_PORT HTTPS_PORT PG_PORT [OUT [SMTP_PORT]]
 #        build/stack.sh stop DIR
 #        build/stack.sh restart-storaged|stop-storaged|kill-storaged|
 #                       start-storaged|restart-postgres DIR
+#        build/stack.sh start-mtad|stop-mtad|kill-mtad DIR
+#
+# mtad runs when SMTP_PORT is given (its STARTTLS certificate is the same
+# self-signed one httpd uses); extra mtad.conf lines in XC_MTAD_EXTRA.
 #
 # Used by `make run` (DIR = ./var) and by the tests (a temporary DIR). OUT
 # is the build directory whose binaries are used (default: out). Binaries,
@@ -62,6 +66,17 @@ start_storaged() {
     fi
 }
 
+start_mtad() {
+    as env ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+        setsid "$DIR/lib/mtad" -c "$DIR/etc/mtad.conf" \
+        >>"$DIR/log/mtad.log" 2>&1 </dev/null &
+    if ! wait_for 20 test -s "$DIR/run/mtad.pid"; then
+        log "mtad did not start; see $DIR/log/mtad.log"
+        tail -20 "$DIR/log/mtad.log" >&2
+        return 1
+    fi
+}
+
 stop_pid() {    # stop_pid PIDFILE NAME
     local f=$1 pid
     if pid_alive "$f"; then
@@ -75,11 +90,12 @@ case "$cmd" in
 start)
     HTTP=${3:?HTTP port}; HTTPS=${4:?HTTPS port}; PGPORT=${5:?PG port}
     OUT=${6:-out}
+    SMTP=${7:-}
     case "$OUT" in /*) ;; *) OUT="$SRC/$OUT" ;; esac
     mkdir -p "$DIR"/{lib,etc,run,log,www}
     chmod 0750 "$DIR/run"
     # copy then rename: running binaries can't be overwritten in place
-    for f in "$OUT/storaged/storaged" "$OUT/bin/xc-passwd" "$OUT/bin/xc-mail" \
+    for f in "$OUT/storaged/storaged" "$OUT/mta/mtad" "$OUT/bin/xc-passwd" "$OUT/bin/xc-mail" \
              "$OUT/modules/mod_exchange.so" "$OUT/modules/mod_autodiscover.so"; do
         cp "$f" "$DIR/lib/.$(basename "$f").new"
         mv -f "$DIR/lib/.$(basename "$f").new" "$DIR/lib/$(basename "$f")"
@@ -132,6 +148,23 @@ ${XC_STORAGED_EXTRA:-}
 CONF
     if ! pid_alive "$DIR/run/storaged.pid"; then
         start_storaged
+    fi
+
+    # mtad, on loopback
+    if [ -n "$SMTP" ]; then
+        cat >"$DIR/etc/mtad.conf" <<CONF
+storaged_socket = $DIR/run/storaged.sock
+pid_file = $DIR/run/mtad.pid
+hostname = localhost
+smtp_listen = 127.0.0.1:$SMTP
+tls_cert = $DIR/etc/tls.crt
+tls_key = $DIR/etc/tls.key
+${XC_MTAD_EXTRA:-}
+CONF
+        [ ${#AS[@]} -gt 0 ] && chown "$RUNUSER:" "$DIR/etc/mtad.conf"
+        if ! pid_alive "$DIR/run/mtad.pid"; then
+            start_mtad || exit 1
+        fi
     fi
 
     # httpd, with the same exchange.conf an admin would Include
@@ -212,6 +245,7 @@ stop)
     # directly needn't load the configuration (whose sanitizer-built
     # modules would need the runtime preloaded)
     stop_pid "$DIR/run/httpd.pid"
+    stop_pid "$DIR/run/mtad.pid"
     stop_pid "$DIR/run/storaged.pid"
     if [ -f "$DIR/pgdata/postmaster.pid" ]; then
         as "$PGBIN/pg_ctl" -D "$DIR/pgdata" -m fast -w stop >/dev/null 2>&1 || true
@@ -233,11 +267,23 @@ kill-storaged)      # a crash: SIGKILL, no clean shutdown
 start-storaged)
     start_storaged
     ;;
+start-mtad)
+    start_mtad
+    ;;
+stop-mtad)
+    stop_pid "$DIR/run/mtad.pid"
+    ;;
+kill-mtad)          # a crash: SIGKILL, no clean shutdown
+    if pid_alive "$DIR/run/mtad.pid"; then
+        kill -KILL "$(head -n1 "$DIR/run/mtad.pid")"
+        rm -f "$DIR/run/mtad.pid"
+    fi
+    ;;
 restart-postgres)
     as "$PGBIN/pg_ctl" -D "$DIR/pgdata" -m fast -w restart >/dev/null
     ;;
 *)
-    echo "usage: stack.sh start|stop|stop-storaged|restart-storaged|kill-storaged|start-storaged|restart-postgres DIR ..." >&2
+    echo "usage: stack.sh start|stop|stop-storaged|restart-storaged|kill-storaged|start-storaged|restart-postgres|start-mtad|stop-mtad|kill-mtad DIR ..." >&2
     exit 2
     ;;
 esac

@@ -156,3 +156,19 @@ int xc_hexval(uint8_t c)
         return c - 'A' + 10;
     return -1;
 }
+
+void xc_log_escape(char *dst, size_t dstlen, const char *s, size_t n)
+{
+    size_t o = 0;
+
+    if (dstlen == 0)
+        return;
+    for (size_t i = 0; i < n && o + 5 < dstlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F || c == '"' || c == '\\' || c == ' ')
+            o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
+        else
+            dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+}

@@ -26,4 +26,9 @@ void xc_put_utf8_char(xc_wbuf *w, uint32_t u);
 /* A hex digit's value, or -1. */
 int xc_hexval(uint8_t c);
 
+/* Copy n bytes of s into dst (NUL-terminated, truncated to fit) with
+   control characters, quotes, backslashes and spaces written as \xNN, so
+   text from a client can't forge or split log lines. */
+void xc_log_escape(char *dst, size_t dstlen, const char *s, size_t n);
+
 #endif

@@ -233,6 +233,33 @@ enum xw_op {
                                    FIDS, SEARCH_FLAGS (RECURSIVE and
                                    XW_SEARCH_COMPLETE: always, the search
                                    runs when read) */
+    /* The mail queue (sql/018), for trusted peers only (root, storaged's
+       user, trusted_users: mtad); others get E_PERM. */
+    XW_OP_RCPT_CHECK = 39,      /* ADDRESS, [SIZE] -> LOCAL (a mailbox of
+                                   ours: MAILBOX_ID, USER), or not (a domain
+                                   that isn't ours: remote). NOTFOUND: a
+                                   domain of ours without that address;
+                                   NOQUOTA: the mailbox is full (or SIZE
+                                   would overfill it); LIMIT: SIZE is over
+                                   max_message_size */
+    XW_OP_QUEUE_PUT = 40,       /* SENDER ("" for <>), per recipient one
+                                   ADDRESS (then optional NOTIFY, ORCPT for
+                                   it), [CLIENT], [AUTH_USER], [ENVID],
+                                   [RET], [LEASE] (seconds the caller keeps
+                                   the recipients to deliver them itself),
+                                   MIME (streamed) -> QUEUE_ID once
+                                   committed; LOCALS: the indexes of the
+                                   recipients with a mailbox here */
+    XW_OP_QUEUE_TAKE = 41,      /* [LIMIT], [LEASE] seconds -> rows of
+                                   QUEUE_ID, RCPT_IDX, ADDRESS, [MAILBOX_ID
+                                   when local], SENDER, SIZE, ATTEMPTS:
+                                   recipients due, leased to the caller */
+    XW_OP_QUEUE_READ = 42,      /* QUEUE_ID -> MIME (streamed), SENDER */
+    XW_OP_QUEUE_DEFER = 43,     /* QUEUE_ID, RCPT_IDX, ERRMSG, [DELAY]
+                                   (first back-off, seconds), [LIMIT] (the
+                                   longest) -> status */
+    XW_OP_QUEUE_DONE = 44,      /* QUEUE_ID, RCPT_IDX -> status; NOTFOUND
+                                   when it was done already */
 };
 
 /*
@@ -364,6 +391,24 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_CATEGORIES PROP_TAG(PT_LONG, 0x0047)
 #define XW_TAG_EXPANDED PROP_TAG(PT_LONG, 0x0048)
 #define XW_TAG_TOGGLED PROP_TAG(PT_MV | PT_BINARY, 0x0049)
+/* The mail queue (XW_OP_RCPT_CHECK .. QUEUE_DONE); IMPORT_MIME takes
+   QUEUE_ID and RCPT_IDX from trusted peers: the recipient leaves the queue
+   in the transaction that saves its copy (exactly once). */
+#define XW_TAG_SENDER PROP_TAG(PT_STRING8, 0x004A)
+#define XW_TAG_QUEUE_ID PROP_TAG(PT_I8, 0x004B)
+#define XW_TAG_RCPT_IDX PROP_TAG(PT_LONG, 0x004C)
+#define XW_TAG_SIZE PROP_TAG(PT_I8, 0x004D)
+#define XW_TAG_LOCAL PROP_TAG(PT_BOOLEAN, 0x004E)
+#define XW_TAG_LOCALS PROP_TAG(PT_MV | PT_LONG, 0x004F)
+#define XW_TAG_CLIENT PROP_TAG(PT_STRING8, 0x0050)
+#define XW_TAG_AUTH_USER PROP_TAG(PT_I8, 0x0051)
+#define XW_TAG_ENVID PROP_TAG(PT_STRING8, 0x0052)
+#define XW_TAG_RET PROP_TAG(PT_STRING8, 0x0053)
+#define XW_TAG_NOTIFY PROP_TAG(PT_STRING8, 0x0054)
+#define XW_TAG_ORCPT PROP_TAG(PT_STRING8, 0x0055)
+#define XW_TAG_ATTEMPTS PROP_TAG(PT_LONG, 0x0056)
+#define XW_TAG_LEASE PROP_TAG(PT_LONG, 0x0057)
+#define XW_TAG_DELAY PROP_TAG(PT_LONG, 0x0058)
 #define XW_MAX_CATEGORIES 4
 #define PR_ROW_TYPE PROP_TAG(PT_LONG, 0x0FF5)
 #define PR_INSTANCE_KEY PROP_TAG(PT_BINARY, 0x0FF6)

@@ -27,6 +27,7 @@ typedef struct sd_conf {
     char socket_group[64];
     unsigned socket_mode;
     char allow_users[512];      /* comma-separated user names */
+    char trusted_users[512];    /* may act for any user (mtad): names */
     char pid_file[256];
     char database[1024];        /* libpq conninfo */
     int workers;
@@ -81,6 +82,11 @@ typedef struct sd_db {
     long keep_at;               /* whose result is kept, or -1 */
     PGresult *kept;             /* that result (sd_db_pipe_kept) */
     struct sd_held *held;       /* see sd_store.c save_new; else NULL */
+    /* A queued recipient (sql/018) that the message being saved delivers:
+       it leaves the queue in the same transaction (IMPORT_MIME from mtad,
+       sd_mime.c); queue 0: none. */
+    int64_t dequeue_id;
+    int32_t dequeue_idx;
 } sd_db;
 
 int sd_db_open(sd_db *db, const char *conninfo);
@@ -273,6 +279,16 @@ void sd_folder_get_search(sd_db *db, sd_req *req, sd_reply *rp);
 /* Answer req from memory if possible (no database): 1 if answered, 0 if it
    must go to a worker. Called by connection reader threads. */
 int sd_ops_fast(sd_req *req, sd_reply *rp);
+/* root, storaged's own user or one of trusted_users (sd_main.c) */
+int sd_peer_trusted(uid_t uid);
+
+/* ---- the mail queue (sd_queue.c, sql/018) ---- */
+void sd_queue_rcpt_check(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_queue_put(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_queue_take(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_queue_read(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_queue_defer(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_queue_done(sd_db *db, sd_req *req, sd_reply *rp);
 
 /* ---- connections and workers (sd_conn.c) ---- */
 extern const sd_conf *sd_config;

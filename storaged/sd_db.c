@@ -92,6 +92,8 @@ int sd_db_open(sd_db *db, const char *conninfo)
     db->in_tx = 0;
     db->held = NULL;
     db->kept = NULL;
+    db->dequeue_id = 0;
+    db->dequeue_idx = 0;
     db->conninfo = conninfo;
     return connect_db(db);
 }
@@ -232,6 +234,8 @@ static xc_status status_of(PGresult *r)
         return XC_E_NOQUOTA;    /* sql/012 xc_new_message */
     if (state != NULL && strcmp(state, "XCS01") == 0)
         return XC_E_PERM;       /* sql/016: into a search folder */
+    if (state != NULL && strcmp(state, "XCD01") == 0)
+        return XC_E_EXISTS;     /* sql/018: delivered already */
     sd_log_error(6, "query failed: %s", PQresultErrorMessage(r));
     /* a deadlock or serialization failure: the transaction may be tried
        again, and the client is told so; so may anything after a shutdown

@@ -9,6 +9,7 @@
  *   session token.
  */
 #include "sd.h"
+#include "xc_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,14 +58,5 @@ void sd_log_debug(int no, const char *fmt, ...)
 
 void sd_log_sanitize(char *dst, size_t dstlen, const char *s, size_t n)
 {
-    size_t o = 0;
-
-    for (size_t i = 0; i < n && o + 5 < dstlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7F || c == '"' || c == '\\' || c == ' ')
-            o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
-        else
-            dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
+    xc_log_escape(dst, dstlen, s, n);
 }

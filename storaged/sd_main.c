@@ -35,25 +35,37 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static uid_t allowed_uids[32];
-static int nallowed;
+static uid_t allowed_uids[32], trusted_uids[32];
+static int nallowed, ntrusted;
 static gid_t sock_gid = (gid_t)-1;
 
-static int resolve_allowed(const sd_conf *c)
+/* A comma- or space-separated list of user names into uids. */
+static int resolve_users(const char *what, const char *names, uid_t *uids,
+                         int max, int *n_r)
 {
-    char list[sizeof(c->allow_users)], *save = NULL, *tok;
+    char list[512], *save = NULL, *tok;
 
-    snprintf(list, sizeof(list), "%s", c->allow_users);
+    snprintf(list, sizeof(list), "%s", names);
     for (tok = strtok_r(list, ", ", &save); tok != NULL;
          tok = strtok_r(NULL, ", ", &save)) {
         struct passwd *pw = getpwnam(tok);
         if (pw == NULL) {
-            sd_log_error(3, "allow_users: no such user %s", tok);
+            sd_log_error(3, "%s: no such user %s", what, tok);
             return -1;
         }
-        if (nallowed < (int)(sizeof(allowed_uids) / sizeof(allowed_uids[0])))
-            allowed_uids[nallowed++] = pw->pw_uid;
+        if (*n_r < max)
+            uids[(*n_r)++] = pw->pw_uid;
     }
+    return 0;
+}
+
+static int resolve_allowed(const sd_conf *c)
+{
+    if (resolve_users("allow_users", c->allow_users, allowed_uids, 32,
+                      &nallowed) < 0 ||
+        resolve_users("trusted_users", c->trusted_users, trusted_uids, 32,
+                      &ntrusted) < 0)
+        return -1;
     if (c->socket_group[0]) {
         struct group *gr = getgrnam(c->socket_group);
         if (gr == NULL) {
@@ -62,6 +74,16 @@ static int resolve_allowed(const sd_conf *c)
         }
         sock_gid = gr->gr_gid;
     }
+    return 0;
+}
+
+int sd_peer_trusted(uid_t uid)
+{
+    if (uid == 0 || uid == geteuid())
+        return 1;
+    for (int i = 0; i < ntrusted; i++)
+        if (trusted_uids[i] == uid)
+            return 1;
     return 0;
 }
 
@@ -74,7 +96,7 @@ static int peer_allowed(const struct ucred *cr)
     for (int i = 0; i < nallowed; i++)
         if (allowed_uids[i] == cr->uid)
             return 1;
-    return 0;
+    return sd_peer_trusted(cr->uid);
 }
 
 /* Remove a stale socket left by a crash, but never steal a live one. */

@@ -157,6 +157,31 @@ static void delivery_time(xc_propval *pv, size_t *n)
     (*n)++;
 }
 
+/* QUEUE_ID and RCPT_IDX: mtad delivering a queued recipient (sql/018);
+   only a trusted peer may take mail out of the queue. */
+static int queued(sd_req *req, sd_reply *rp, sd_db *db)
+{
+    const xc_propval *idx = xc_props_find(req->args, req->nargs,
+                                          XW_TAG_RCPT_IDX);
+    int64_t id;
+
+    db->dequeue_id = 0;
+    if (sd_arg_i8(req, XW_TAG_QUEUE_ID, &id) < 0)
+        return 0;
+    if (!sd_peer_trusted(req->peer_uid)) {
+        sd_reply_status(rp, XC_E_PERM, "the mail queue is for trusted "
+                        "peers");
+        return -1;
+    }
+    if (id <= 0 || idx == NULL || idx->v.i32 < 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "QUEUE_ID needs its RCPT_IDX");
+        return -1;
+    }
+    db->dequeue_id = id;
+    db->dequeue_idx = idx->v.i32;
+    return 0;
+}
+
 void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
 {
     const xc_propval *v = xc_props_find(req->args, req->nargs, XW_TAG_MIME);
@@ -189,7 +214,8 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
                         "PR_FID");
         return;
     }
-    if (sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0 ||
+    if (queued(req, rp, db) < 0 ||
+        sd_id_arg(req, rp, PR_FID, "folder", &m, &fid) < 0 ||
         sd_need_rights(db, rp, &m, fid, XW_RIGHT_CREATE, "creating a "
                        "message needs Create", NULL) < 0)
         return;
@@ -229,6 +255,7 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
             set_long(pv, &n, PR_FLAG_STATUS, 2, 0);  /* followupFlagged */
         sd_save_content(db, req, rp, pv + 1, n - 2, req->stream,
                         req->stream_len);
+        db->dequeue_id = 0;
     }
     free(pv);
     xc_wbuf_free(&out);

@@ -115,7 +115,8 @@ static int op_auth(sd_db *db, sd_req *req, sd_reply *rp)
 
 /*
  * A session for any user, without a password, for a local peer running as
- * root or as storaged's own user (admin tools; mtad delivering mail).
+ * root, as storaged's own user or as one of trusted_users (admin tools;
+ * mtad delivering mail).
  * Members of socket_group (httpd) may connect but never do this: they
  * must log users in with their credentials.
  */
@@ -125,11 +126,11 @@ static void op_trusted_login(sd_db *db, sd_req *req, sd_reply *rp)
     sd_user u;
     xc_status st;
 
-    if (req->peer_uid != 0 && req->peer_uid != geteuid()) {
+    if (!sd_peer_trusted(req->peer_uid)) {
         sd_log_warn(32, "trusted login refused to uid %d",
                     (int)req->peer_uid);
-        sd_reply_status(rp, XC_E_PERM, "trusted login is for root and "
-                        "storaged's own user");
+        sd_reply_status(rp, XC_E_PERM, "trusted login is for root, "
+                        "storaged's own user and trusted_users");
         return;
     }
     if (sd_arg_str(req, XW_TAG_USER, user, sizeof(user)) < 0) {
@@ -372,7 +373,10 @@ int sd_ops_fast(sd_req *req, sd_reply *rp)
 
 void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
 {
+    if (db != NULL)
+        db->dequeue_id = 0;     /* set only by the IMPORT_MIME it is for */
     if (req->stream != NULL && req->hdr.op != XW_OP_IMPORT_MIME &&
+        req->hdr.op != XW_OP_QUEUE_PUT &&
         req->hdr.op != XW_OP_SAVE_MESSAGE && req->hdr.op != XW_OP_SET_PROPS) {
         sd_reply_status(rp, XC_E_BADREQ, "this operation takes no streamed "
                         "argument");
@@ -413,6 +417,12 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_PUBLIC_STORE: op_public_store(db, req, rp); break;
     case XW_OP_SET_SEARCH_CRITERIA: sd_folder_set_search(db, req, rp); break;
     case XW_OP_GET_SEARCH_CRITERIA: sd_folder_get_search(db, req, rp); break;
+    case XW_OP_RCPT_CHECK: sd_queue_rcpt_check(db, req, rp); break;
+    case XW_OP_QUEUE_PUT: sd_queue_put(db, req, rp); break;
+    case XW_OP_QUEUE_TAKE: sd_queue_take(db, req, rp); break;
+    case XW_OP_QUEUE_READ: sd_queue_read(db, req, rp); break;
+    case XW_OP_QUEUE_DEFER: sd_queue_defer(db, req, rp); break;
+    case XW_OP_QUEUE_DONE: sd_queue_done(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

@@ -1292,8 +1292,10 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     static const char sql_pub_read[] =
         "INSERT INTO public_read (mailbox_id, mid, user_id) "
         "VALUES ($1, $2, $3)";
+    static const char sql_dequeue[] = "SELECT xc_queue_done($1, $2)";
     const char *const extra[] = { sql_new, sql_new_mime, sql_hold_blob,
-                                  sql_ref_blob, sql_pub_read, NULL };
+                                  sql_ref_blob, sql_pub_read, sql_dequeue,
+                                  NULL };
     sd_held held = { NULL, 0, 0 };
     char a[24], b[24], f[24], sz[24], who[24];
     const char *params[11];
@@ -1359,6 +1361,15 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
         const int ml[3] = { 0, 0, 32 }, mf[3] = { 0, 0, 1 };
         st = sd_db_pipe_send(db, sql_new_mime, 3, mp, ml, mf);
     }
+    /* a queued recipient this save delivers (sql/018): it leaves the
+       queue in this commit, or the save fails if it left already */
+    if (st == XC_OK && db->dequeue_id > 0) {
+        char q[24], i[16];
+        const char *dp[2] = { q, i };
+        snprintf(q, sizeof(q), "%" PRId64, db->dequeue_id);
+        snprintf(i, sizeof(i), "%d", (int)db->dequeue_idx);
+        st = sd_db_pipe_send(db, sql_dequeue, 2, dp, NULL, NULL);
+    }
     if (st == XC_OK)
         st = sd_db_pipe_tx_commit(db);
     st = sd_pipe_end(db, st);
@@ -1394,6 +1405,11 @@ static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
                            mime_len, &mid, &cn);
     while (st == XC_E_TEMP && db->conn != NULL &&
            PQstatus(db->conn) == CONNECTION_OK && ++tries < SAVE_TRIES);
+    if (st == XC_E_EXISTS && db->dequeue_id > 0) {
+        sd_reply_status(rp, st, "that queued recipient was delivered "
+                        "already");
+        return;
+    }
     if (st != XC_OK) {
         if (st == XC_E_EXISTS)
             st = XC_E_BADREQ;   /* the same tag twice in one object */

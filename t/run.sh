@@ -2,7 +2,7 @@
 # t/run.sh - run every test: unit, fuzz (short), integration with real
 # clients against a real stack, and print "N passed, N failed".
 #
-# Brings up PostgreSQL + storaged + httpd in a temporary directory on free
+# Brings up PostgreSQL + storaged + httpd + mtad in a temporary directory on free
 # loopback ports (build/stack.sh), with the sanitizer build of storaged when
 # out-san/ exists, creates test users, runs the tests, and tears the stack
 # down even on failure. Tests speak TAP ("ok N - name" / "not ok N - name");
@@ -89,8 +89,9 @@ export XC_DIR
 XC_DIR=$(mktemp -d /tmp/xc-test.XXXXXX)
 chmod 0755 "$XC_DIR"
 export XC_SRC="$SRC" XC_OUT="$STACK_OUT"
-export XC_HTTP XC_HTTPS XC_PGPORT
+export XC_HTTP XC_HTTPS XC_PGPORT XC_SMTP
 XC_HTTP=$(free_port); XC_HTTPS=$(free_port); XC_PGPORT=$(free_port)
+XC_SMTP=$(free_port)
 export XC_SOCKET="$XC_DIR/run/storaged.sock"
 cleanup() {
     "$SRC/build/stack.sh" stop "$XC_DIR" >/dev/null 2>&1
@@ -109,11 +110,22 @@ max_frame = 262144
 max_stream_memory = 8388608
 expire_interval = 1
 log_debug = yes"
+export XC_MTAD_EXTRA="queue_interval = 1
+queue_lease = 5
+retry_first = 1
+retry_max = 2
+max_message_size = 1048576
+max_header_size = 65536
+max_rcpts = 20
+max_per_ip = 40
+max_errors = 5
+command_timeout = 20
+log_debug = yes"
 export XC_HTTPD_EXTRA="AutodiscoverRedirect redirect.test example.test
 AutodiscoverMaxRequestSize 16384"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-if ! build/stack.sh start "$XC_DIR" "$XC_HTTP" "$XC_HTTPS" "$XC_PGPORT" "$STACK_OUT"; then
+if ! build/stack.sh start "$XC_DIR" "$XC_HTTP" "$XC_HTTPS" "$XC_PGPORT" "$STACK_OUT" "$XC_SMTP"; then
     echo "not ok - the test stack did not start"
     fail=$((fail + 1))
 else
@@ -140,7 +152,7 @@ else
     # sanitizer builds report at exit (leaks) or at the error: stop the
     # stack and look at storaged's log and httpd's sanitizer logs
     build/stack.sh stop "$XC_DIR" >/dev/null 2>&1
-    san_logs=("$XC_DIR"/log/storaged*.log)
+    san_logs=("$XC_DIR"/log/storaged*.log "$XC_DIR"/log/mtad*.log)
     for f in "$XC_DIR"/log/asan-httpd.* "$XC_DIR"/log/ubsan-httpd.*; do
         [ -f "$f" ] && san_logs+=("$f")
     done
@@ -149,7 +161,7 @@ else
         grep -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "${san_logs[@]}" | head -80
         fail=$((fail + 1))
     else
-        echo "ok - storaged and httpd ran clean under ASan/UBSan ($STACK_OUT)"
+        echo "ok - storaged, mtad and httpd ran clean under ASan/UBSan ($STACK_OUT)"
         pass=$((pass + 1))
     fi
 fi

@@ -28,6 +28,7 @@ DIR = ENV.get("XC_DIR", "")
 SRC = ENV.get("XC_SRC", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 HTTP = int(ENV.get("XC_HTTP", "0") or 0)
 HTTPS = int(ENV.get("XC_HTTPS", "0") or 0)
+SMTP = int(ENV.get("XC_SMTP", "0") or 0)      # mtad
 SOCKET = ENV.get("XC_SOCKET", "")
 ALICE = ("alice@example.test", ENV.get("XC_PW_ALICE", ""))
 BOB = ("bob@example.test", ENV.get("XC_PW_BOB", ""))
@@ -337,7 +338,8 @@ def storaged_answers(timeout=5):
 
 def stack(cmd):
     """build/stack.sh CMD XC_DIR (stop-storaged, restart-storaged,
-    restart-postgres)."""
+    restart-postgres, kill-storaged, start-storaged, kill-mtad,
+    start-mtad, stop-mtad)."""
     subprocess.run([os.path.join(SRC, "build", "stack.sh"), cmd, DIR],
                    check=True, stdout=subprocess.DEVNULL)
 

@@ -1,0 +1,131 @@
+/*
+ * NAME
+ *   mt.h - mtad, the companion MTA: shared declarations
+ *
+ * DESCRIPTION
+ *   mtad is one process: an event loop (mt_loop.c, epoll) owns every
+ *   client connection and never blocks; work that needs storaged runs on
+ *   a small pool of threads, each with its own storaged connection
+ *   (mt_store.c), and comes back to the loop as a finished job. The SMTP
+ *   server (smtp_server.c) is a state machine over the loop.
+ */
+#ifndef MT_H
+#define MT_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "xc_buf.h"
+#include "xc_smtp.h"
+#include "xc_wire.h"
+
+/* ---- configuration (mt_conf.c; conf/mtad.conf documents every key) ---- */
+typedef struct mt_conf {
+    char storaged_socket[256];
+    char hostname[256];         /* greeting, Received, HELO; "" = uname */
+    char smtp_listen[128];      /* "127.0.0.1:25"; "" = off */
+    char pid_file[256];
+    char tls_cert[256];         /* PEM; "" = no STARTTLS */
+    char tls_key[256];
+    int workers;                /* threads with a storaged connection */
+    int max_connections;
+    int max_per_ip;
+    int max_rcpts;
+    size_t max_message_size;    /* SIZE, 552 5.3.4 above it */
+    size_t max_header_size;     /* 552 5.3.4 */
+    size_t max_line;            /* longest message line accepted */
+    int command_timeout;        /* seconds, RFC 5321 4.5.3.2.7: 5 min */
+    int data_timeout;           /* seconds between data reads: 3 min */
+    int max_errors;             /* bad commands before we hang up */
+    int queue_interval;         /* seconds between queue runs */
+    int queue_lease;            /* seconds a delivery agent holds a
+                                   recipient; after a crash it comes back */
+    int retry_first;            /* back-off of a failed delivery, seconds */
+    int retry_max;
+    int log_debug;
+} mt_conf;
+
+void mt_conf_defaults(mt_conf *c);
+int mt_conf_load(mt_conf *c, const char *path, char *err, size_t errlen);
+extern const mt_conf *mt_config;
+
+/* ---- logging (mt_log.c): "MTnnnnn:" numbers, never a password ---- */
+void mt_log_info(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mt_log_warn(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mt_log_error(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mt_log_debug(int no, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+extern int mt_log_debug_on;
+/* Client text in log lines: xc_log_escape (lib/xc_text.h). */
+
+/* ---- the event loop (mt_loop.c) ---- */
+typedef struct mt_watch mt_watch;
+/* events: EPOLLIN/EPOLLOUT/EPOLLERR/EPOLLHUP bits */
+typedef void (*mt_io_cb)(void *ctx, uint32_t events);
+mt_watch *mt_loop_add(int fd, uint32_t events, mt_io_cb cb, void *ctx);
+int mt_loop_mod(mt_watch *w, uint32_t events);
+void mt_loop_del(mt_watch *w);      /* before closing the fd */
+/* Called once a second from the loop (timeouts). */
+void mt_loop_tick(void (*cb)(time_t now));
+int mt_loop_init(void);
+int mt_loop_run(void);              /* until mt_loop_stop */
+void mt_loop_stop(void);
+void mt_loop_done(void);            /* after run: free every watch */
+time_t mt_now(void);
+
+/* ---- storaged work (mt_store.c) ---- */
+enum mt_job_kind { MT_JOB_RCPT, MT_JOB_ACCEPT };
+
+typedef struct mt_rcpt {
+    char addr[XC_SMTP_PATH_MAX + 1];
+    char notify[64];            /* RFC 3461 NOTIFY, "" if not given */
+    char orcpt[512];
+} mt_rcpt;
+
+typedef struct mt_job {
+    enum mt_job_kind kind;
+    /* in */
+    char addr[XC_SMTP_PATH_MAX + 1];    /* RCPT */
+    int64_t size;                       /* RCPT: SIZE of MAIL, or 0 */
+    char sender[XC_SMTP_PATH_MAX + 1];  /* ACCEPT */
+    mt_rcpt *rcpts;
+    int nrcpts;
+    char client[320];
+    char envid[128], ret[8];
+    char id[24];                        /* our id, in Received and logs */
+    xc_wbuf mime;                       /* ACCEPT: the message, owned */
+    /* out */
+    xc_status st;
+    char msg[256];
+    int local;                          /* RCPT: a mailbox of ours */
+    int64_t queue_id;                   /* ACCEPT: committed as */
+    int *local_idx;                     /* ACCEPT: recipients of ours */
+    int nlocal;
+    int refs;                           /* loop and worker (ACCEPT) */
+    /* back in the loop */
+    void (*done)(struct mt_job *j);
+    void *ctx;
+    struct mt_job *next;
+} mt_job;
+
+int mt_store_start(void);
+void mt_store_stop(void);
+/* Queue a job (loop thread); j->done runs in the loop when it finished. */
+void mt_store_submit(mt_job *j);
+void mt_job_free(mt_job *j);
+
+/* ---- TLS (mt_main.c) ---- */
+extern SSL_CTX *mt_tls;         /* NULL: no certificate configured */
+
+/* ---- SMTP server (smtp_server.c) ---- */
+int smtp_server_listen(const char *addr);
+void smtp_server_tick(time_t now);
+void smtp_server_close_all(void);
+
+#endif

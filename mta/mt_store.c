@@ -1,0 +1,612 @@
+/*
+ * NAME
+ *   mt_store - mtad's work with storaged: checks, the queue, local delivery
+ *
+ * DESCRIPTION
+ *   The event loop never waits for storaged. Jobs go to a queue served by
+ *   `workers` threads, each with its own storaged connection (the client
+ *   in lib/ blocks); a finished job goes back to the loop through an
+ *   eventfd and its done callback runs there.
+ *
+ *   ACCEPT ([MS-OXPROTO] 2.1.2; RFC 5321 6.1: once we say 250 the message
+ *   is ours): QUEUE_PUT writes envelope, recipients and bytes in one
+ *   transaction (sql/018), and only when it committed does the loop
+ *   answer 250. The same thread then delivers the local recipients, each
+ *   with IMPORT_MIME into the recipient's Inbox carrying its QUEUE_ID and
+ *   RCPT_IDX, so the copy is saved and the recipient leaves the queue in
+ *   one commit: exactly once, whatever crashes when. QUEUE_PUT leases the
+ *   recipients to us for queue_lease seconds; if we die before delivering,
+ *   the queue runner (of this or another mtad) takes them once the lease
+ *   ran out.
+ *
+ *   The queue runner, a thread of its own, takes due recipients every
+ *   queue_interval seconds (QUEUE_TAKE) and delivers them the same way. A
+ *   delivery that fails for a reason that may pass (storaged restarting, a
+ *   full mailbox) is put off with a doubling delay (QUEUE_DEFER).
+ *
+ *   Each thread keeps the sessions it opened for recipients (TRUSTED_LOGIN,
+ *   mtad is a trusted peer of storaged) and their Inbox ids.
+ */
+#include "mt.h"
+#include "xc_client.h"
+#include "xc_text.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define SESSIONS 32
+#define INBOX 5                 /* PR_XC_SPECIAL_FOLDER of the Inbox */
+
+typedef struct sess {
+    char user[XC_SMTP_PATH_MAX + 1];
+    char token[65];
+    int64_t mailbox, inbox;
+    time_t used;
+} sess;
+
+typedef struct worker {
+    xc_client *c;
+    sess s[SESSIONS];
+} worker;
+
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
+static mt_job *qhead, *qtail;           /* to do */
+static mt_job *dhead;                   /* done, for the loop */
+static int stopping;
+static int donefd = -1;
+static mt_watch *donew;
+static pthread_t *threads, runner;
+static int nthreads;
+static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rcond = PTHREAD_COND_INITIALIZER;
+
+void mt_job_free(mt_job *j)
+{
+    if (j == NULL)
+        return;
+    if (__atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    xc_wbuf_free(&j->mime);
+    free(j->rcpts);
+    free(j->local_idx);
+    free(j);
+}
+
+/* ---- storaged calls ---------------------------------------------------- */
+
+static int connected(worker *w)
+{
+    const char *err;
+
+    if (w->c != NULL && !xc_client_broken(w->c))
+        return 0;
+    xc_client_destroy(&w->c);
+    memset(w->s, 0, sizeof(w->s));      /* sessions may be gone too */
+    if (xc_client_connect(mt_config->storaged_socket, 30000, 0, &w->c,
+                          &err) < 0) {
+        mt_log_error(38, "cannot reach storaged at %s: %s",
+                     mt_config->storaged_socket, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Send the request begun on w->c; transport failures are XC_E_TEMP. */
+static xc_status call(worker *w, const xc_callbacks *cb, xc_reply *r)
+{
+    const char *err;
+
+    if (xc_client_call(w->c, cb, r, &err) < 0) {
+        mt_log_error(39, "storaged call failed: %s", err);
+        xc_client_destroy(&w->c);
+        memset(w->s, 0, sizeof(w->s));
+        r->status = XC_E_TEMP;
+        snprintf(r->errmsg, sizeof(r->errmsg), "storaged unavailable");
+    }
+    return (xc_status)r->status;
+}
+
+static void rcpt_check(worker *w, mt_job *j)
+{
+    xc_reply r;
+    xc_wbuf *b;
+    const xc_propval *v;
+
+    if (connected(w) < 0) {
+        j->st = XC_E_TEMP;
+        return;
+    }
+    b = xc_client_begin(w->c, XW_OP_RCPT_CHECK);
+    xc_put_str(b, XW_TAG_ADDRESS, j->addr);
+    if (j->size > 0)
+        xc_put_i8(b, XW_TAG_SIZE, j->size);
+    j->st = call(w, NULL, &r);
+    snprintf(j->msg, sizeof(j->msg), "%s", r.errmsg);
+    v = xc_reply_get(&r, XW_TAG_LOCAL);
+    j->local = j->st == XC_OK && v != NULL && v->v.b;
+}
+
+typedef struct inbox_find {
+    int64_t fid;
+} inbox_find;
+
+static int find_inbox(void *ctx, const xc_propval *pv, size_t n)
+{
+    inbox_find *f = ctx;
+    int64_t fid = 0;
+    int special = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (pv[i].tag == PR_FID)
+            fid = pv[i].v.i64;
+        else if (pv[i].tag == PR_XC_SPECIAL_FOLDER)
+            special = pv[i].v.i32;
+    }
+    if (special == INBOX)
+        f->fid = fid;
+    return 0;
+}
+
+/* The session and Inbox of a recipient (its address in lower case). */
+static sess *session_of(worker *w, const char *user, xc_status *st_r)
+{
+    sess *s = NULL, *oldest = &w->s[0];
+    xc_reply r;
+    xc_wbuf *b;
+    inbox_find f = { 0 };
+    xc_callbacks cb = { find_inbox, NULL, &f };
+    int64_t mailbox;
+
+    for (int i = 0; i < SESSIONS; i++) {
+        if (w->s[i].token[0] && strcmp(w->s[i].user, user) == 0) {
+            w->s[i].used = time(NULL);
+            return &w->s[i];
+        }
+        if (w->s[i].used < oldest->used)
+            oldest = &w->s[i];
+    }
+    s = oldest;
+    memset(s, 0, sizeof(*s));
+    b = xc_client_begin(w->c, XW_OP_TRUSTED_LOGIN);
+    xc_put_str(b, XW_TAG_USER, user);
+    if ((*st_r = call(w, NULL, &r)) != XC_OK)
+        return NULL;
+    if (xc_reply_str(&r, XW_TAG_SESSION, s->token, sizeof(s->token)) < 0) {
+        *st_r = XC_E_INTERNAL;
+        return NULL;
+    }
+    mailbox = xc_reply_i8(&r, XW_TAG_MAILBOX_ID, 0);
+    b = xc_client_begin(w->c, XW_OP_LIST_FOLDERS);
+    xc_put_str(b, XW_TAG_SESSION, s->token);
+    xc_put_i8(b, XW_TAG_MAILBOX_ID, mailbox);
+    if ((*st_r = call(w, &cb, &r)) != XC_OK || f.fid == 0) {
+        if (*st_r == XC_OK)
+            *st_r = XC_E_NOTFOUND;
+        s->token[0] = '\0';
+        return NULL;
+    }
+    snprintf(s->user, sizeof(s->user), "%s", user);
+    s->inbox = f.fid;
+    s->mailbox = mailbox;
+    s->used = time(NULL);
+    return s;
+}
+
+static void lower(char *dst, const char *src, size_t n)
+{
+    size_t i;
+
+    for (i = 0; src[i] && i + 1 < n; i++)
+        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32)
+                                                  : src[i];
+    dst[i] = '\0';
+}
+
+/*
+ * Deliver queued recipient (queue, idx) at addr: bytes are the message
+ * with its Return-Path. Returns XC_OK when it left the queue (delivered
+ * now or before).
+ */
+static xc_status deliver_one(worker *w, int64_t queue, int idx,
+                             const char *addr, const uint8_t *bytes,
+                             size_t n, char *why, size_t whylen)
+{
+    char user[XC_SMTP_PATH_MAX + 1];
+    xc_status st = XC_E_TEMP;
+    xc_reply r;
+
+    lower(user, addr, sizeof(user));
+    for (int tries = 0; tries < 2; tries++) {
+        sess *s;
+        xc_wbuf *b;
+
+        if (connected(w) < 0) {
+            snprintf(why, whylen, "storaged unavailable");
+            return XC_E_TEMP;
+        }
+        if ((s = session_of(w, user, &st)) == NULL) {
+            snprintf(why, whylen, "no session for the recipient (%s)",
+                     xc_status_name(st));
+            if (st == XC_E_SESSION || st == XC_E_TEMP)
+                continue;
+            return st;
+        }
+        b = xc_client_begin(w->c, XW_OP_IMPORT_MIME);
+        xc_put_str(b, XW_TAG_SESSION, s->token);
+        xc_put_i8(b, XW_TAG_MAILBOX_ID, s->mailbox);
+        xc_put_i8(b, PR_FID, s->inbox);
+        xc_put_i8(b, XW_TAG_QUEUE_ID, queue);
+        xc_put_long(b, XW_TAG_RCPT_IDX, idx);
+        xc_put_object(b, XW_TAG_MIME, n);
+        xc_client_stream(w->c, bytes, n);
+        st = call(w, NULL, &r);
+        snprintf(why, whylen, "%s%s%s", xc_status_name(st),
+                 r.errmsg[0] ? ": " : "", r.errmsg);
+        if (st == XC_OK || st == XC_E_EXISTS)
+            return XC_OK;       /* EXISTS: it left the queue before */
+        if (st == XC_E_SESSION || (st == XC_E_NOTFOUND && tries == 0)) {
+            s->token[0] = '\0'; /* expired, or the Inbox moved: anew */
+            continue;
+        }
+        break;
+    }
+    return st;
+}
+
+static void defer(worker *w, int64_t queue, int idx, const char *why)
+{
+    xc_reply r;
+    xc_wbuf *b;
+
+    if (connected(w) < 0)
+        return;     /* the lease runs out and the runner tries again */
+    b = xc_client_begin(w->c, XW_OP_QUEUE_DEFER);
+    xc_put_i8(b, XW_TAG_QUEUE_ID, queue);
+    xc_put_long(b, XW_TAG_RCPT_IDX, idx);
+    xc_put_str(b, XW_TAG_ERRMSG, why);
+    xc_put_long(b, XW_TAG_DELAY, mt_config->retry_first);
+    xc_put_long(b, XW_TAG_LIMIT, mt_config->retry_max);
+    (void)call(w, NULL, &r);
+}
+
+/* "Return-Path: <sender>" and the bytes queued ([RFC 5321] 4.4: added by
+   the MTA that makes the final delivery). */
+static int with_return_path(xc_wbuf *out, const char *sender,
+                            const uint8_t *p, size_t n)
+{
+    xc_wbuf_reset(out);
+    xc_put_bytes(out, "Return-Path: <", 14);
+    xc_put_bytes(out, sender, strlen(sender));
+    xc_put_bytes(out, ">\r\n", 3);
+    xc_put_bytes(out, p, n);
+    return out->err ? -1 : 0;
+}
+
+static void deliver_locals(worker *w, int64_t queue, const char *sender,
+                           const uint8_t *p, size_t n, const int *idx,
+                           const char *const *addr, int count)
+{
+    xc_wbuf rp;
+    char why[300];
+
+    xc_wbuf_init(&rp, 0);
+    if (with_return_path(&rp, sender, p, n) < 0) {
+        xc_wbuf_free(&rp);
+        return;                 /* out of memory: the runner tries later */
+    }
+    for (int i = 0; i < count; i++) {
+        xc_status st = deliver_one(w, queue, idx[i], addr[i], rp.p, rp.len,
+                                   why, sizeof(why));
+        char safe[700];
+        xc_log_escape(safe, sizeof(safe), addr[i], strlen(addr[i]));
+        if (st == XC_OK) {
+            mt_log_info(40, "delivered queue=%" PRId64 " rcpt=%d to=%s",
+                        queue, idx[i], safe);
+        } else {
+            mt_log_warn(41, "deferred queue=%" PRId64 " rcpt=%d to=%s: %s",
+                        queue, idx[i], safe, why);
+            defer(w, queue, idx[i], why);
+        }
+    }
+    xc_wbuf_free(&rp);
+}
+
+static void accept_msg(worker *w, mt_job *j)
+{
+    xc_reply r;
+    xc_wbuf *b;
+    const xc_propval *locals;
+
+    if (connected(w) < 0) {
+        j->st = XC_E_TEMP;
+        return;
+    }
+    b = xc_client_begin(w->c, XW_OP_QUEUE_PUT);
+    xc_put_str(b, XW_TAG_SENDER, j->sender);
+    for (int i = 0; i < j->nrcpts; i++) {
+        xc_put_str(b, XW_TAG_ADDRESS, j->rcpts[i].addr);
+        if (j->rcpts[i].notify[0])
+            xc_put_str(b, XW_TAG_NOTIFY, j->rcpts[i].notify);
+        if (j->rcpts[i].orcpt[0])
+            xc_put_str(b, XW_TAG_ORCPT, j->rcpts[i].orcpt);
+    }
+    xc_put_str(b, XW_TAG_CLIENT, j->client);
+    if (j->envid[0])
+        xc_put_str(b, XW_TAG_ENVID, j->envid);
+    if (j->ret[0])
+        xc_put_str(b, XW_TAG_RET, j->ret);
+    xc_put_long(b, XW_TAG_LEASE, mt_config->queue_lease);
+    xc_put_object(b, XW_TAG_MIME, j->mime.len);
+    xc_client_stream(w->c, j->mime.p, j->mime.len);
+    j->st = call(w, NULL, &r);
+    snprintf(j->msg, sizeof(j->msg), "%s", r.errmsg);
+    if (j->st != XC_OK)
+        return;
+    j->queue_id = xc_reply_i8(&r, XW_TAG_QUEUE_ID, 0);
+    j->nlocal = 0;
+    if ((locals = xc_reply_get(&r, XW_TAG_LOCALS)) != NULL &&
+        (j->local_idx = calloc((size_t)j->nrcpts, sizeof(int))) != NULL) {
+        xc_mv_iter it;
+        xc_propval one;
+        xc_mv_iter_init(&it, locals);
+        while (j->nlocal < j->nrcpts && xc_mv_next(&it, &one) == 1)
+            if (one.v.i32 >= 0 && one.v.i32 < j->nrcpts)
+                j->local_idx[j->nlocal++] = one.v.i32;
+    }
+}
+
+/* ---- the job queue ----------------------------------------------------- */
+
+static void finish(mt_job *j)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&qlock);
+    j->next = dhead;
+    dhead = j;
+    pthread_mutex_unlock(&qlock);
+    if (write(donefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        mt_log_error(42, "eventfd: %s", strerror(errno));
+}
+
+static void *worker_main(void *arg)
+{
+    worker w;
+
+    (void)arg;
+    memset(&w, 0, sizeof(w));
+    pthread_mutex_lock(&qlock);
+    for (;;) {
+        mt_job *j;
+
+        while (qhead == NULL && !stopping)
+            pthread_cond_wait(&qcond, &qlock);
+        if (qhead == NULL)
+            break;
+        j = qhead;
+        if ((qhead = j->next) == NULL)
+            qtail = NULL;
+        pthread_mutex_unlock(&qlock);
+        if (j->kind == MT_JOB_RCPT) {
+            rcpt_check(&w, j);
+            finish(j);
+        } else {
+            int n;
+            const char **addr;
+            /* the loop answers 250 as soon as it has the queue id; the
+               job stays ours (a reference) for the delivery */
+            __atomic_add_fetch(&j->refs, 1, __ATOMIC_ACQ_REL);
+            accept_msg(&w, j);
+            n = j->st == XC_OK ? j->nlocal : 0;
+            finish(j);
+            if (n > 0 && (addr = calloc((size_t)n, sizeof(*addr))) != NULL) {
+                for (int i = 0; i < n; i++)
+                    addr[i] = j->rcpts[j->local_idx[i]].addr;
+                deliver_locals(&w, j->queue_id, j->sender, j->mime.p,
+                               j->mime.len, j->local_idx, addr, n);
+                free(addr);
+            }
+            mt_job_free(j);
+        }
+        pthread_mutex_lock(&qlock);
+    }
+    pthread_mutex_unlock(&qlock);
+    xc_client_destroy(&w.c);
+    return NULL;
+}
+
+void mt_store_submit(mt_job *j)
+{
+    j->next = NULL;
+    j->refs = 1;
+    pthread_mutex_lock(&qlock);
+    if (qtail != NULL)
+        qtail->next = j;
+    else
+        qhead = j;
+    qtail = j;
+    pthread_cond_signal(&qcond);
+    pthread_mutex_unlock(&qlock);
+}
+
+static void done_ready(void *ctx, uint32_t events)
+{
+    uint64_t n;
+    mt_job *list, *rev = NULL;
+
+    (void)ctx;
+    (void)events;
+    if (read(donefd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock(&qlock);
+    list = dhead;
+    dhead = NULL;
+    pthread_mutex_unlock(&qlock);
+    while (list != NULL) {      /* oldest first */
+        mt_job *j = list;
+        list = j->next;
+        j->next = rev;
+        rev = j;
+    }
+    while (rev != NULL) {
+        mt_job *j = rev;
+        rev = j->next;
+        j->done(j);
+    }
+}
+
+/* ---- the queue runner -------------------------------------------------- */
+
+typedef struct taken {
+    int64_t queue;
+    int idx;
+    char addr[XC_SMTP_PATH_MAX + 1];
+    int local;
+} taken;
+
+typedef struct take_ctx {
+    taken *t;
+    int n, max;
+} take_ctx;
+
+static int take_row(void *ctx, const xc_propval *pv, size_t n)
+{
+    take_ctx *tc = ctx;
+    taken *t;
+
+    if (tc->n == tc->max)
+        return 0;
+    t = &tc->t[tc->n];
+    memset(t, 0, sizeof(*t));
+    for (size_t i = 0; i < n; i++) {
+        if (pv[i].tag == XW_TAG_QUEUE_ID)
+            t->queue = pv[i].v.i64;
+        else if (pv[i].tag == XW_TAG_RCPT_IDX)
+            t->idx = pv[i].v.i32;
+        else if (pv[i].tag == XW_TAG_MAILBOX_ID)
+            t->local = 1;
+        else if (pv[i].tag == XW_TAG_ADDRESS && pv[i].v.bin.n < sizeof(t->addr))
+            memcpy(t->addr, pv[i].v.bin.p, pv[i].v.bin.n);
+    }
+    tc->n++;
+    return 0;
+}
+
+static int keep_chunk(void *ctx, const uint8_t *p, size_t n)
+{
+    xc_put_bytes(ctx, p, n);
+    return ((xc_wbuf *)ctx)->err ? -1 : 0;
+}
+
+/* One run: the due recipients, message by message. */
+static void run_queue(worker *w)
+{
+    taken t[100];
+    take_ctx tc = { t, 0, 100 };
+    xc_callbacks cb = { take_row, NULL, &tc };
+    xc_reply r;
+    xc_wbuf *b, mime;
+    char sender[XC_SMTP_PATH_MAX + 1];
+
+    if (connected(w) < 0)
+        return;
+    b = xc_client_begin(w->c, XW_OP_QUEUE_TAKE);
+    xc_put_long(b, XW_TAG_LIMIT, 100);
+    xc_put_long(b, XW_TAG_LEASE, mt_config->queue_lease);
+    if (call(w, &cb, &r) != XC_OK || tc.n == 0)
+        return;
+    mt_log_debug(43, "queue run: %d recipients due", tc.n);
+    xc_wbuf_init(&mime, 0);
+    for (int i = 0; i < tc.n;) {
+        int j = i, idx[100];
+        const char *addr[100];
+        int count = 0;
+        xc_callbacks mc = { NULL, keep_chunk, &mime };
+
+        while (j < tc.n && t[j].queue == t[i].queue)
+            j++;
+        for (int k = i; k < j; k++) {
+            if (t[k].local) {
+                idx[count] = t[k].idx;
+                addr[count++] = t[k].addr;
+            } else {
+                /* routing to other servers comes with outbound delivery;
+                   until then the recipient waits in the queue */
+                defer(w, t[k].queue, t[k].idx, "no route to remote "
+                      "domains configured");
+            }
+        }
+        if (count > 0 && connected(w) == 0) {
+            xc_wbuf_reset(&mime);
+            b = xc_client_begin(w->c, XW_OP_QUEUE_READ);
+            xc_put_i8(b, XW_TAG_QUEUE_ID, t[i].queue);
+            if (call(w, &mc, &r) == XC_OK && !mime.err &&
+                xc_reply_str(&r, XW_TAG_SENDER, sender, sizeof(sender)) == 0)
+                deliver_locals(w, t[i].queue, sender, mime.p, mime.len, idx,
+                               addr, count);
+        }
+        i = j;
+    }
+    xc_wbuf_free(&mime);
+}
+
+static void *runner_main(void *arg)
+{
+    worker w;
+
+    (void)arg;
+    memset(&w, 0, sizeof(w));
+    pthread_mutex_lock(&rlock);
+    while (!stopping) {
+        struct timespec until;
+        pthread_mutex_unlock(&rlock);
+        run_queue(&w);
+        pthread_mutex_lock(&rlock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += mt_config->queue_interval;
+        while (!stopping &&
+               pthread_cond_timedwait(&rcond, &rlock, &until) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&rlock);
+    xc_client_destroy(&w.c);
+    return NULL;
+}
+
+int mt_store_start(void)
+{
+    if ((donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (donew = mt_loop_add(donefd, EPOLLIN, done_ready, NULL)) == NULL)
+        return -1;
+    nthreads = mt_config->workers;
+    if ((threads = calloc((size_t)nthreads, sizeof(*threads))) == NULL)
+        return -1;
+    for (int i = 0; i < nthreads; i++)
+        if (pthread_create(&threads[i], NULL, worker_main, NULL) != 0)
+            return -1;
+    return pthread_create(&runner, NULL, runner_main, NULL) != 0 ? -1 : 0;
+}
+
+void mt_store_stop(void)
+{
+    pthread_mutex_lock(&qlock);
+    stopping = 1;
+    pthread_cond_broadcast(&qcond);
+    pthread_mutex_unlock(&qlock);
+    pthread_mutex_lock(&rlock);
+    stopping = 1;
+    pthread_cond_broadcast(&rcond);
+    pthread_mutex_unlock(&rlock);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i], NULL);
+    pthread_join(runner, NULL);
+    free(threads);
+}

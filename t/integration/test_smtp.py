@@ -1,0 +1,427 @@
+#!/usr/bin/python3
+"""test_smtp - mail from SMTP clients into mailboxes, through mtad's queue.
+
+[MS-OXPROTO] use cases 2.4.7/2.4.8 and issue #4: real clients (Python's
+smtplib and swaks) send mail to mtad; it reaches the recipient's Inbox
+with a Return-Path and a Received field in front of the bytes that came
+in, exactly once, and the queue (visible in SQL) is empty afterwards. A
+subscribed storaged client learns of the new mail at once. Unknown local
+users get 550 5.1.1 at RCPT, other domains 550 5.7.1 (no relay without
+authentication), a full mailbox 452 4.2.2, a message over the size limit
+552 5.3.4 (SIZE or the bytes themselves), too many recipients 452 4.5.3.
+EHLO offers PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, STARTTLS,
+SMTPUTF8, CHUNKING and DSN, and each works: STARTTLS with swaks,
+pipelined commands answered in order, BDAT chunks. Bad input gets SMTP's
+own errors and the connection goes on, until too many errors end it.
+"""
+import os
+import select
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+import uuid
+
+import xctest
+from xctest import ALICE, BOB, check, psql, run_tests, wait_until
+
+HOST = "127.0.0.1"
+
+
+def inbox_count(user, subject):
+    out, err = psql(
+        "SELECT count(*) FROM messages m JOIN folders f ON f.mailbox_id = m.mailbox_id "
+        "AND f.fid = m.fid AND f.special = 5 JOIN mailboxes x ON x.id = m.mailbox_id "
+        "WHERE x.user_id = xc_user_id('%s') AND m.subject = '%s'" % (user, subject.replace("'", "''")))
+    return int(out or 0)
+
+
+def stored_mime(user, subject):
+    out, _ = psql(
+        "SELECT encode(b.data, 'base64') FROM messages m JOIN message_mime mm ON "
+        "mm.mailbox_id = m.mailbox_id AND mm.mid = m.mid JOIN blobs b ON b.hash = mm.blob "
+        "JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.user_id = xc_user_id('%s') "
+        "AND m.subject = '%s'" % (user, subject.replace("'", "''")))
+    import base64
+    return base64.b64decode(out.replace("\n", "")) if out else b""
+
+
+def queue_empty():
+    out, _ = psql("SELECT count(*) FROM mail_queue_rcpt")
+    return out == "0"
+
+
+def delivered(user, subject, n=1, timeout=10):
+    return wait_until(lambda: inbox_count(user, subject) >= n, timeout=timeout)
+
+
+def note(subject, to="alice@example.test", body="Hello.\r\n"):
+    return ("From: Carol <carol@remote.test>\r\nTo: %s\r\nSubject: %s\r\n"
+            "Message-ID: <%s@remote.test>\r\n\r\n%s" % (to, subject, uuid.uuid4().hex, body)).encode()
+
+
+class Raw:
+    """A plain socket session, for what smtplib won't send."""
+
+    def __init__(self):
+        self.s = socket.create_connection((HOST, xctest.SMTP), timeout=10)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("closed")
+            self.buf += d
+        i = self.buf.index(b"\r\n")
+        ln, self.buf = self.buf[:i], self.buf[i + 2:]
+        return ln.decode("utf-8", "replace")
+
+    def reply(self):
+        """(code, [text lines]) of one reply."""
+        lines = []
+        while True:
+            ln = self.line()
+            lines.append(ln[4:])
+            if ln[3:4] != "-":
+                return int(ln[:3]), lines
+
+    def cmd(self, text):
+        self.s.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        try:
+            self.s.settimeout(5)
+            return self.s.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+# ------------------------------------------------------------------ tests --
+def ehlo_offers_the_extensions():
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    code, _ = s.ehlo("client.remote.test")
+    feats = s.esmtp_features
+    check("EHLO is answered with 250", code == 250)
+    for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "starttls",
+                "smtputf8", "chunking", "dsn"):
+        check("EHLO offers %s" % ext.upper(), ext in feats, feats)
+    check("SIZE names the limit (1 MiB in the test stack)", feats.get("size") == "1048576", feats)
+    s.quit()
+
+
+def mail_reaches_the_inbox_once_with_trace_fields():
+    subject = "smtplib %s" % uuid.uuid4().hex[:8]
+    body = "Line one\r\n.A line that starts with a dot\r\n..two dots\r\n\r\nEnd\r\n"
+    msg = note(subject, body=body)
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    s.ehlo("client.remote.test")
+    s.mail("carol@remote.test")
+    s.rcpt("alice@example.test")
+    code, text = s.data(msg)
+    s.quit()
+    check("DATA is answered 250 2.0.0 queued", code == 250 and text.startswith(b"2.0.0 Ok: queued as"),
+          (code, text))
+    check("the message is in Alice's Inbox", delivered(ALICE[0], subject))
+    check("exactly once", inbox_count(ALICE[0], subject) == 1)
+    mime = stored_mime(ALICE[0], subject)
+    lines = mime.split(b"\r\n")
+    check("the stored bytes start with Return-Path: <carol@remote.test>",
+          lines[0] == b"Return-Path: <carol@remote.test>", lines[:2])
+    check("then our Received field, naming the client, mtad and the recipient",
+          lines[1].startswith(b"Received: from client.remote.test ([127.0.0.1])")
+          and b"by localhost (mtad) with ESMTP id" in mime and b"for <alice@example.test>" in mime,
+          mime[:300])
+    check("then the message exactly as sent (dots unstuffed)", mime.endswith(msg), mime[-200:])
+    check("the queue is empty afterwards", wait_until(queue_empty, timeout=10))
+
+
+def an_alias_and_two_recipients():
+    subject = "two %s" % uuid.uuid4().hex[:8]
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    refused = s.sendmail("carol@remote.test", ["alice.alias@other.test", "BOB@Example.Test"],
+                         note(subject, to="alice.alias@other.test, bob@example.test"))
+    s.quit()
+    check("mail to Alice's alias and to Bob (upper case) is accepted", refused == {}, refused)
+    check("it reaches Alice once", delivered(ALICE[0], subject) and inbox_count(ALICE[0], subject) == 1)
+    check("and Bob once", delivered(BOB[0], subject) and inbox_count(BOB[0], subject) == 1)
+    check("one blob holds the bytes for both", psql(
+        "SELECT count(DISTINCT mm.blob) FROM messages m JOIN message_mime mm ON mm.mailbox_id = "
+        "m.mailbox_id AND mm.mid = m.mid WHERE m.subject = '%s'" % subject)[0] == "1")
+
+
+def recipients_are_checked_at_rcpt():
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    check("MAIL from anyone is accepted", r.cmd("MAIL FROM:<carol@remote.test>")[0] == 250)
+    code, text = r.cmd("RCPT TO:<nobody@example.test>")
+    check("an unknown user of ours gets 550 5.1.1", code == 550 and text[0].startswith("5.1.1"), text)
+    code, text = r.cmd("RCPT TO:<someone@elsewhere.test>")
+    check("another domain gets 550 5.7.1: no relaying for strangers",
+          code == 550 and text[0].startswith("5.7.1"), text)
+    code, text = r.cmd("RCPT TO:<someone@[192.0.2.1]>")
+    check("so does an address literal", code == 550 and text[0].startswith("5.7.1"), text)
+    code, text = r.cmd("DATA")
+    check("DATA without a valid recipient is refused", code in (503, 554), (code, text))
+    check("RSET works after that", r.cmd("RSET")[0] == 250)
+    r.cmd("MAIL FROM:<carol@remote.test>")
+    for i in range(20):
+        r.cmd("RCPT TO:<alice@example.test>")       # the same one is counted once
+    code, _ = r.cmd("RCPT TO:<bob@example.test>")
+    check("a repeated recipient is not counted twice", code == 250)
+    r.cmd("RSET")
+    r.cmd("MAIL FROM:<carol@remote.test>")
+    users = []
+    for i in range(21):
+        users.append(r.cmd("RCPT TO:<nobody%d@example.test>" % i)[0])
+    check("recipients up to the limit are looked at, 550 each", set(users[:20]) == {550}, users)
+    r.cmd("RSET")
+    check("the connection goes on (NOOP)", r.cmd("NOOP")[0] == 250)
+    r.cmd("QUIT")
+    r.close()
+
+
+def too_many_recipients_get_452():
+    xctest.psql("SELECT 1")
+    names = []
+    for i in range(21):
+        addr = "many%d@example.test" % i
+        names.append(addr)
+        out, _ = psql("SELECT count(*) FROM addresses WHERE address = '%s'" % addr)
+        if out == "0":
+            xctest.xcadmin("alias-add", ALICE[0], addr)
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    r.cmd("MAIL FROM:<carol@remote.test>")
+    codes = [r.cmd("RCPT TO:<%s>" % a)[0] for a in names]
+    check("20 recipients are taken (max_rcpts)", codes[:20] == [250] * 20, codes)
+    code, text = r.cmd("RCPT TO:<bob@example.test>")
+    check("the 21st gets 452 4.5.3", code == 452 and text[0].startswith("4.5.3"), (code, text))
+    r.cmd("QUIT")
+    r.close()
+
+
+def size_limits_give_552():
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    code, text = r.cmd("MAIL FROM:<carol@remote.test> SIZE=2000000")
+    check("SIZE over the limit gets 552 5.3.4 at MAIL", code == 552 and text[0].startswith("5.3.4"),
+          (code, text))
+    check("MAIL with a SIZE under it is fine", r.cmd("MAIL FROM:<carol@remote.test> SIZE=1000")[0] == 250)
+    r.cmd("RCPT TO:<alice@example.test>")
+    check("DATA gets 354", r.cmd("DATA")[0] == 354)
+    subject = "too big %s" % uuid.uuid4().hex[:8]
+    big = note(subject, body=("x" * 998 + "\r\n") * 1100)
+    r.s.sendall(big + b"\r\n.\r\n")
+    code, text = r.reply()
+    check("1.1 MB of message over a 1 MiB limit gets 552 5.3.4 after the data",
+          code == 552 and text[0].startswith("5.3.4"), (code, text))
+    check("and nothing is delivered", inbox_count(ALICE[0], subject) == 0)
+    check("the connection goes on", r.cmd("NOOP")[0] == 250)
+    r.cmd("MAIL FROM:<carol@remote.test>")
+    r.cmd("RCPT TO:<alice@example.test>")
+    r.cmd("DATA")
+    r.s.sendall(b"Subject: wide\r\n\r\n" + b"y" * 70000 + b"\r\n.\r\n")
+    code, text = r.reply()
+    check("a 70,000-byte line gets 552 5.3.4", code == 552 and text[0].startswith("5.3.4"), (code, text))
+    r.cmd("QUIT")
+    r.close()
+
+
+def a_full_mailbox_gets_452():
+    rc, out = xctest.xcadmin("quota", BOB[0], "1")
+    check("an admin gives Bob a quota of 1 byte", rc == 0, out)
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    r.cmd("MAIL FROM:<carol@remote.test>")
+    code, text = r.cmd("RCPT TO:<bob@example.test>")
+    check("mail for Bob gets 452 4.2.2 (mailbox full) at RCPT", code == 452 and text[0].startswith("4.2.2"),
+          (code, text))
+    check("mail for Alice in the same transaction is fine", r.cmd("RCPT TO:<alice@example.test>")[0] == 250)
+    r.cmd("QUIT")
+    r.close()
+    rc, out = xctest.xcadmin("quota", BOB[0], "none")
+    check("the quota is lifted again", rc == 0, out)
+
+
+def pipelined_commands_are_answered_in_order():
+    subject = "pipelined %s" % uuid.uuid4().hex[:8]
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    r.s.sendall(b"MAIL FROM:<carol@remote.test>\r\nRCPT TO:<nobody@example.test>\r\n"
+                b"RCPT TO:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+    codes = [r.reply()[0] for _ in range(5)]
+    check("five pipelined commands get 250 550 250 250 354, in order",
+          codes == [250, 550, 250, 250, 354], codes)
+    r.s.sendall(note(subject) + b".\r\nNOOP\r\nQUIT\r\n")
+    codes = [r.reply()[0] for _ in range(3)]
+    check("the message, NOOP and QUIT pipelined after it: 250 250 221", codes == [250, 250, 221], codes)
+    r.close()
+    check("Alice and Bob have it", delivered(ALICE[0], subject) and delivered(BOB[0], subject))
+
+
+def bdat_chunks_make_a_message():
+    subject = "chunked %s" % uuid.uuid4().hex[:8]
+    msg = note(subject, body="In two chunks.\r\n.no dot-stuffing with BDAT\r\n")
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    r.s.sendall(b"BDAT 10\r\n" + b"x" * 10)
+    code, text = r.reply()
+    check("BDAT before MAIL is refused with 503 once its bytes are read", code == 503, (code, text))
+    check("and the session goes on", r.cmd("NOOP")[0] == 250)
+    r.cmd("MAIL FROM:<carol@remote.test> BODY=8BITMIME")
+    r.cmd("RCPT TO:<alice@example.test>")
+    half = len(msg) // 2
+    r.s.sendall(b"BDAT %d\r\n" % half + msg[:half])
+    code, text = r.reply()
+    check("the first chunk: 250 with its octets", code == 250 and ("%d octets" % half) in text[0], (code, text))
+    r.s.sendall(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+    code, text = r.reply()
+    check("BDAT LAST: 250 2.0.0 queued", code == 250 and text[0].startswith("2.0.0 Ok: queued"), (code, text))
+    r.cmd("QUIT")
+    r.close()
+    check("the message arrives", delivered(ALICE[0], subject))
+    check("with its bytes exactly (no dot handling in BDAT)", stored_mime(ALICE[0], subject).endswith(msg))
+
+
+def swaks_sends_plain_pipelined_and_over_starttls():
+    for what, extra in (("plain", []), ("pipelined", ["--pipeline"]), ("over STARTTLS", ["-tls"])):
+        subject = "swaks %s %s" % (what, uuid.uuid4().hex[:6])
+        p = subprocess.run(["swaks", "--server", HOST, "--port", str(xctest.SMTP), "--helo", "swaks.remote.test",
+                            "--from", "carol@remote.test", "--to", "alice@example.test",
+                            "--header", "Subject: " + subject, "--body", "Sent by swaks.",
+                            "--timeout", "20"] + extra, capture_output=True, text=True, timeout=60)
+        check("swaks %s: exit 0 and 250 after the data" % what,
+              p.returncode == 0 and "<~  250 2.0.0 Ok: queued" in p.stdout.replace("<** ", "<~  ")
+              or (p.returncode == 0 and "250 2.0.0 Ok: queued" in p.stdout), p.stdout[-800:] + p.stderr[-300:])
+        if what == "over STARTTLS":
+            check("swaks saw 220 to STARTTLS and spoke TLS", "220 2.0.0 Ready to start TLS" in p.stdout
+                  and "TLS started" in p.stdout, p.stdout[:1500])
+        check("swaks %s: the message arrives" % what, delivered(ALICE[0], subject))
+        if what == "over STARTTLS":
+            check("its Received field says ESMTPS", b"with ESMTPS id" in stored_mime(ALICE[0], subject))
+
+
+def smtplib_starttls_and_utf8():
+    subject = "utf8 %s" % uuid.uuid4().hex[:8]
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    s.ehlo("client.remote.test")
+    s.starttls(context=ctx)
+    s.ehlo("client.remote.test")
+    check("after STARTTLS EHLO no longer offers STARTTLS", "starttls" not in s.esmtp_features)
+    s.command_encoding = "utf-8"       # smtplib sends UTF-8 only with SMTPUTF8
+    code, text = s.docmd("MAIL", "FROM:<jösé@remote.test>")
+    check("a non-ASCII sender without SMTPUTF8 gets 553 5.6.7", code == 553 and text.startswith(b"5.6.7"),
+          (code, text))
+    s.rset()
+    code, _ = s.mail("jösé@remote.test", ["SMTPUTF8", "BODY=8BITMIME"])
+    check("with SMTPUTF8 it is accepted", code == 250)
+    s.rcpt("alice@example.test")
+    code, text = s.data(("From: jösé@remote.test\r\nSubject: %s\r\n\r\nGrüße\r\n" % subject).encode())
+    s.quit()
+    check("the message is queued", code == 250, (code, text))
+    check("and arrives", delivered(ALICE[0], subject))
+    mime = stored_mime(ALICE[0], subject)
+    check("Return-Path keeps the UTF-8 sender, Received says UTF8SMTPS",
+          mime.startswith("Return-Path: <jösé@remote.test>".encode()) and b"with UTF8SMTPS id" in mime,
+          mime[:300])
+
+
+def bad_input_gets_smtp_errors():
+    r = Raw()
+    check("the greeting is 220", r.greeting[0] == 220, r.greeting)
+    code, _ = r.cmd("MAIL FROM:<carol@remote.test>")
+    check("MAIL before EHLO: 503", code == 503)
+    r.cmd("EHLO client.remote.test")
+    code, _ = r.cmd("RCPT TO:<alice@example.test>")
+    check("RCPT before MAIL: 503", code == 503)
+    code, text = r.cmd("MAIL FROM:carol@remote.test")
+    check("a path without angle brackets: 501", code == 501, (code, text))
+    code, text = r.cmd("MAIL FROM:<carol@remote.test> FOO=bar")
+    check("an unknown MAIL parameter: 555 5.5.4", code == 555 and text[0].startswith("5.5.4"), (code, text))
+    r.cmd("MAIL FROM:<carol@remote.test>")
+    code, _ = r.cmd("MAIL FROM:<carol@remote.test>")
+    check("a nested MAIL: 503", code == 503)
+    code, text = r.cmd("RCPT TO:<alice@example.test> NOTIFY=SOMETIMES")
+    check("a bad NOTIFY: 555", code == 555, (code, text))
+    code, text = r.cmd("RCPT TO:<alice@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;alice@example.test")
+    check("NOTIFY and ORCPT are taken", code == 250, (code, text))
+    check("the DSN parameters are not lost: DATA still 354", r.cmd("DATA")[0] == 354)
+    r.s.sendall(note("dsn %s" % uuid.uuid4().hex[:6]) + b".\r\n")
+    check("the message is queued", r.reply()[0] == 250)
+    code, text = r.cmd("VRFY alice")
+    check("VRFY tells nothing: 252", code == 252)
+    r.s.sendall(b"NOOP " + b"a" * 5000 + b"\r\n")
+    code, text = r.reply()
+    check("a 5000-byte command line: 500 5.5.2", code == 500 and text[0].startswith("5.5.2"), (code, text))
+    check("the connection goes on", r.cmd("NOOP")[0] == 250)
+    r.s.sendall(b"NO\x00OP\r\n")
+    check("a NUL in a command: 500", r.reply()[0] == 500)
+    codes = [r.cmd("WHAT%d" % i)[0] for i in range(3)]
+    check("unknown commands: 500 each until max_errors", codes[:2] == [500, 500], codes)
+    try:
+        code, text = r.reply() if codes[-1] == 500 else (codes[-1], [])
+    except EOFError:
+        code = 0
+    check("then 421 and the connection is closed", code == 421 or codes[-1] == 421, (codes, code))
+    check("closed", r.closed())
+    r.close()
+
+
+def new_mail_is_pushed_to_a_subscriber():
+    sd = xctest.Storaged()
+    st, p, _ = sd.login(*ALICE)
+    base = [(xctest.T_SESSION, p[xctest.T_SESSION]), (xctest.T_MAILBOX_ID, p[xctest.T_MAILBOX_ID])]
+    st, _, _ = sd.call(18, base)            # SUBSCRIBE to the whole mailbox
+    check("Alice subscribes to her mailbox", st == xctest.OK, st)
+    subject = "push %s" % uuid.uuid4().hex[:8]
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    s.sendmail("carol@remote.test", ["alice@example.test"], note(subject))
+    sent = time.time()
+    s.quit()
+    got = None
+    while time.time() - sent < 5 and got is None:
+        if not sd.buf and not select.select([sd.s], [], [], 5 - (time.time() - sent))[0]:
+            break
+        fr = sd.read_frame()
+        if fr and fr[0] & xctest.F_PUSH:
+            got = time.time()
+    check("a push frame reaches her within 1 s of the 250", got is not None and got - sent < 1.0,
+          None if got is None else got - sent)
+    sd.close()
+
+
+def mtad_stays_up():
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    check("mtad answers NOOP at the end", s.noop()[0] == 250)
+    s.quit()
+    log = xctest.log_text("mtad.log")
+    check("its log has no errors", " error: " not in log, [l for l in log.splitlines() if " error: " in l][:5])
+
+
+if __name__ == "__main__":
+    run_tests(
+        ehlo_offers_the_extensions,
+        mail_reaches_the_inbox_once_with_trace_fields,
+        an_alias_and_two_recipients,
+        recipients_are_checked_at_rcpt,
+        too_many_recipients_get_452,
+        size_limits_give_552,
+        a_full_mailbox_gets_452,
+        pipelined_commands_are_answered_in_order,
+        bdat_chunks_make_a_message,
+        swaks_sends_plain_pipelined_and_over_starttls,
+        smtplib_starttls_and_utf8,
+        bad_input_gets_smtp_errors,
+        new_mail_is_pushed_to_a_subscriber,
+        mtad_stays_up,
+    )
