@@ -99,3 +99,33 @@ BEGIN
     FROM leased l JOIN mail_queue q ON q.id = l.queue_id
     ORDER BY l.queue_id, l.idx;
 END $$;
+
+-- The admin's queue tool (tools/xcadmin queue ...): deliver now, or drop a
+-- message with all its recipients (no bounce).
+CREATE FUNCTION xc_queue_flush(p_queue bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    UPDATE mail_queue_rcpt SET next_try = now(), leased_until = NULL
+    WHERE p_queue IS NULL OR queue_id = p_queue;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+CREATE FUNCTION xc_queue_delete(p_queue bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    n bigint := 0;
+BEGIN
+    FOR r IN SELECT idx FROM mail_queue_rcpt WHERE queue_id = p_queue
+             ORDER BY idx FOR UPDATE LOOP
+        PERFORM xc_queue_done(p_queue, r.idx);
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no queued message %', p_queue USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN n;
+END $$;

@@ -354,6 +354,16 @@ def a_peer_only_allowed_in_gets_no_trusted_login():
               props.get(xctest.T_STATUS) == xctest.E_PERM, (p.stdout[:64], p.stderr[-300:]))
         check("and logged", "trusted login refused" in
               open(os.path.join(d, "log", "storaged-peer.log"), errors="replace").read())
+        # the mail queue (ops 39, 41) is for trusted peers too
+        for op, name, args in ((39, "RCPT_CHECK", [(xctest.tag(xctest.PT_STRING8, 0x07), "bob@example.test")]),
+                               (41, "QUEUE_TAKE", [])):
+            req = xctest.frame(op, 1, xctest.enc_props(args))
+            p = subprocess.run(["runuser", "-u", user, "--", "/usr/bin/python3", "-c",
+                                PEER_CLIENT, sock], input=req, capture_output=True,
+                               cwd="/", timeout=30)
+            props = xctest.dec_props(p.stdout[12:]) if len(p.stdout) > 12 else {}
+            check("%s is refused to it too (E_PERM)" % name,
+                  props.get(xctest.T_STATUS) == xctest.E_PERM, (p.stdout[:64], p.stderr[-300:]))
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -400,6 +400,59 @@ def new_mail_is_pushed_to_a_subscriber():
     sd.close()
 
 
+OP_QUEUE_PUT = 40
+T_SENDER = xctest.tag(xctest.PT_STRING8, 0x4A)
+T_QUEUE_ID = xctest.tag(xctest.PT_I8, 0x4B)
+T_LEASE = xctest.tag(xctest.PT_LONG, 0x57)
+T_ADDRESS = xctest.tag(xctest.PT_STRING8, 0x07)
+
+
+def queue_put(mb, rcpts, data, lease=3600):
+    """QUEUE_PUT as mtad sends it (the tests run as a trusted peer)."""
+    from test_mime import send_stream
+    return send_stream(mb, OP_QUEUE_PUT, [(T_SENDER, "carol@remote.test"), (T_LEASE, lease)] +
+                       [(T_ADDRESS, a) for a in rcpts], data)
+
+
+def the_queue_tool_lists_shows_flushes_and_deletes():
+    from test_store import Mailbox
+    mb = Mailbox()
+    keep, drop = ("queued %s" % uuid.uuid4().hex[:8] for _ in range(2))
+    st, p, _ = queue_put(mb, ["alice@example.test", "bob@example.test"], note(keep))
+    check("a message is queued for Alice and Bob (held by a lease)", st == xctest.OK and p.get(T_QUEUE_ID), p)
+    qid = p.get(T_QUEUE_ID)
+    st, p2, _ = queue_put(mb, ["alice@example.test"], note(drop))
+    qid2 = p2.get(T_QUEUE_ID)
+    rc, out = xctest.xcadmin("queue", "list")
+    check("queue list shows both recipients of the first and the second",
+          rc == 0 and out.count("alice@example.test") >= 2 and "bob@example.test" in out, out)
+    rc, out = xctest.xcadmin("queue", "show", str(qid))
+    check("queue show gives the envelope and the header",
+          rc == 0 and "from <carol@remote.test>" in out and "to <bob@example.test>" in out
+          and ("Subject: " + keep) in out, out)
+    rc, out = xctest.xcadmin("queue", "delete", str(qid2))
+    check("queue delete drops the second", rc == 0, out)
+    rc, out = xctest.xcadmin("queue", "show", str(qid2))
+    check("it is gone", rc != 0, out)
+    time.sleep(1.5)
+    check("the held one is not delivered before its lease ends", inbox_count(ALICE[0], keep) == 0)
+    rc, out = xctest.xcadmin("queue", "flush", str(qid))
+    check("queue flush makes it due now", rc == 0 and out.strip().startswith("2 "), out)
+    check("and the queue runner delivers it to both", delivered(ALICE[0], keep) and delivered(BOB[0], keep))
+    check("the dropped one never arrives", inbox_count(ALICE[0], drop) == 0)
+    check("the queue is empty", wait_until(queue_empty, timeout=10))
+    for who in (ALICE[0], BOB[0]):
+        bad = xctest.store_mismatches(xctest.mailbox_id_of(who))
+        check("counts and blob references of %s are exact" % who, not bad, bad)
+    out, _ = psql("SELECT count(*) FROM blobs b WHERE refcount <> (SELECT count(*) FROM mail_queue "
+                  "WHERE blob = b.hash) + (SELECT count(*) FROM message_mime WHERE blob = b.hash) + "
+                  "(SELECT count(*) FROM message_props WHERE blob = b.hash) + (SELECT count(*) FROM "
+                  "recipients WHERE blob = b.hash) + (SELECT count(*) FROM attachments WHERE blob = "
+                  "b.hash) + (SELECT count(*) FROM folder_props WHERE blob = b.hash)")
+    check("every blob's reference count, the queue's included, is exact", out == "0", out)
+    mb.close()
+
+
 def mtad_stays_up():
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     check("mtad answers NOOP at the end", s.noop()[0] == 250)
@@ -423,5 +476,6 @@ if __name__ == "__main__":
         smtplib_starttls_and_utf8,
         bad_input_gets_smtp_errors,
         new_mail_is_pushed_to_a_subscriber,
+        the_queue_tool_lists_shows_flushes_and_deletes,
         mtad_stays_up,
     )
