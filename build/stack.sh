@@ -2,14 +2,15 @@
 # stack.sh - start or stop a complete server (PostgreSQL, storaged, httpd)
 # in one directory, unprivileged, on loopback.
 #
-# usage: build/stack.sh start DIR HTTP_PORT HTTPS_PORT PG_PORT [OUT [SMTP_PORT]]
+# usage: build/stack.sh start DIR HTTP_PORT HTTPS_PORT PG_PORT [OUT [SMTP_PORT [SUBMISSION_PORT]]]
 #        build/stack.sh stop DIR
 #        build/stack.sh restart-storaged|stop-storaged|kill-storaged|
 #                       start-storaged|restart-postgres DIR
 #        build/stack.sh start-mtad|stop-mtad|kill-mtad DIR
 #
-# mtad runs when SMTP_PORT is given (its STARTTLS certificate is the same
-# self-signed one httpd uses); extra mtad.conf lines in XC_MTAD_EXTRA.
+# mtad runs when SMTP_PORT is given, with submission (AUTH after STARTTLS)
+# on SUBMISSION_PORT if that is given too; its certificate is the same
+# self-signed one httpd uses. Extra mtad.conf lines in XC_MTAD_EXTRA.
 #
 # Used by `make run` (DIR = ./var) and by the tests (a temporary DIR). OUT
 # is the build directory whose binaries are used (default: out). Binaries,
@@ -91,6 +92,7 @@ start)
     HTTP=${3:?HTTP port}; HTTPS=${4:?HTTPS port}; PGPORT=${5:?PG port}
     OUT=${6:-out}
     SMTP=${7:-}
+    SUBMIT=${8:-}
     case "$OUT" in /*) ;; *) OUT="$SRC/$OUT" ;; esac
     mkdir -p "$DIR"/{lib,etc,run,log,www}
     chmod 0750 "$DIR/run"
@@ -157,6 +159,7 @@ storaged_socket = $DIR/run/storaged.sock
 pid_file = $DIR/run/mtad.pid
 hostname = localhost
 smtp_listen = 127.0.0.1:$SMTP
+submission_listen = ${SUBMIT:+127.0.0.1:$SUBMIT}
 tls_cert = $DIR/etc/tls.crt
 tls_key = $DIR/etc/tls.key
 ${XC_MTAD_EXTRA:-}

@@ -236,12 +236,15 @@ enum xw_op {
     /* The mail queue (sql/018), for trusted peers only (root, storaged's
        user, trusted_users: mtad); others get E_PERM. */
     XW_OP_RCPT_CHECK = 39,      /* ADDRESS, [SIZE] -> LOCAL (a mailbox of
-                                   ours: MAILBOX_ID, USER), or not (a domain
-                                   that isn't ours: remote). NOTFOUND: a
-                                   domain of ours without that address;
-                                   NOQUOTA: the mailbox is full (or SIZE
-                                   would overfill it); LIMIT: SIZE is over
-                                   max_message_size */
+                                   ours: MAILBOX_ID, USER_ID, USER), or not
+                                   (a domain that isn't ours: remote).
+                                   NOTFOUND: a domain of ours without that
+                                   address; NOQUOTA: the mailbox is full (or
+                                   SIZE would overfill it); LIMIT: SIZE is
+                                   over max_message_size. With
+                                   SEND_QUOTA_BYTES (any value) it checks a
+                                   sender instead: NOQUOTA past its send
+                                   quota, else LOCAL and USER_ID */
     XW_OP_QUEUE_PUT = 40,       /* SENDER ("" for <>), per recipient one
                                    ADDRESS (then optional NOTIFY, ORCPT for
                                    it), [CLIENT], [AUTH_USER], [ENVID],

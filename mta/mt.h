@@ -27,6 +27,10 @@ typedef struct mt_conf {
     char storaged_socket[256];
     char hostname[256];         /* greeting, Received, HELO; "" = uname */
     char smtp_listen[128];      /* "127.0.0.1:25"; "" = off */
+    char submission_listen[128];/* RFC 6409, "0.0.0.0:587"; "" = off */
+    int auth_without_tls;       /* offer AUTH before STARTTLS (tests) */
+    int auth_delay_max;         /* seconds: failed AUTH waits 2, 4, 8.. */
+    int save_sent;              /* submitted mail to the Sent Items too */
     char pid_file[256];
     char tls_cert[256];         /* PEM; "" = no STARTTLS */
     char tls_key[256];
@@ -80,7 +84,7 @@ void mt_loop_done(void);            /* after run: free every watch */
 time_t mt_now(void);
 
 /* ---- storaged work (mt_store.c) ---- */
-enum mt_job_kind { MT_JOB_RCPT, MT_JOB_ACCEPT };
+enum mt_job_kind { MT_JOB_RCPT, MT_JOB_ACCEPT, MT_JOB_AUTH, MT_JOB_SENDER };
 
 typedef struct mt_rcpt {
     char addr[XC_SMTP_PATH_MAX + 1];
@@ -91,7 +95,8 @@ typedef struct mt_rcpt {
 typedef struct mt_job {
     enum mt_job_kind kind;
     /* in */
-    char addr[XC_SMTP_PATH_MAX + 1];    /* RCPT */
+    char addr[XC_SMTP_PATH_MAX + 1];    /* RCPT, SENDER; AUTH: the user */
+    char password[1025];                /* AUTH; wiped when done */
     int64_t size;                       /* RCPT: SIZE of MAIL, or 0 */
     char sender[XC_SMTP_PATH_MAX + 1];  /* ACCEPT */
     mt_rcpt *rcpts;
@@ -104,6 +109,9 @@ typedef struct mt_job {
     xc_status st;
     char msg[256];
     int local;                          /* RCPT: a mailbox of ours */
+    int64_t user_id;                    /* AUTH, SENDER: whose; ACCEPT:
+                                           the submitting user, or 0 */
+    char user[XC_SMTP_PATH_MAX + 1];    /* AUTH: primary address */
     int64_t queue_id;                   /* ACCEPT: committed as */
     int *local_idx;                     /* ACCEPT: recipients of ours */
     int nlocal;
@@ -124,7 +132,7 @@ void mt_job_free(mt_job *j);
 extern SSL_CTX *mt_tls;         /* NULL: no certificate configured */
 
 /* ---- SMTP server (smtp_server.c) ---- */
-int smtp_server_listen(const char *addr);
+int smtp_server_listen(const char *addr, int submission);
 void smtp_server_tick(time_t now);
 void smtp_server_close_all(void);
 

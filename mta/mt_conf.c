@@ -20,6 +20,9 @@ void mt_conf_defaults(mt_conf *c)
     snprintf(c->storaged_socket, sizeof(c->storaged_socket),
              "/run/storaged/storaged.sock");
     snprintf(c->smtp_listen, sizeof(c->smtp_listen), "0.0.0.0:25");
+    snprintf(c->submission_listen, sizeof(c->submission_listen),
+             "0.0.0.0:587");
+    c->auth_delay_max = 8;
     c->workers = 4;
     c->max_connections = 1000;
     c->max_per_ip = 20;
@@ -39,7 +42,9 @@ void mt_conf_defaults(mt_conf *c)
 static const xc_conf_key keys[] = {
 #define S(n) XC_CONF_S(mt_conf, n)
 #define I(n, lo, hi) XC_CONF_I(mt_conf, n, lo, hi)
-    S(storaged_socket), S(hostname), S(smtp_listen), S(pid_file),
+    S(storaged_socket), S(hostname), S(smtp_listen), S(submission_listen),
+    S(pid_file), XC_CONF_B(mt_conf, auth_without_tls),
+    XC_CONF_B(mt_conf, save_sent), I(auth_delay_max, 0, 300),
     S(tls_cert), S(tls_key),
     I(workers, 1, 256), I(max_connections, 1, 100000),
     I(max_per_ip, 1, 100000), I(max_rcpts, 1, 1000),

@@ -103,7 +103,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (tls_setup(&conf) < 0 || mt_store_start() < 0 ||
-        (conf.smtp_listen[0] && smtp_server_listen(conf.smtp_listen) < 0))
+        (conf.smtp_listen[0] && smtp_server_listen(conf.smtp_listen, 0) < 0) ||
+        (conf.submission_listen[0] &&
+         smtp_server_listen(conf.submission_listen, 1) < 0))
         return 1;
     if (conf.pid_file[0]) {
         FILE *f = fopen(conf.pid_file, "w");

@@ -31,6 +31,8 @@
 #include "xc_client.h"
 #include "xc_text.h"
 
+#include <openssl/crypto.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -43,11 +45,12 @@
 
 #define SESSIONS 32
 #define INBOX 5                 /* PR_XC_SPECIAL_FOLDER of the Inbox */
+#define SENT_ITEMS 7
 
 typedef struct sess {
     char user[XC_SMTP_PATH_MAX + 1];
     char token[65];
-    int64_t mailbox, inbox;
+    int64_t mailbox, inbox, sent;
     time_t used;
 } sess;
 
@@ -132,10 +135,62 @@ static void rcpt_check(worker *w, mt_job *j)
     snprintf(j->msg, sizeof(j->msg), "%s", r.errmsg);
     v = xc_reply_get(&r, XW_TAG_LOCAL);
     j->local = j->st == XC_OK && v != NULL && v->v.b;
+    j->user_id = j->st == XC_OK ? xc_reply_i8(&r, XW_TAG_USER_ID, 0) : 0;
+}
+
+/* An authenticated client's envelope sender: one of its addresses, and
+   its send quota not exceeded. */
+static void sender_check(worker *w, mt_job *j)
+{
+    xc_reply r;
+    xc_wbuf *b;
+
+    if (connected(w) < 0) {
+        j->st = XC_E_TEMP;
+        return;
+    }
+    b = xc_client_begin(w->c, XW_OP_RCPT_CHECK);
+    xc_put_str(b, XW_TAG_ADDRESS, j->addr);
+    xc_put_i8(b, XW_TAG_SEND_QUOTA_BYTES, 0);
+    j->st = call(w, NULL, &r);
+    snprintf(j->msg, sizeof(j->msg), "%s", r.errmsg);
+    j->user_id = j->st == XC_OK ? xc_reply_i8(&r, XW_TAG_USER_ID, 0) : 0;
+}
+
+/* SMTP AUTH ([MS-XLOGIN], RFC 4954): storaged checks the password (and
+   rate-limits failures); the session it opens is not needed. */
+static void auth_check(worker *w, mt_job *j)
+{
+    xc_reply r;
+    xc_wbuf *b;
+    char token[65];
+
+    if (connected(w) < 0) {
+        j->st = XC_E_TEMP;
+        OPENSSL_cleanse(j->password, sizeof(j->password));
+        return;
+    }
+    b = xc_client_begin(w->c, XW_OP_AUTH);
+    xc_put_str(b, XW_TAG_USER, j->addr);
+    xc_put_str(b, XW_TAG_PASSWORD, j->password);
+    xc_put_str(b, XW_TAG_REMOTE_ADDR, j->client);
+    j->st = call(w, NULL, &r);
+    /* the request buffer held the password too */
+    OPENSSL_cleanse(b->p, b->cap);
+    OPENSSL_cleanse(j->password, sizeof(j->password));
+    if (j->st != XC_OK)
+        return;
+    j->user_id = xc_reply_i8(&r, XW_TAG_USER_ID, 0);
+    (void)xc_reply_str(&r, PR_SMTP_ADDRESS, j->user, sizeof(j->user));
+    if (xc_reply_str(&r, XW_TAG_SESSION, token, sizeof(token)) == 0) {
+        b = xc_client_begin(w->c, XW_OP_LOGOFF);
+        xc_put_str(b, XW_TAG_SESSION, token);
+        (void)call(w, NULL, &r);
+    }
 }
 
 typedef struct inbox_find {
-    int64_t fid;
+    int64_t fid, sent;
 } inbox_find;
 
 static int find_inbox(void *ctx, const xc_propval *pv, size_t n)
@@ -152,6 +207,8 @@ static int find_inbox(void *ctx, const xc_propval *pv, size_t n)
     }
     if (special == INBOX)
         f->fid = fid;
+    else if (special == SENT_ITEMS)
+        f->sent = fid;
     return 0;
 }
 
@@ -195,6 +252,7 @@ static sess *session_of(worker *w, const char *user, xc_status *st_r)
     }
     snprintf(s->user, sizeof(s->user), "%s", user);
     s->inbox = f.fid;
+    s->sent = f.sent;
     s->mailbox = mailbox;
     s->used = time(NULL);
     return s;
@@ -319,6 +377,34 @@ static void deliver_locals(worker *w, int64_t queue, const char *sender,
     xc_wbuf_free(&rp);
 }
 
+/* A copy of what a user submitted in its Sent Items (save_sent), read. */
+static void save_sent(worker *w, mt_job *j)
+{
+    xc_status st = XC_E_TEMP;
+    xc_reply r;
+    sess *s;
+    xc_wbuf *b;
+    char user[XC_SMTP_PATH_MAX + 1];
+
+    lower(user, j->user, sizeof(user));
+    if (connected(w) < 0 || (s = session_of(w, user, &st)) == NULL ||
+        s->sent == 0) {
+        mt_log_warn(60, "no copy in Sent Items for %s: %s", user,
+                    xc_status_name(st));
+        return;
+    }
+    b = xc_client_begin(w->c, XW_OP_IMPORT_MIME);
+    xc_put_str(b, XW_TAG_SESSION, s->token);
+    xc_put_i8(b, XW_TAG_MAILBOX_ID, s->mailbox);
+    xc_put_i8(b, PR_FID, s->sent);
+    xc_put_bool(b, XW_TAG_READ, 1);
+    xc_put_object(b, XW_TAG_MIME, j->mime.len);
+    xc_client_stream(w->c, j->mime.p, j->mime.len);
+    if ((st = call(w, NULL, &r)) != XC_OK)
+        mt_log_warn(60, "no copy in Sent Items for %s: %s %s", user,
+                    xc_status_name(st), r.errmsg);
+}
+
 static void accept_msg(worker *w, mt_job *j)
 {
     xc_reply r;
@@ -339,6 +425,8 @@ static void accept_msg(worker *w, mt_job *j)
             xc_put_str(b, XW_TAG_ORCPT, j->rcpts[i].orcpt);
     }
     xc_put_str(b, XW_TAG_CLIENT, j->client);
+    if (j->user_id > 0)
+        xc_put_i8(b, XW_TAG_AUTH_USER, j->user_id);
     if (j->envid[0])
         xc_put_str(b, XW_TAG_ENVID, j->envid);
     if (j->ret[0])
@@ -398,6 +486,12 @@ static void *worker_main(void *arg)
         if (j->kind == MT_JOB_RCPT) {
             rcpt_check(&w, j);
             finish(j);
+        } else if (j->kind == MT_JOB_SENDER) {
+            sender_check(&w, j);
+            finish(j);
+        } else if (j->kind == MT_JOB_AUTH) {
+            auth_check(&w, j);
+            finish(j);
         } else {
             int n;
             const char **addr;
@@ -407,6 +501,9 @@ static void *worker_main(void *arg)
             accept_msg(&w, j);
             n = j->st == XC_OK ? j->nlocal : 0;
             finish(j);
+            if (j->st == XC_OK && j->user_id > 0 && j->user[0] &&
+                mt_config->save_sent)
+                save_sent(&w, j);
             if (n > 0 && (addr = calloc((size_t)n, sizeof(*addr))) != NULL) {
                 for (int i = 0; i < n; i++)
                     addr[i] = j->rcpts[j->local_idx[i]].addr;

@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@
 #define CMD_BUFFER (64 * 1024)  /* pipelined commands buffered at most */
 
 enum { S_CMD, S_DATA, S_BDAT };
+enum { A_NONE, A_PLAIN, A_LOGIN_USER, A_LOGIN_PASS };
 
 typedef struct smtp_conn {
     int fd;
@@ -64,6 +66,14 @@ typedef struct smtp_conn {
     int closing;                /* close once the output is sent */
     int gone;                   /* the peer is gone; free when not busy */
     int skip_line;              /* discarding an over-long command */
+    int submission;             /* came in on the submission port */
+    int64_t auth_user;          /* authenticated as (user id), or 0 */
+    char auth_name[XC_SMTP_PATH_MAX + 1];   /* its primary address */
+    int auth_state;             /* AUTH exchange under way (A_*) */
+    char auth_login[XC_SMTP_PATH_MAX + 1];  /* LOGIN: the user given */
+    int auth_fails;
+    time_t wake_at;             /* a reply held back (failed AUTH) */
+    char held[128];
     int errors;
     time_t last;
     xc_wbuf in, out;
@@ -85,11 +95,18 @@ typedef struct smtp_conn {
 
 static smtp_conn *conns;
 static int nconns;
-static int lfd = -1;
-static mt_watch *lw;
+
+typedef struct listener {
+    int fd;
+    int submission;
+    mt_watch *w;
+} listener;
+static listener listeners[2];
+static int nlisteners;
 
 static void process(smtp_conn *c);
 static void flush(smtp_conn *c);
+static void resume(smtp_conn *c);
 
 /* ---- replies ----------------------------------------------------------- */
 
@@ -152,9 +169,10 @@ static void received(smtp_conn *c)
 
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    /* RFC 3848 and RFC 6531 4.3 */
     snprintf(proto, sizeof(proto), "%s%s%s", c->utf8 ? "UTF8SMTP"
              : c->esmtp ? "ESMTP" : "SMTP", c->ssl ? "S" : "",
-             "");
+             c->auth_user ? "A" : "");
     new_id(c->id);
     xc_wbuf_reset(&c->msg);
     {
@@ -197,12 +215,7 @@ static void accept_done(mt_job *j)
             reply(c, "451 4.3.0 Temporary failure, please try again later");
     }
     mt_job_free(j);
-    if (c->gone) {
-        flush(c);
-        return;
-    }
-    process(c);
-    flush(c);
+    resume(c);
 }
 
 /* The message is complete (end of DATA, or BDAT LAST). */
@@ -237,6 +250,8 @@ static void message_end(smtp_conn *c)
     snprintf(j->envid, sizeof(j->envid), "%s", c->envid);
     snprintf(j->ret, sizeof(j->ret), "%s", c->ret);
     snprintf(j->id, sizeof(j->id), "%s", c->id);
+    j->user_id = c->auth_user;
+    snprintf(j->user, sizeof(j->user), "%s", c->auth_name);
     j->mime = c->msg;
     xc_wbuf_init(&c->msg, 0);
     j->done = accept_done;
@@ -254,6 +269,13 @@ static int need_helo(smtp_conn *c)
         return 0;
     reply(c, "503 5.5.1 Error: send HELO/EHLO first");
     return -1;
+}
+
+/* AUTH only over TLS, unless configured otherwise ([MS-XLOGIN], RFC 4954
+   4: no plaintext passwords on an unprotected connection). */
+static int auth_offered(const smtp_conn *c)
+{
+    return c->ssl != NULL || mt_config->auth_without_tls;
 }
 
 static void cmd_ehlo(smtp_conn *c, const xc_smtp_cmd *cmd)
@@ -287,9 +309,44 @@ static void cmd_ehlo(smtp_conn *c, const xc_smtp_cmd *cmd)
     reply(c, "250-ENHANCEDSTATUSCODES");
     if (mt_tls != NULL && c->ssl == NULL)
         reply(c, "250-STARTTLS");
+    if (auth_offered(c))
+        reply(c, "250-AUTH PLAIN LOGIN");
     reply(c, "250-SMTPUTF8");
     reply(c, "250-CHUNKING");
     reply(c, "250 DSN");
+}
+
+static void resume(smtp_conn *c)
+{
+    if (c->gone) {
+        flush(c);
+        return;
+    }
+    process(c);
+    flush(c);
+}
+
+static void sender_done(mt_job *j)
+{
+    smtp_conn *c = j->ctx;
+    char safe[600];
+
+    c->busy = 0;
+    xc_log_escape(safe, sizeof(safe), j->addr, strlen(j->addr));
+    if (j->st == XC_OK && j->user_id == c->auth_user) {
+        c->have_from = 1;
+        reply(c, "250 2.1.0 Ok");
+    } else if (j->st == XC_E_NOQUOTA) {
+        reply(c, "554 5.2.2 Send quota exceeded");
+    } else if (j->st == XC_OK || j->st == XC_E_NOTFOUND) {
+        mt_log_warn(61, "sender not owned: from=<%s> user=%s client=%s", safe,
+                    c->auth_name, c->ip);
+        reply(c, "553 5.7.1 Sender address rejected: not owned by user");
+    } else {
+        reply(c, "451 4.3.0 Temporary failure, please try again later");
+    }
+    mt_job_free(j);
+    resume(c);
 }
 
 static void cmd_mail(smtp_conn *c, const xc_smtp_cmd *cmd)
@@ -304,6 +361,10 @@ static void cmd_mail(smtp_conn *c, const xc_smtp_cmd *cmd)
         return;
     if (c->have_from) {
         reply(c, "503 5.5.1 Error: nested MAIL command");
+        return;
+    }
+    if (c->submission && !c->auth_user) {
+        reply(c, "530 5.7.0 Authentication required");
         return;
     }
     rc = xc_smtp_path(cmd->arg, cmd->arg_len,
@@ -375,6 +436,21 @@ static void cmd_mail(smtp_conn *c, const xc_smtp_cmd *cmd)
     }
     c->utf8 = utf8;
     snprintf(c->from, sizeof(c->from), "%s", a.null ? "" : a.text);
+    if (c->auth_user && !a.null) {
+        /* RFC 6409 4.1: a submitting user sends as itself only */
+        mt_job *j = calloc(1, sizeof(*j));
+        if (j == NULL) {
+            reply(c, "451 4.3.0 Out of memory");
+            return;
+        }
+        j->kind = MT_JOB_SENDER;
+        snprintf(j->addr, sizeof(j->addr), "%s", a.text);
+        j->done = sender_done;
+        j->ctx = c;
+        c->busy = 1;
+        mt_store_submit(j);
+        return;
+    }
     c->have_from = 1;
     reply(c, "250 2.1.0 Ok");
 }
@@ -386,7 +462,7 @@ static void rcpt_done(mt_job *j)
 
     c->busy = 0;
     xc_log_escape(safe, sizeof(safe), j->addr, strlen(j->addr));
-    if (j->st == XC_OK && j->local) {
+    if (j->st == XC_OK && (j->local || c->auth_user)) {
         mt_rcpt *r = realloc(c->rcpts, sizeof(*r) * (size_t)(c->nrcpts + 1));
         if (r == NULL) {
             reply(c, "452 4.3.0 Out of memory");
@@ -413,12 +489,7 @@ static void rcpt_done(mt_job *j)
         reply(c, "451 4.3.0 Temporary failure, please try again later");
     }
     mt_job_free(j);
-    if (c->gone) {
-        flush(c);
-        return;
-    }
-    process(c);
-    flush(c);
+    resume(c);
 }
 
 static int valid_notify(const char *v, size_t n)
@@ -501,7 +572,7 @@ static void cmd_rcpt(smtp_conn *c, const xc_smtp_cmd *cmd)
             reply(c, "250 2.1.5 Ok");   /* once is enough */
             return;
         }
-    if (a.domain[0] == '[') {
+    if (a.domain[0] == '[' && !c->auth_user) {
         reply(c, "550 5.7.1 Relay access denied");
         return;
     }
@@ -631,6 +702,205 @@ static void cmd_starttls(smtp_conn *c, const xc_smtp_cmd *cmd)
     c->tls_next = 1;
 }
 
+
+/* ---- AUTH ([MS-XLOGIN]; RFC 4954, PLAIN RFC 4616) ----------------------- */
+
+static int b64_decode(const char *in, size_t n, char *out, size_t outlen,
+                      size_t *len_r)
+{
+    int pad = 0, k;
+
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 >= outlen)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = in[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' ||
+              (ch == '=' && i >= n - 2)))
+            return -1;
+    }
+    pad = (in[n - 1] == '=') + (in[n - 2] == '=');
+    if (pad == 1 && in[n - 1] != '=')
+        return -1;
+    k = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in,
+                        (int)n);
+    if (k < 0)
+        return -1;
+    *len_r = (size_t)k - (size_t)pad;
+    out[*len_r] = '\0';
+    return 0;
+}
+
+static void auth_done(mt_job *j)
+{
+    smtp_conn *c = j->ctx;
+    char safe[700];
+
+    xc_log_escape(safe, sizeof(safe), j->addr, strlen(j->addr));
+    if (j->st == XC_OK && j->user_id > 0) {
+        c->busy = 0;
+        c->auth_user = j->user_id;
+        snprintf(c->auth_name, sizeof(c->auth_name), "%s", j->user);
+        mt_log_info(62, "authenticated user=%s client=%s", safe, c->ip);
+        reply(c, "235 2.7.0 Authentication successful");
+    } else if (j->st == XC_E_AUTH) {
+        /* one line per failure, for fail2ban; the answer waits 2, 4, 8 s
+           (capped at auth_delay_max) */
+        int delay = 1 << (c->auth_fails < 5 ? c->auth_fails + 1 : 6);
+        if (delay > mt_config->auth_delay_max)
+            delay = mt_config->auth_delay_max;
+        c->auth_fails++;
+        c->errors++;
+        mt_log_warn(63, "authentication failed: client=%s user=%s", c->ip,
+                    safe);
+        snprintf(c->held, sizeof(c->held), "%s",
+                 "535 5.7.8 Authentication credentials invalid");
+        c->wake_at = mt_now() + delay;    /* still busy until then */
+        if (delay == 0) {
+            c->wake_at = 0;
+            c->busy = 0;
+            reply(c, c->held);
+        }
+    } else {
+        c->busy = 0;
+        reply(c, j->st == XC_E_RATELIMIT
+                     ? "454 4.7.0 Too many failed logins, try again later"
+                     : "454 4.7.0 Temporary authentication failure");
+    }
+    mt_job_free(j);
+    if (c->wake_at == 0)
+        resume(c);
+    else if (c->gone)
+        flush(c);
+}
+
+static void auth_submit(smtp_conn *c, const char *user, const char *pw)
+{
+    mt_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL) {
+        reply(c, "454 4.3.0 Out of memory");
+        return;
+    }
+    j->kind = MT_JOB_AUTH;
+    snprintf(j->addr, sizeof(j->addr), "%s", user);
+    snprintf(j->password, sizeof(j->password), "%s", pw);
+    snprintf(j->client, sizeof(j->client), "%s", c->ip);
+    j->done = auth_done;
+    j->ctx = c;
+    c->busy = 1;
+    mt_store_submit(j);
+}
+
+/* authzid NUL authcid NUL passwd; a different authzid is not allowed */
+static void auth_plain(smtp_conn *c, const char *b64, size_t n)
+{
+    char buf[2048];
+    size_t len;
+    const char *authz, *user, *pw;
+
+    if (b64_decode(b64, n, buf, sizeof(buf), &len) < 0) {
+        reply(c, "501 5.5.2 Cannot decode the response");
+        return;
+    }
+    authz = buf;
+    user = memchr(buf, '\0', len);
+    pw = user ? memchr(user + 1, '\0', len - (size_t)(user + 1 - buf)) : NULL;
+    if (user == NULL || pw == NULL || memchr(pw + 1, '\0',
+                                             len - (size_t)(pw + 1 - buf))) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        reply(c, "501 5.5.2 Malformed PLAIN response");
+        return;
+    }
+    user++;
+    pw++;
+    if (authz[0] && strcmp(authz, user) != 0) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        reply(c, "535 5.7.8 Authorization identity not allowed");
+        return;
+    }
+    auth_submit(c, user, pw);
+    OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+/* A line of an AUTH exchange: "*" cancels (RFC 4954 4). */
+static void auth_line(smtp_conn *c, const char *line, size_t len)
+{
+    int state = c->auth_state;
+    char buf[1100];
+    size_t n;
+
+    c->auth_state = A_NONE;
+    if (len == 1 && line[0] == '*') {
+        reply(c, "501 5.0.0 Authentication cancelled");
+        return;
+    }
+    if (state == A_PLAIN) {
+        auth_plain(c, line, len);
+        return;
+    }
+    if (b64_decode(line, len, buf, sizeof(buf), &n) < 0 ||
+        memchr(buf, '\0', n) != NULL) {
+        reply(c, "501 5.5.2 Cannot decode the response");
+        return;
+    }
+    if (state == A_LOGIN_USER) {
+        if (n >= sizeof(c->auth_login)) {
+            reply(c, "501 5.5.2 User name too long");
+            return;
+        }
+        memcpy(c->auth_login, buf, n + 1);
+        c->auth_state = A_LOGIN_PASS;
+        reply(c, "334 UGFzc3dvcmQ6");      /* "Password:" */
+        return;
+    }
+    auth_submit(c, c->auth_login, buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+static void cmd_auth(smtp_conn *c, const xc_smtp_cmd *cmd)
+{
+    const char *sp = memchr(cmd->arg, ' ', cmd->arg_len);
+    size_t mlen = sp ? (size_t)(sp - cmd->arg) : cmd->arg_len;
+    const char *init = sp ? sp + 1 : NULL;
+    size_t ilen = sp ? cmd->arg_len - mlen - 1 : 0;
+
+    if (need_helo(c) < 0)
+        return;
+    if (!auth_offered(c)) {
+        reply(c, "530 5.7.0 Must issue a STARTTLS command first");
+        return;
+    }
+    if (c->auth_user) {
+        reply(c, "503 5.5.1 Error: already authenticated");
+        return;
+    }
+    if (c->have_from) {
+        reply(c, "503 5.5.1 Error: AUTH not allowed in a transaction");
+        return;
+    }
+    if (mlen == 5 && !strncasecmp(cmd->arg, "PLAIN", 5)) {
+        if (init == NULL) {
+            c->auth_state = A_PLAIN;
+            reply(c, "334 ");
+        } else if (ilen == 1 && init[0] == '=') {
+            reply(c, "501 5.5.2 Empty PLAIN response");
+        } else {
+            auth_plain(c, init, ilen);
+        }
+    } else if (mlen == 5 && !strncasecmp(cmd->arg, "LOGIN", 5)) {
+        if (init == NULL) {
+            c->auth_state = A_LOGIN_USER;
+            reply(c, "334 VXNlcm5hbWU6");  /* "Username:" */
+        } else {
+            c->auth_state = A_LOGIN_USER;
+            auth_line(c, init, ilen);
+        }
+    } else {
+        reply(c, "504 5.5.4 Unrecognized authentication type");
+    }
+}
+
 static void command(smtp_conn *c, const char *line, size_t len)
 {
     xc_smtp_cmd cmd;
@@ -663,9 +933,7 @@ static void command(smtp_conn *c, const char *line, size_t len)
     case XC_SMTP_EXPN: reply(c, "502 5.5.1 Error: EXPN not available"); break;
     case XC_SMTP_HELP: reply(c, "214 2.0.0 See RFC 5321"); break;
     case XC_SMTP_STARTTLS: cmd_starttls(c, &cmd); break;
-    case XC_SMTP_AUTH:
-        reply(c, "503 5.5.1 Error: authentication not enabled");
-        break;
+    case XC_SMTP_AUTH: cmd_auth(c, &cmd); break;
     default:
         reply(c, "500 5.5.2 Error: command not recognized");
         c->errors++;
@@ -734,7 +1002,10 @@ static void process(smtp_conn *c)
             }
             if (len > 0 && p[len - 1] == '\r')
                 len--;
-            command(c, (const char *)p, len);
+            if (c->auth_state != A_NONE)
+                auth_line(c, (const char *)p, len);
+            else
+                command(c, (const char *)p, len);
         }
     }
     if (pos > 0) {
@@ -842,6 +1113,7 @@ static void flush(smtp_conn *c)
         /* a new session: HELO again, nothing from before (RFC 3207 4.2) */
         c->greeted = 0;
         c->helo[0] = '\0';
+        c->auth_state = A_NONE;
         reset_tx(c);
     }
     if (c->out.len == 0 && c->closing && !c->busy) {
@@ -890,12 +1162,13 @@ static void conn_ready(void *ctx, uint32_t events)
 
 static void accept_ready(void *ctx, uint32_t events)
 {
-    (void)ctx;
+    listener *l = ctx;
+
     (void)events;
     for (int k = 0; k < 64; k++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         smtp_conn *c;
         int same = 0;
@@ -907,6 +1180,7 @@ static void accept_ready(void *ctx, uint32_t events)
             continue;
         }
         c->fd = fd;
+        c->submission = l->submission;
         if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
                       c->ip, sizeof(c->ip));
@@ -944,8 +1218,10 @@ static void accept_ready(void *ctx, uint32_t events)
     }
 }
 
-int smtp_server_listen(const char *addr)
+int smtp_server_listen(const char *addr, int submission)
 {
+    listener *l;
+    int lfd;
     char host[128];
     const char *colon = strrchr(addr, ':');
     struct sockaddr_storage ss;
@@ -985,9 +1261,14 @@ int smtp_server_listen(const char *addr)
         mt_log_error(52, "cannot listen on %s: %s", addr, strerror(errno));
         return -1;
     }
-    if ((lw = mt_loop_add(lfd, EPOLLIN, accept_ready, NULL)) == NULL)
+    if (nlisteners == 2)
         return -1;
-    mt_log_info(53, "SMTP on %s", addr);
+    l = &listeners[nlisteners++];
+    l->fd = lfd;
+    l->submission = submission;
+    if ((l->w = mt_loop_add(lfd, EPOLLIN, accept_ready, l)) == NULL)
+        return -1;
+    mt_log_info(53, "%s on %s", submission ? "submission" : "SMTP", addr);
     return 0;
 }
 
@@ -999,6 +1280,15 @@ void smtp_server_tick(time_t now)
         smtp_conn *next = c->next;
         int limit = c->state == S_CMD ? mt_config->command_timeout
                                       : mt_config->data_timeout;
+        if (c->wake_at != 0 && now >= c->wake_at) {
+            c->wake_at = 0;
+            c->busy = 0;
+            c->last = now;
+            reply(c, c->held);
+            resume(c);
+            c = next;
+            continue;
+        }
         if (!c->busy && !c->gone && now - c->last > limit) {
             mt_log_info(54, "timeout, closing connection from %s", c->ip);
             replyf(c, "421 4.4.2 %s Error: timeout exceeded",
@@ -1012,11 +1302,11 @@ void smtp_server_tick(time_t now)
 
 void smtp_server_close_all(void)
 {
-    if (lw != NULL) {
-        mt_loop_del(lw);
-        close(lfd);
-        lw = NULL;
+    for (int i = 0; i < nlisteners; i++) {
+        mt_loop_del(listeners[i].w);
+        close(listeners[i].fd);
     }
+    nlisteners = 0;
     while (conns != NULL) {
         smtp_conn *c = conns;
         if (c->busy) {          /* its job still points here: leave it */

@@ -62,7 +62,8 @@ void sd_queue_rcpt_check(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql[] =
         "SELECT d.id IS NOT NULL, m.id, a.user_id, m.used_bytes, "
-        "coalesce(m.quota_bytes, -1), p.address "
+        "coalesce(m.quota_bytes, -1), p.address, "
+        "coalesce(m.send_quota_bytes, -1) "
         "FROM (SELECT lower($1::text) AS addr) x "
         "LEFT JOIN domains d ON d.name = split_part(x.addr, '@', 2) "
         "LEFT JOIN addresses a ON a.address = x.addr "
@@ -110,6 +111,20 @@ void sd_queue_rcpt_check(sd_db *db, sd_req *req, sd_reply *rp)
     }
     used = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
     quota = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+    if (sd_arg_i8(req, XW_TAG_SEND_QUOTA_BYTES, &size) == 0) {
+        /* a sender's check (submission): its send quota */
+        int64_t send = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+        int64_t user = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        PQclear(res);
+        if (send >= 0 && used >= send) {
+            sd_reply_status(rp, XC_E_NOQUOTA, "send quota exceeded");
+            return;
+        }
+        sd_reply_status(rp, XC_OK, NULL);
+        xc_put_bool(sd_reply_final(rp), XW_TAG_LOCAL, 1);
+        xc_put_i8(sd_reply_final(rp), XW_TAG_USER_ID, user);
+        return;
+    }
     if (quota >= 0 && (used >= quota || (size > 0 && used + size > quota))) {
         PQclear(res);
         sd_reply_status(rp, XC_E_NOQUOTA, "mailbox full");

@@ -89,9 +89,9 @@ export XC_DIR
 XC_DIR=$(mktemp -d /tmp/xc-test.XXXXXX)
 chmod 0755 "$XC_DIR"
 export XC_SRC="$SRC" XC_OUT="$STACK_OUT"
-export XC_HTTP XC_HTTPS XC_PGPORT XC_SMTP
+export XC_HTTP XC_HTTPS XC_PGPORT XC_SMTP XC_SUBMIT
 XC_HTTP=$(free_port); XC_HTTPS=$(free_port); XC_PGPORT=$(free_port)
-XC_SMTP=$(free_port)
+XC_SMTP=$(free_port); XC_SUBMIT=$(free_port)
 export XC_SOCKET="$XC_DIR/run/storaged.sock"
 cleanup() {
     "$SRC/build/stack.sh" stop "$XC_DIR" >/dev/null 2>&1
@@ -110,7 +110,8 @@ max_frame = 262144
 max_stream_memory = 8388608
 expire_interval = 1
 log_debug = yes"
-export XC_MTAD_EXTRA="queue_interval = 1
+export XC_MTAD_EXTRA="save_sent = yes
+queue_interval = 1
 queue_lease = 5
 retry_first = 1
 retry_max = 2
@@ -125,7 +126,7 @@ export XC_HTTPD_EXTRA="AutodiscoverRedirect redirect.test example.test
 AutodiscoverMaxRequestSize 16384"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-if ! build/stack.sh start "$XC_DIR" "$XC_HTTP" "$XC_HTTPS" "$XC_PGPORT" "$STACK_OUT" "$XC_SMTP"; then
+if ! build/stack.sh start "$XC_DIR" "$XC_HTTP" "$XC_HTTPS" "$XC_PGPORT" "$STACK_OUT" "$XC_SMTP" "$XC_SUBMIT"; then
     echo "not ok - the test stack did not start"
     fail=$((fail + 1))
 else

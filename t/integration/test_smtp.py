@@ -310,9 +310,7 @@ def swaks_sends_plain_pipelined_and_over_starttls():
 
 def smtplib_starttls_and_utf8():
     subject = "utf8 %s" % uuid.uuid4().hex[:8]
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    ctx = tls_context()
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     s.ehlo("client.remote.test")
     s.starttls(context=ctx)
@@ -453,6 +451,104 @@ def the_queue_tool_lists_shows_flushes_and_deletes():
     mb.close()
 
 
+def tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def submission_needs_tls_then_auth():
+    s = smtplib.SMTP(HOST, xctest.SUBMIT, timeout=30)
+    s.ehlo("laptop.example.test")
+    check("submission offers no AUTH before STARTTLS", "auth" not in s.esmtp_features, s.esmtp_features)
+    code, text = s.docmd("AUTH", "PLAIN AGFsaWNlAHg=")
+    check("AUTH before STARTTLS: 530 5.7.0", code == 530 and text.startswith(b"5.7.0"), (code, text))
+    code, text = s.mail("alice@example.test")
+    check("MAIL without AUTH on submission: 530 5.7.0", code == 530 and text.startswith(b"5.7.0"),
+          (code, text))
+    s.starttls(context=tls_context())
+    s.ehlo("laptop.example.test")
+    check("after STARTTLS it offers AUTH PLAIN LOGIN", s.esmtp_features.get("auth", "").upper().split()
+          == ["PLAIN", "LOGIN"], s.esmtp_features)
+    import base64
+    waits = []
+    for _ in range(2):
+        start = time.time()
+        code, text = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+            b"\0" + ALICE[0].encode() + b"\0wrong password").decode())
+        waits.append(time.time() - start)
+        check("a wrong password gets 535 5.7.8", code == 535 and text.startswith(b"5.7.8"), (code, text))
+    check("the first answer waits about 2 s, the second about 4 s",
+          1.0 <= waits[0] < 3.5 and 3.0 <= waits[1] < 5.5, waits)
+    check("and one log line naming the client",
+          wait_until(lambda: "authentication failed: client=127.0.0.1 user=alice@example.test"
+                     in xctest.log_text("mtad.log"), timeout=5))
+    s.close()
+    s = smtplib.SMTP(HOST, xctest.SUBMIT, timeout=30)
+    s.starttls(context=tls_context())
+    s.ehlo("laptop.example.test")
+    code, text = s.login(ALICE[0], ALICE[1])
+    check("Alice logs in (235 2.7.0)", code == 235 and text.startswith(b"2.7.0"), (code, text))
+    code, text = s.mail(BOB[0])
+    check("she may not send as Bob: 553 5.7.1", code == 553 and text.startswith(b"5.7.1"), (code, text))
+    s.rset()
+    code, _ = s.mail("alice.alias@other.test")
+    check("she may send as her alias", code == 250)
+    subject = "submitted %s" % uuid.uuid4().hex[:8]
+    c1, _ = s.rcpt(BOB[0])
+    c2, _ = s.rcpt("someone@elsewhere.test")
+    check("to Bob and, relayed for her, to another domain", (c1, c2) == (250, 250), (c1, c2))
+    code, text = s.data(note(subject, to="bob@example.test, someone@elsewhere.test"))
+    s.quit()
+    check("the message is queued", code == 250, (code, text))
+    check("Bob gets it", delivered(BOB[0], subject))
+    mime = stored_mime(BOB[0], subject)
+    check("its Received field says ESMTPSA", b"with ESMTPSA id" in mime, mime[:300])
+    out, _ = psql("SELECT count(*) FROM messages m JOIN folders f ON f.mailbox_id = m.mailbox_id AND "
+                  "f.fid = m.fid AND f.special = 7 WHERE m.subject = '%s' AND m.is_read" % subject)
+    check("a read copy is in Alice's Sent Items (save_sent)",
+          wait_until(lambda: psql("SELECT count(*) FROM messages m JOIN folders f ON f.mailbox_id = "
+                                  "m.mailbox_id AND f.fid = m.fid AND f.special = 7 WHERE m.subject = "
+                                  "'%s' AND m.is_read" % subject)[0] == "1", timeout=10))
+    out, _ = psql("SELECT q.id || ' ' || r.address || ' ' || coalesce(q.auth_user::text, '-') FROM "
+                  "mail_queue q JOIN mail_queue_rcpt r ON r.queue_id = q.id JOIN blobs b ON "
+                  "b.hash = q.blob WHERE position('%s' IN convert_from(b.data, 'UTF8')) > 0" % subject)
+    parts = out.split()
+    check("the remote recipient waits in the queue, with the submitting user",
+          len(parts) == 3 and parts[1] == "someone@elsewhere.test" and parts[2] != "-", out)
+    if parts:
+        xctest.xcadmin("queue", "delete", parts[0])
+
+
+def swaks_submits_with_auth_login():
+    subject = "swaks auth %s" % uuid.uuid4().hex[:6]
+    p = subprocess.run(["swaks", "--server", HOST, "--port", str(xctest.SUBMIT), "-tls",
+                        "--auth", "LOGIN", "--auth-user", BOB[0], "--auth-password", BOB[1],
+                        "--from", BOB[0], "--to", ALICE[0], "--header", "Subject: " + subject,
+                        "--body", "Submitted by swaks.", "--timeout", "20"],
+                       capture_output=True, text=True, timeout=60)
+    check("swaks: STARTTLS, AUTH LOGIN, 235, then 250 queued",
+          p.returncode == 0 and "235 2.7.0" in p.stdout and "250 2.0.0 Ok: queued" in p.stdout,
+          p.stdout[-1500:] + p.stderr[-300:])
+    check("the message reaches Alice", delivered(ALICE[0], subject))
+
+
+def the_send_quota_stops_submission():
+    rc, out = xctest.xcadmin("quota", BOB[0], "none", "1")
+    check("an admin sets Bob's send quota to 1 byte", rc == 0, out)
+    s = smtplib.SMTP(HOST, xctest.SUBMIT, timeout=30)
+    s.starttls(context=tls_context())
+    s.ehlo("laptop.example.test")
+    s.login(BOB[0], BOB[1])
+    code, text = s.mail(BOB[0])
+    check("MAIL from Bob: 554 5.2.2 send quota exceeded", code == 554 and text.startswith(b"5.2.2"),
+          (code, text))
+    s.quit()
+    rc, out = xctest.xcadmin("quota", BOB[0], "none", "none")
+    check("the send quota is lifted", rc == 0, out)
+
+
 def mtad_stays_up():
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     check("mtad answers NOOP at the end", s.noop()[0] == 250)
@@ -477,5 +573,8 @@ if __name__ == "__main__":
         bad_input_gets_smtp_errors,
         new_mail_is_pushed_to_a_subscriber,
         the_queue_tool_lists_shows_flushes_and_deletes,
+        submission_needs_tls_then_auth,
+        swaks_submits_with_auth_login,
+        the_send_quota_stops_submission,
         mtad_stays_up,
     )

@@ -29,6 +29,7 @@ SRC = ENV.get("XC_SRC", os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 HTTP = int(ENV.get("XC_HTTP", "0") or 0)
 HTTPS = int(ENV.get("XC_HTTPS", "0") or 0)
 SMTP = int(ENV.get("XC_SMTP", "0") or 0)      # mtad
+SUBMIT = int(ENV.get("XC_SUBMIT", "0") or 0)  # mtad's submission port
 SOCKET = ENV.get("XC_SOCKET", "")
 ALICE = ("alice@example.test", ENV.get("XC_PW_ALICE", ""))
 BOB = ("bob@example.test", ENV.get("XC_PW_BOB", ""))
