@@ -11,7 +11,7 @@ BUILD="build-essential pkg-config apache2 apache2-dev libapr1-dev
   libgmime-3.0-dev
   openssl curl ca-certificates procps"
 TEST="clang python3 python3-exchangelib wrk postgresql-contrib libxml2-utils
-  tnef swaks libnet-ssleay-perl"
+  tnef swaks libnet-ssleay-perl python3-dnspython"
 
 want="$BUILD"
 [ "${1:-run}" = test ] && want="$want $TEST"

@@ -250,17 +250,23 @@ enum xw_op {
                                    it), [CLIENT], [AUTH_USER], [ENVID],
                                    [RET], [LEASE] (seconds the caller keeps
                                    the recipients to deliver them itself),
-                                   MIME (streamed) -> QUEUE_ID once
+                                   [QUEUE_ID and DONE_IDX: recipients of
+                                   another queued message that this one
+                                   (a bounce) settles, in the same
+                                   commit], MIME (streamed) -> QUEUE_ID once
                                    committed; LOCALS: the indexes of the
                                    recipients with a mailbox here */
     XW_OP_QUEUE_TAKE = 41,      /* [LIMIT], [LEASE] seconds -> rows of
                                    QUEUE_ID, RCPT_IDX, ADDRESS, [MAILBOX_ID
-                                   when local], SENDER, SIZE, ATTEMPTS:
+                                   when local], SENDER, SIZE, ATTEMPTS,
+                                   DOMAIN, [NOTIFY], [ORCPT], WARNED,
+                                   [ENVID], [RET], AGE (seconds queued):
                                    recipients due, leased to the caller */
     XW_OP_QUEUE_READ = 42,      /* QUEUE_ID -> MIME (streamed), SENDER */
     XW_OP_QUEUE_DEFER = 43,     /* QUEUE_ID, RCPT_IDX, ERRMSG, [DELAY]
                                    (first back-off, seconds), [LIMIT] (the
-                                   longest) -> status */
+                                   longest), [WARNED] (a delay DSN went
+                                   out) -> status */
     XW_OP_QUEUE_DONE = 44,      /* QUEUE_ID, RCPT_IDX -> status; NOTFOUND
                                    when it was done already */
 };
@@ -412,6 +418,9 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_ATTEMPTS PROP_TAG(PT_LONG, 0x0056)
 #define XW_TAG_LEASE PROP_TAG(PT_LONG, 0x0057)
 #define XW_TAG_DELAY PROP_TAG(PT_LONG, 0x0058)
+#define XW_TAG_WARNED PROP_TAG(PT_BOOLEAN, 0x0059)
+#define XW_TAG_AGE PROP_TAG(PT_I8, 0x005A)
+#define XW_TAG_DONE_IDX PROP_TAG(PT_MV | PT_LONG, 0x005B)
 #define XW_MAX_CATEGORIES 4
 #define PR_ROW_TYPE PROP_TAG(PT_LONG, 0x0FF5)
 #define PR_INSTANCE_KEY PROP_TAG(PT_BINARY, 0x0FF6)

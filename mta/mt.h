@@ -49,6 +49,16 @@ typedef struct mt_conf {
                                    recipient; after a crash it comes back */
     int retry_first;            /* back-off of a failed delivery, seconds */
     int retry_max;
+    int queue_lifetime;         /* seconds before undeliverable mail
+                                   bounces (RFC 5321 4.5.4.1: 4-5 days) */
+    int delay_warning;          /* seconds before a delay DSN; 0: none */
+    /* outbound */
+    char smarthost[300];        /* "host:port": all remote mail there */
+    char dns_server[64];        /* "ip:port": the only DNS server asked */
+    int remote_port;            /* of mail exchangers (25) */
+    int outbound_workers;
+    int connect_timeout;        /* seconds */
+    int smtp_timeout;           /* seconds per reply (RFC 5321 4.5.3.2) */
     int log_debug;
 } mt_conf;
 
@@ -127,9 +137,57 @@ void mt_store_stop(void);
 /* Queue a job (loop thread); j->done runs in the loop when it finished. */
 void mt_store_submit(mt_job *j);
 void mt_job_free(mt_job *j);
+/* Run the queue now (new mail for other domains). */
+void mt_store_poke(void);
+
+/* ---- DNS (mt_dns.c): blocking, for delivery threads ---- */
+typedef struct mt_mx {
+    char host[256];
+    int pref;
+} mt_mx;
+/* MX hosts of domain, best first (the domain itself when it has none):
+   count, -1 temporary failure, -2 permanent (no such domain, null MX). */
+int mt_dns_mx(const char *domain, mt_mx *out, int max, char *err,
+              size_t errlen);
+/* A and AAAA addresses of host (port not set): count (0: none). */
+struct sockaddr_storage;
+int mt_dns_addrs(const char *host, struct sockaddr_storage *out, int max);
+
+/* ---- outbound delivery (mt_out.c) ---- */
+typedef struct mt_out_rcpt {
+    int idx;
+    char addr[XC_SMTP_PATH_MAX + 1];
+    char notify[64], orcpt[512];
+    int warned;
+} mt_out_rcpt;
+
+typedef struct mt_out_job {
+    int64_t queue;
+    char sender[XC_SMTP_PATH_MAX + 1];
+    char domain[256];
+    char envid[128], ret[8];
+    int64_t size, age;
+    mt_out_rcpt *r;
+    int n;
+    struct mt_out_job *next;
+} mt_out_job;
+
+int mt_out_start(void);
+void mt_out_stop(void);
+void mt_out_submit(mt_out_job *j);      /* takes j */
+int mt_out_busy(void);                  /* jobs waiting or running */
+/* A notification about recipients of queued message j: failed ones leave
+   the queue with it (one commit); action "failed" or "delayed".
+   Returns XC_OK when it was queued (or is not wanted). */
+struct mt_sd;
+xc_status mt_out_dsn(struct mt_sd *w, const mt_out_job *j,
+                     const uint8_t *msg, size_t len, const int *which,
+                     int nwhich, const char *action, const char *status,
+                     const char *const *diag, const char *remote_mta);
 
 /* ---- TLS (mt_main.c) ---- */
 extern SSL_CTX *mt_tls;         /* NULL: no certificate configured */
+extern SSL_CTX *mt_tls_client;  /* opportunistic STARTTLS outbound */
 
 /* ---- SMTP server (smtp_server.c) ---- */
 int smtp_server_listen(const char *addr, int submission);

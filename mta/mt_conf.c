@@ -34,9 +34,15 @@ void mt_conf_defaults(mt_conf *c)
     c->data_timeout = 180;
     c->max_errors = 10;
     c->queue_interval = 60;
-    c->queue_lease = 300;
+    c->queue_lease = 900;
     c->retry_first = 300;
     c->retry_max = 4 * 3600;
+    c->queue_lifetime = 5 * 86400;
+    c->delay_warning = 4 * 3600;
+    c->remote_port = 25;
+    c->outbound_workers = 4;
+    c->connect_timeout = 30;
+    c->smtp_timeout = 300;
 }
 
 static const xc_conf_key keys[] = {
@@ -54,7 +60,10 @@ static const xc_conf_key keys[] = {
     I(command_timeout, 1, 3600), I(data_timeout, 1, 3600),
     I(max_errors, 1, 1000), I(queue_interval, 1, 86400),
     I(queue_lease, 1, 86400), I(retry_first, 1, 86400),
-    I(retry_max, 1, 7 * 86400),
+    I(retry_max, 1, 7 * 86400), I(queue_lifetime, 1, 60 * 86400),
+    I(delay_warning, 0, 60 * 86400), S(smarthost), S(dns_server),
+    I(remote_port, 1, 65535), I(outbound_workers, 1, 256),
+    I(connect_timeout, 1, 600), I(smtp_timeout, 1, 3600),
     XC_CONF_B(mt_conf, log_debug),
 #undef S
 #undef I

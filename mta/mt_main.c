@@ -28,7 +28,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-SSL_CTX *mt_tls;
+SSL_CTX *mt_tls, *mt_tls_client;
 
 static void on_signal(void *ctx, uint32_t events)
 {
@@ -49,6 +49,12 @@ static void tick(time_t now)
 
 static int tls_setup(const mt_conf *c)
 {
+    /* outbound: opportunistic, unauthenticated (RFC 7435) */
+    if ((mt_tls_client = SSL_CTX_new(TLS_client_method())) != NULL) {
+        SSL_CTX_set_min_proto_version(mt_tls_client, TLS1_2_VERSION);
+        SSL_CTX_set_verify(mt_tls_client, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(mt_tls_client, SSL_MODE_AUTO_RETRY);
+    }
     if (!c->tls_cert[0])
         return 0;
     if ((mt_tls = SSL_CTX_new(TLS_server_method())) == NULL ||
@@ -102,7 +108,7 @@ int main(int argc, char **argv)
         mt_log_error(57, "startup: %s", strerror(errno));
         return 1;
     }
-    if (tls_setup(&conf) < 0 || mt_store_start() < 0 ||
+    if (tls_setup(&conf) < 0 || mt_out_start() < 0 || mt_store_start() < 0 ||
         (conf.smtp_listen[0] && smtp_server_listen(conf.smtp_listen, 0) < 0) ||
         (conf.submission_listen[0] &&
          smtp_server_listen(conf.submission_listen, 1) < 0))
@@ -120,9 +126,11 @@ int main(int argc, char **argv)
         mt_log_error(59, "event loop: %s", strerror(errno));
     smtp_server_close_all();
     mt_store_stop();
+    mt_out_stop();
     mt_loop_done();
     if (conf.pid_file[0])
         unlink(conf.pid_file);
     SSL_CTX_free(mt_tls);
+    SSL_CTX_free(mt_tls_client);
     return 0;
 }

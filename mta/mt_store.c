@@ -28,6 +28,7 @@
  *   mtad is a trusted peer of storaged) and their Inbox ids.
  */
 #include "mt.h"
+#include "mt_sd.h"
 #include "xc_client.h"
 #include "xc_text.h"
 
@@ -43,22 +44,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define SESSIONS 32
-#define INBOX 5                 /* PR_XC_SPECIAL_FOLDER of the Inbox */
-#define SENT_ITEMS 7
-
-typedef struct sess {
-    char user[XC_SMTP_PATH_MAX + 1];
-    char token[65];
-    int64_t mailbox, inbox, sent;
-    time_t used;
-} sess;
-
-typedef struct worker {
-    xc_client *c;
-    sess s[SESSIONS];
-} worker;
-
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
 static mt_job *qhead, *qtail;           /* to do */
@@ -70,6 +55,7 @@ static pthread_t *threads, runner;
 static int nthreads;
 static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rcond = PTHREAD_COND_INITIALIZER;
+static int poked;
 
 void mt_job_free(mt_job *j)
 {
@@ -85,7 +71,7 @@ void mt_job_free(mt_job *j)
 
 /* ---- storaged calls ---------------------------------------------------- */
 
-static int connected(worker *w)
+int mt_sd_connected(mt_sd *w)
 {
     const char *err;
 
@@ -103,7 +89,7 @@ static int connected(worker *w)
 }
 
 /* Send the request begun on w->c; transport failures are XC_E_TEMP. */
-static xc_status call(worker *w, const xc_callbacks *cb, xc_reply *r)
+xc_status mt_sd_call(mt_sd *w, const xc_callbacks *cb, xc_reply *r)
 {
     const char *err;
 
@@ -117,13 +103,13 @@ static xc_status call(worker *w, const xc_callbacks *cb, xc_reply *r)
     return (xc_status)r->status;
 }
 
-static void rcpt_check(worker *w, mt_job *j)
+static void rcpt_check(mt_sd *w, mt_job *j)
 {
     xc_reply r;
     xc_wbuf *b;
     const xc_propval *v;
 
-    if (connected(w) < 0) {
+    if (mt_sd_connected(w) < 0) {
         j->st = XC_E_TEMP;
         return;
     }
@@ -131,7 +117,7 @@ static void rcpt_check(worker *w, mt_job *j)
     xc_put_str(b, XW_TAG_ADDRESS, j->addr);
     if (j->size > 0)
         xc_put_i8(b, XW_TAG_SIZE, j->size);
-    j->st = call(w, NULL, &r);
+    j->st = mt_sd_call(w, NULL, &r);
     snprintf(j->msg, sizeof(j->msg), "%s", r.errmsg);
     v = xc_reply_get(&r, XW_TAG_LOCAL);
     j->local = j->st == XC_OK && v != NULL && v->v.b;
@@ -140,32 +126,32 @@ static void rcpt_check(worker *w, mt_job *j)
 
 /* An authenticated client's envelope sender: one of its addresses, and
    its send quota not exceeded. */
-static void sender_check(worker *w, mt_job *j)
+static void sender_check(mt_sd *w, mt_job *j)
 {
     xc_reply r;
     xc_wbuf *b;
 
-    if (connected(w) < 0) {
+    if (mt_sd_connected(w) < 0) {
         j->st = XC_E_TEMP;
         return;
     }
     b = xc_client_begin(w->c, XW_OP_RCPT_CHECK);
     xc_put_str(b, XW_TAG_ADDRESS, j->addr);
     xc_put_i8(b, XW_TAG_SEND_QUOTA_BYTES, 0);
-    j->st = call(w, NULL, &r);
+    j->st = mt_sd_call(w, NULL, &r);
     snprintf(j->msg, sizeof(j->msg), "%s", r.errmsg);
     j->user_id = j->st == XC_OK ? xc_reply_i8(&r, XW_TAG_USER_ID, 0) : 0;
 }
 
 /* SMTP AUTH ([MS-XLOGIN], RFC 4954): storaged checks the password (and
    rate-limits failures); the session it opens is not needed. */
-static void auth_check(worker *w, mt_job *j)
+static void auth_check(mt_sd *w, mt_job *j)
 {
     xc_reply r;
     xc_wbuf *b;
     char token[65];
 
-    if (connected(w) < 0) {
+    if (mt_sd_connected(w) < 0) {
         j->st = XC_E_TEMP;
         OPENSSL_cleanse(j->password, sizeof(j->password));
         return;
@@ -174,7 +160,7 @@ static void auth_check(worker *w, mt_job *j)
     xc_put_str(b, XW_TAG_USER, j->addr);
     xc_put_str(b, XW_TAG_PASSWORD, j->password);
     xc_put_str(b, XW_TAG_REMOTE_ADDR, j->client);
-    j->st = call(w, NULL, &r);
+    j->st = mt_sd_call(w, NULL, &r);
     /* the request buffer held the password too */
     OPENSSL_cleanse(b->p, b->cap);
     OPENSSL_cleanse(j->password, sizeof(j->password));
@@ -185,7 +171,7 @@ static void auth_check(worker *w, mt_job *j)
     if (xc_reply_str(&r, XW_TAG_SESSION, token, sizeof(token)) == 0) {
         b = xc_client_begin(w->c, XW_OP_LOGOFF);
         xc_put_str(b, XW_TAG_SESSION, token);
-        (void)call(w, NULL, &r);
+        (void)mt_sd_call(w, NULL, &r);
     }
 }
 
@@ -213,7 +199,7 @@ static int find_inbox(void *ctx, const xc_propval *pv, size_t n)
 }
 
 /* The session and Inbox of a recipient (its address in lower case). */
-static sess *session_of(worker *w, const char *user, xc_status *st_r)
+static sess *session_of(mt_sd *w, const char *user, xc_status *st_r)
 {
     sess *s = NULL, *oldest = &w->s[0];
     xc_reply r;
@@ -234,7 +220,7 @@ static sess *session_of(worker *w, const char *user, xc_status *st_r)
     memset(s, 0, sizeof(*s));
     b = xc_client_begin(w->c, XW_OP_TRUSTED_LOGIN);
     xc_put_str(b, XW_TAG_USER, user);
-    if ((*st_r = call(w, NULL, &r)) != XC_OK)
+    if ((*st_r = mt_sd_call(w, NULL, &r)) != XC_OK)
         return NULL;
     if (xc_reply_str(&r, XW_TAG_SESSION, s->token, sizeof(s->token)) < 0) {
         *st_r = XC_E_INTERNAL;
@@ -244,7 +230,7 @@ static sess *session_of(worker *w, const char *user, xc_status *st_r)
     b = xc_client_begin(w->c, XW_OP_LIST_FOLDERS);
     xc_put_str(b, XW_TAG_SESSION, s->token);
     xc_put_i8(b, XW_TAG_MAILBOX_ID, mailbox);
-    if ((*st_r = call(w, &cb, &r)) != XC_OK || f.fid == 0) {
+    if ((*st_r = mt_sd_call(w, &cb, &r)) != XC_OK || f.fid == 0) {
         if (*st_r == XC_OK)
             *st_r = XC_E_NOTFOUND;
         s->token[0] = '\0';
@@ -273,7 +259,7 @@ static void lower(char *dst, const char *src, size_t n)
  * with its Return-Path. Returns XC_OK when it left the queue (delivered
  * now or before).
  */
-static xc_status deliver_one(worker *w, int64_t queue, int idx,
+static xc_status deliver_one(mt_sd *w, int64_t queue, int idx,
                              const char *addr, const uint8_t *bytes,
                              size_t n, char *why, size_t whylen)
 {
@@ -286,7 +272,7 @@ static xc_status deliver_one(worker *w, int64_t queue, int idx,
         sess *s;
         xc_wbuf *b;
 
-        if (connected(w) < 0) {
+        if (mt_sd_connected(w) < 0) {
             snprintf(why, whylen, "storaged unavailable");
             return XC_E_TEMP;
         }
@@ -305,7 +291,7 @@ static xc_status deliver_one(worker *w, int64_t queue, int idx,
         xc_put_long(b, XW_TAG_RCPT_IDX, idx);
         xc_put_object(b, XW_TAG_MIME, n);
         xc_client_stream(w->c, bytes, n);
-        st = call(w, NULL, &r);
+        st = mt_sd_call(w, NULL, &r);
         snprintf(why, whylen, "%s%s%s", xc_status_name(st),
                  r.errmsg[0] ? ": " : "", r.errmsg);
         if (st == XC_OK || st == XC_E_EXISTS)
@@ -319,12 +305,13 @@ static xc_status deliver_one(worker *w, int64_t queue, int idx,
     return st;
 }
 
-static void defer(worker *w, int64_t queue, int idx, const char *why)
+void mt_sd_defer(mt_sd *w, int64_t queue, int idx, const char *why,
+                 int warned)
 {
     xc_reply r;
     xc_wbuf *b;
 
-    if (connected(w) < 0)
+    if (mt_sd_connected(w) < 0)
         return;     /* the lease runs out and the runner tries again */
     b = xc_client_begin(w->c, XW_OP_QUEUE_DEFER);
     xc_put_i8(b, XW_TAG_QUEUE_ID, queue);
@@ -332,7 +319,9 @@ static void defer(worker *w, int64_t queue, int idx, const char *why)
     xc_put_str(b, XW_TAG_ERRMSG, why);
     xc_put_long(b, XW_TAG_DELAY, mt_config->retry_first);
     xc_put_long(b, XW_TAG_LIMIT, mt_config->retry_max);
-    (void)call(w, NULL, &r);
+    if (warned)
+        xc_put_bool(b, XW_TAG_WARNED, 1);
+    (void)mt_sd_call(w, NULL, &r);
 }
 
 /* "Return-Path: <sender>" and the bytes queued ([RFC 5321] 4.4: added by
@@ -348,7 +337,7 @@ static int with_return_path(xc_wbuf *out, const char *sender,
     return out->err ? -1 : 0;
 }
 
-static void deliver_locals(worker *w, int64_t queue, const char *sender,
+static void deliver_locals(mt_sd *w, int64_t queue, const char *sender,
                            const uint8_t *p, size_t n, const int *idx,
                            const char *const *addr, int count)
 {
@@ -371,14 +360,14 @@ static void deliver_locals(worker *w, int64_t queue, const char *sender,
         } else {
             mt_log_warn(41, "deferred queue=%" PRId64 " rcpt=%d to=%s: %s",
                         queue, idx[i], safe, why);
-            defer(w, queue, idx[i], why);
+            mt_sd_defer(w, queue, idx[i], why, 0);
         }
     }
     xc_wbuf_free(&rp);
 }
 
 /* A copy of what a user submitted in its Sent Items (save_sent), read. */
-static void save_sent(worker *w, mt_job *j)
+static void save_sent(mt_sd *w, mt_job *j)
 {
     xc_status st = XC_E_TEMP;
     xc_reply r;
@@ -387,7 +376,7 @@ static void save_sent(worker *w, mt_job *j)
     char user[XC_SMTP_PATH_MAX + 1];
 
     lower(user, j->user, sizeof(user));
-    if (connected(w) < 0 || (s = session_of(w, user, &st)) == NULL ||
+    if (mt_sd_connected(w) < 0 || (s = session_of(w, user, &st)) == NULL ||
         s->sent == 0) {
         mt_log_warn(60, "no copy in Sent Items for %s: %s", user,
                     xc_status_name(st));
@@ -400,18 +389,18 @@ static void save_sent(worker *w, mt_job *j)
     xc_put_bool(b, XW_TAG_READ, 1);
     xc_put_object(b, XW_TAG_MIME, j->mime.len);
     xc_client_stream(w->c, j->mime.p, j->mime.len);
-    if ((st = call(w, NULL, &r)) != XC_OK)
+    if ((st = mt_sd_call(w, NULL, &r)) != XC_OK)
         mt_log_warn(60, "no copy in Sent Items for %s: %s %s", user,
                     xc_status_name(st), r.errmsg);
 }
 
-static void accept_msg(worker *w, mt_job *j)
+static void accept_msg(mt_sd *w, mt_job *j)
 {
     xc_reply r;
     xc_wbuf *b;
     const xc_propval *locals;
 
-    if (connected(w) < 0) {
+    if (mt_sd_connected(w) < 0) {
         j->st = XC_E_TEMP;
         return;
     }
@@ -434,7 +423,7 @@ static void accept_msg(worker *w, mt_job *j)
     xc_put_long(b, XW_TAG_LEASE, mt_config->queue_lease);
     xc_put_object(b, XW_TAG_MIME, j->mime.len);
     xc_client_stream(w->c, j->mime.p, j->mime.len);
-    j->st = call(w, NULL, &r);
+    j->st = mt_sd_call(w, NULL, &r);
     snprintf(j->msg, sizeof(j->msg), "%s", r.errmsg);
     if (j->st != XC_OK)
         return;
@@ -467,7 +456,7 @@ static void finish(mt_job *j)
 
 static void *worker_main(void *arg)
 {
-    worker w;
+    mt_sd w;
 
     (void)arg;
     memset(&w, 0, sizeof(w));
@@ -501,6 +490,8 @@ static void *worker_main(void *arg)
             accept_msg(&w, j);
             n = j->st == XC_OK ? j->nlocal : 0;
             finish(j);
+            if (j->st == XC_OK && n < j->nrcpts)
+                mt_store_poke();    /* others for the outbound threads */
             if (j->st == XC_OK && j->user_id > 0 && j->user[0] &&
                 mt_config->save_sent)
                 save_sent(&w, j);
@@ -563,16 +554,24 @@ static void done_ready(void *ctx, uint32_t events)
 /* ---- the queue runner -------------------------------------------------- */
 
 typedef struct taken {
-    int64_t queue;
-    int idx;
+    int64_t queue, age, size;
+    int idx, local, warned;
     char addr[XC_SMTP_PATH_MAX + 1];
-    int local;
+    char sender[XC_SMTP_PATH_MAX + 1];
+    char domain[256], notify[64], orcpt[512], envid[128], ret[8];
 } taken;
 
 typedef struct take_ctx {
     taken *t;
     int n, max;
 } take_ctx;
+
+static void copy_str(char *dst, size_t n, const xc_propval *pv)
+{
+    size_t k = pv->v.bin.n < n - 1 ? pv->v.bin.n : n - 1;
+    memcpy(dst, pv->v.bin.p, k);
+    dst[k] = '\0';
+}
 
 static int take_row(void *ctx, const xc_propval *pv, size_t n)
 {
@@ -584,68 +583,127 @@ static int take_row(void *ctx, const xc_propval *pv, size_t n)
     t = &tc->t[tc->n];
     memset(t, 0, sizeof(*t));
     for (size_t i = 0; i < n; i++) {
-        if (pv[i].tag == XW_TAG_QUEUE_ID)
-            t->queue = pv[i].v.i64;
-        else if (pv[i].tag == XW_TAG_RCPT_IDX)
-            t->idx = pv[i].v.i32;
-        else if (pv[i].tag == XW_TAG_MAILBOX_ID)
-            t->local = 1;
-        else if (pv[i].tag == XW_TAG_ADDRESS && pv[i].v.bin.n < sizeof(t->addr))
-            memcpy(t->addr, pv[i].v.bin.p, pv[i].v.bin.n);
+        switch (pv[i].tag) {
+        case XW_TAG_QUEUE_ID: t->queue = pv[i].v.i64; break;
+        case XW_TAG_RCPT_IDX: t->idx = pv[i].v.i32; break;
+        case XW_TAG_MAILBOX_ID: t->local = 1; break;
+        case XW_TAG_SIZE: t->size = pv[i].v.i64; break;
+        case XW_TAG_AGE: t->age = pv[i].v.i64; break;
+        case XW_TAG_WARNED: t->warned = pv[i].v.b; break;
+        case XW_TAG_ADDRESS: copy_str(t->addr, sizeof(t->addr), &pv[i]); break;
+        case XW_TAG_SENDER:
+            copy_str(t->sender, sizeof(t->sender), &pv[i]);
+            break;
+        case XW_TAG_DOMAIN:
+            copy_str(t->domain, sizeof(t->domain), &pv[i]);
+            break;
+        case XW_TAG_NOTIFY:
+            copy_str(t->notify, sizeof(t->notify), &pv[i]);
+            break;
+        case XW_TAG_ORCPT: copy_str(t->orcpt, sizeof(t->orcpt), &pv[i]); break;
+        case XW_TAG_ENVID: copy_str(t->envid, sizeof(t->envid), &pv[i]); break;
+        case XW_TAG_RET: copy_str(t->ret, sizeof(t->ret), &pv[i]); break;
+        default: break;
+        }
     }
     tc->n++;
     return 0;
 }
 
-static int keep_chunk(void *ctx, const uint8_t *p, size_t n)
+int mt_sd_keep_chunk(void *ctx, const uint8_t *p, size_t n)
 {
     xc_put_bytes(ctx, p, n);
     return ((xc_wbuf *)ctx)->err ? -1 : 0;
 }
 
-/* One run: the due recipients, message by message. */
-static void run_queue(worker *w)
+/* The recipients t[from..to) of one message in one other domain: a job
+   for the outbound threads. */
+static void hand_over(const taken *t, int from, int to)
 {
-    taken t[100];
-    take_ctx tc = { t, 0, 100 };
-    xc_callbacks cb = { take_row, NULL, &tc };
+    mt_out_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL || (j->r = calloc((size_t)(to - from), sizeof(*j->r)))
+                     == NULL) {
+        free(j);
+        return;                 /* the lease runs out; later then */
+    }
+    j->queue = t[from].queue;
+    j->size = t[from].size;
+    j->age = t[from].age;
+    snprintf(j->sender, sizeof(j->sender), "%s", t[from].sender);
+    snprintf(j->domain, sizeof(j->domain), "%s", t[from].domain);
+    snprintf(j->envid, sizeof(j->envid), "%s", t[from].envid);
+    snprintf(j->ret, sizeof(j->ret), "%s", t[from].ret);
+    for (int k = from; k < to; k++) {
+        mt_out_rcpt *r = &j->r[j->n++];
+        r->idx = t[k].idx;
+        r->warned = t[k].warned;
+        snprintf(r->addr, sizeof(r->addr), "%s", t[k].addr);
+        snprintf(r->notify, sizeof(r->notify), "%s", t[k].notify);
+        snprintf(r->orcpt, sizeof(r->orcpt), "%s", t[k].orcpt);
+    }
+    mt_out_submit(j);
+}
+
+/* One run: the due recipients, message by message; local ones delivered
+   here, those of other domains handed to the outbound threads. */
+static void run_queue(mt_sd *w)
+{
+    taken *t;
+    take_ctx tc;
+    xc_callbacks cb = { take_row, NULL, NULL };
     xc_reply r;
     xc_wbuf *b, mime;
     char sender[XC_SMTP_PATH_MAX + 1];
 
-    if (connected(w) < 0)
+    /* take more only when the outbound threads have room: what we take
+       is leased for queue_lease seconds */
+    if (mt_out_busy() >= mt_config->outbound_workers)
         return;
+    if (mt_sd_connected(w) < 0 || (t = calloc(100, sizeof(*t))) == NULL)
+        return;
+    tc.t = t;
+    tc.n = 0;
+    tc.max = 100;
+    cb.ctx = &tc;
     b = xc_client_begin(w->c, XW_OP_QUEUE_TAKE);
     xc_put_long(b, XW_TAG_LIMIT, 100);
     xc_put_long(b, XW_TAG_LEASE, mt_config->queue_lease);
-    if (call(w, &cb, &r) != XC_OK || tc.n == 0)
+    if (mt_sd_call(w, &cb, &r) != XC_OK || tc.n == 0) {
+        free(t);
         return;
+    }
     mt_log_debug(43, "queue run: %d recipients due", tc.n);
     xc_wbuf_init(&mime, 0);
     for (int i = 0; i < tc.n;) {
         int j = i, idx[100];
         const char *addr[100];
         int count = 0;
-        xc_callbacks mc = { NULL, keep_chunk, &mime };
+        xc_callbacks mc = { NULL, mt_sd_keep_chunk, &mime };
 
         while (j < tc.n && t[j].queue == t[i].queue)
             j++;
-        for (int k = i; k < j; k++) {
+        for (int k = i; k < j; k++)
             if (t[k].local) {
                 idx[count] = t[k].idx;
                 addr[count++] = t[k].addr;
-            } else {
-                /* routing to other servers comes with outbound delivery;
-                   until then the recipient waits in the queue */
-                defer(w, t[k].queue, t[k].idx, "no route to remote "
-                      "domains configured");
             }
+        for (int k = i; k < j;) {   /* rows come sorted by domain */
+            int e = k;
+            if (t[k].local) {
+                k++;
+                continue;
+            }
+            while (e < j && !t[e].local && !strcmp(t[e].domain, t[k].domain))
+                e++;
+            hand_over(t, k, e);
+            k = e;
         }
-        if (count > 0 && connected(w) == 0) {
+        if (count > 0 && mt_sd_connected(w) == 0) {
             xc_wbuf_reset(&mime);
             b = xc_client_begin(w->c, XW_OP_QUEUE_READ);
             xc_put_i8(b, XW_TAG_QUEUE_ID, t[i].queue);
-            if (call(w, &mc, &r) == XC_OK && !mime.err &&
+            if (mt_sd_call(w, &mc, &r) == XC_OK && !mime.err &&
                 xc_reply_str(&r, XW_TAG_SENDER, sender, sizeof(sender)) == 0)
                 deliver_locals(w, t[i].queue, sender, mime.p, mime.len, idx,
                                addr, count);
@@ -653,11 +711,20 @@ static void run_queue(worker *w)
         i = j;
     }
     xc_wbuf_free(&mime);
+    free(t);
+}
+
+void mt_store_poke(void)
+{
+    pthread_mutex_lock(&rlock);
+    poked = 1;
+    pthread_cond_signal(&rcond);
+    pthread_mutex_unlock(&rlock);
 }
 
 static void *runner_main(void *arg)
 {
-    worker w;
+    mt_sd w;
 
     (void)arg;
     memset(&w, 0, sizeof(w));
@@ -669,9 +736,10 @@ static void *runner_main(void *arg)
         pthread_mutex_lock(&rlock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += mt_config->queue_interval;
-        while (!stopping &&
+        while (!stopping && !poked &&
                pthread_cond_timedwait(&rcond, &rlock, &until) != ETIMEDOUT)
             ;
+        poked = 0;
     }
     pthread_mutex_unlock(&rlock);
     xc_client_destroy(&w.c);

@@ -35,6 +35,7 @@ CREATE TABLE mail_queue_rcpt (
     next_try    timestamptz NOT NULL DEFAULT now(),
     leased_until timestamptz,               -- taken by a delivery agent
     last_error  text,
+    warned      boolean NOT NULL DEFAULT false, -- delay DSN sent
     PRIMARY KEY (queue_id, idx)
 );
 CREATE INDEX mail_queue_rcpt_due ON mail_queue_rcpt (next_try);
@@ -61,13 +62,16 @@ BEGIN
 END $$;
 
 -- A delivery attempt failed temporarily: try again after a back-off that
--- doubles from p_first_secs (capped at p_max_secs).
+-- doubles from p_first_secs (capped at p_max_secs). p_warned: a delay
+-- notification went to the sender (it goes once).
 CREATE FUNCTION xc_queue_defer(p_queue bigint, p_idx integer, p_error text,
-                               p_first_secs integer, p_max_secs integer)
+                               p_first_secs integer, p_max_secs integer,
+                               p_warned boolean)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE mail_queue_rcpt
     SET attempts = attempts + 1, last_error = p_error, leased_until = NULL,
+        warned = warned OR p_warned,
         next_try = now() + make_interval(secs =>
             least(p_max_secs, p_first_secs * power(2, least(attempts, 30))))
     WHERE queue_id = p_queue AND idx = p_idx;
@@ -78,7 +82,9 @@ END $$;
 -- run out and the rows come back.
 CREATE FUNCTION xc_queue_take(p_limit integer, p_lease_secs integer)
 RETURNS TABLE (queue_id bigint, idx integer, address text,
-               mailbox_id bigint, sender text, size bigint, attempts integer)
+               mailbox_id bigint, sender text, size bigint, attempts integer,
+               domain text, notify text, orcpt text, warned boolean,
+               envid text, ret text, age_secs bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
     RETURN QUERY
@@ -92,12 +98,14 @@ BEGIN
         UPDATE mail_queue_rcpt r
         SET leased_until = now() + make_interval(secs => p_lease_secs)
         FROM due WHERE r.queue_id = due.queue_id AND r.idx = due.idx
-        RETURNING r.queue_id, r.idx, r.address, r.mailbox_id, r.attempts
+        RETURNING r.queue_id, r.idx, r.address, r.mailbox_id, r.attempts,
+                  r.domain, r.notify, r.orcpt, r.warned
     )
     SELECT l.queue_id, l.idx, l.address, l.mailbox_id, q.sender, q.size,
-           l.attempts
+           l.attempts, l.domain, l.notify, l.orcpt, l.warned, q.envid,
+           q.ret, extract(epoch FROM now() - q.received_at)::bigint
     FROM leased l JOIN mail_queue q ON q.id = l.queue_id
-    ORDER BY l.queue_id, l.idx;
+    ORDER BY l.queue_id, l.domain, l.idx;
 END $$;
 
 -- The admin's queue tool (tools/xcadmin queue ...): deliver now, or drop a

@@ -193,11 +193,19 @@ static const char *gather(const sd_req *req, rcpts *r)
                                                          : NULL;
 }
 
+/* Recipients of another queued message that the one being put settles
+   (its bounce): they leave the queue in the same commit. */
+typedef struct settles {
+    int64_t queue;
+    const xc_propval *idx;      /* XW_TAG_DONE_IDX, or NULL */
+} settles;
+
 static xc_status put_once(sd_db *db, const char *const *params,
                           const int *len, const int *fmt, const uint8_t *hash,
                           const uint8_t *mime, size_t mime_len,
-                          PGresult **res_r)
+                          const settles *done, PGresult **res_r)
 {
+    static const char sql_done[] = "SELECT xc_queue_done($1, $2)";
     static const char sql_put[] =
         "WITH q AS (INSERT INTO mail_queue (sender, blob, size, client, "
         "  auth_user, envid, ret) VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -205,14 +213,17 @@ static xc_status put_once(sd_db *db, const char *const *params,
         "b AS (UPDATE blobs SET refcount = refcount + 1 WHERE hash = $2), "
         "r AS (INSERT INTO mail_queue_rcpt (queue_id, idx, address, domain, "
         "  mailbox_id, notify, orcpt, leased_until) "
-        "  SELECT q.id, t.i - 1, t.a, lower(split_part(t.a, '@', 2)), "
-        "  (SELECT m.id FROM addresses ad JOIN mailboxes m "
-        "   ON m.user_id = ad.user_id WHERE ad.address = lower(t.a)), "
+        "  SELECT q.id, t.i - 1, t.a, lower(split_part(t.a, '@', 2)), mb.id, "
         "  nullif(t.n, ''), nullif(t.o, ''), "
-        "  now() + make_interval(secs => $11::integer) "
+        /* the caller delivers the local ones itself: leased to it */
+        "  CASE WHEN mb.id IS NOT NULL AND $11::integer > 0 "
+        "  THEN now() + make_interval(secs => $11::integer) END "
         "  FROM q, unnest(string_to_array($8, chr(10)), "
         "  string_to_array($9, chr(10)), string_to_array($10, chr(10))) "
-        "  WITH ORDINALITY AS t(a, n, o, i) WHERE t.a IS NOT NULL "
+        "  WITH ORDINALITY AS t(a, n, o, i) "
+        "  LEFT JOIN LATERAL (SELECT m.id FROM addresses ad JOIN mailboxes m "
+        "   ON m.user_id = ad.user_id WHERE ad.address = lower(t.a)) mb "
+        "  ON true WHERE t.a IS NOT NULL "
         "  RETURNING idx, mailbox_id) "
         "SELECT q.id, (SELECT array_agg(idx ORDER BY idx) FROM r "
         "  WHERE mailbox_id IS NOT NULL) FROM q";
@@ -225,6 +236,7 @@ static xc_status put_once(sd_db *db, const char *const *params,
     if ((st = sd_db_ready(db)) != XC_OK ||
         (st = sd_db_prepare(db, sql_put, 0)) != XC_OK ||
         (st = sd_db_prepare(db, sql_hold, 0)) != XC_OK ||
+        (st = sd_db_prepare(db, sql_done, 0)) != XC_OK ||
         (st = sd_db_pipe_begin(db)) != XC_OK)
         return st;
     st = sd_db_pipe_tx_begin(db);
@@ -233,6 +245,18 @@ static xc_status put_once(sd_db *db, const char *const *params,
     if (st == XC_OK) {
         sd_db_pipe_keep(db);
         st = sd_db_pipe_send(db, sql_put, 11, params, len, fmt);
+    }
+    if (st == XC_OK && done->idx != NULL) {
+        xc_mv_iter it;
+        xc_propval one;
+        char q[24], i[16];
+        const char *dp[2] = { q, i };
+        snprintf(q, sizeof(q), "%" PRId64, done->queue);
+        xc_mv_iter_init(&it, done->idx);
+        while (st == XC_OK && xc_mv_next(&it, &one) == 1) {
+            snprintf(i, sizeof(i), "%d", (int)one.v.i32);
+            st = sd_db_pipe_send(db, sql_done, 2, dp, NULL, NULL);
+        }
     }
     if (st == XC_OK)
         st = sd_db_pipe_tx_commit(db);
@@ -256,6 +280,7 @@ void sd_queue_put(sd_db *db, sd_req *req, sd_reply *rp)
     int len[11] = { 0 }, fmt[11] = { 0 };
     int32_t lease = 0;
     int64_t auth_user = 0;
+    settles done;
     uint8_t hash[32];
     unsigned int hl = 0;
     const char *err;
@@ -285,6 +310,13 @@ void sd_queue_put(sd_db *db, sd_req *req, sd_reply *rp)
     (void)sd_arg_str(req, XW_TAG_ENVID, envid, sizeof(envid));
     (void)sd_arg_str(req, XW_TAG_RET, ret, sizeof(ret));
     (void)sd_arg_i8(req, XW_TAG_AUTH_USER, &auth_user);
+    done.queue = 0;
+    done.idx = xc_props_find(req->args, req->nargs, XW_TAG_DONE_IDX);
+    if (done.idx != NULL &&
+        (sd_arg_i8(req, XW_TAG_QUEUE_ID, &done.queue) < 0 || done.queue <= 0)) {
+        sd_reply_status(rp, XC_E_BADREQ, "DONE_IDX needs its QUEUE_ID");
+        return;
+    }
     if (ret[0] && strcmp(ret, "FULL") != 0 && strcmp(ret, "HDRS") != 0) {
         sd_reply_status(rp, XC_E_BADREQ, "RET is FULL or HDRS");
         return;
@@ -329,14 +361,15 @@ void sd_queue_put(sd_db *db, sd_req *req, sd_reply *rp)
     for (int tries = 0;; tries++) {
         PQclear(res);
         st = put_once(db, params, len, fmt, hash, req->stream,
-                      req->stream_len, &res);
+                      req->stream_len, &done, &res);
         if (st != XC_E_TEMP || db->conn == NULL ||
             PQstatus(db->conn) != CONNECTION_OK || tries == 2)
             break;
     }
     if (st != XC_OK) {
         sd_reply_status(rp, st, st == XC_E_NOTFOUND ? "the submitting user "
-                        "is gone" : NULL);
+                        "is gone" : st == XC_E_EXISTS ? "a recipient it "
+                        "settles left the queue already" : NULL);
         goto out;
     }
     sd_reply_status(rp, XC_OK, NULL);
@@ -372,7 +405,8 @@ out:
 void sd_queue_take(sd_db *db, sd_req *req, sd_reply *rp)
 {
     static const char sql[] =
-        "SELECT queue_id, idx, address, mailbox_id, sender, size, attempts "
+        "SELECT queue_id, idx, address, mailbox_id, sender, size, attempts, "
+        "domain, notify, orcpt, warned, envid, ret, age_secs "
         "FROM xc_queue_take($1, $2)";
     char a[16], b[16];
     const char *params[2] = { a, b };
@@ -411,6 +445,17 @@ void sd_queue_take(sd_db *db, sd_req *req, sd_reply *rp)
         xc_put_str(w, XW_TAG_SENDER, PQgetvalue(res, i, 4));
         xc_put_i8(w, XW_TAG_SIZE, strtoll(PQgetvalue(res, i, 5), NULL, 10));
         xc_put_long(w, XW_TAG_ATTEMPTS, atoi(PQgetvalue(res, i, 6)));
+        xc_put_str(w, XW_TAG_DOMAIN, PQgetvalue(res, i, 7));
+        if (!PQgetisnull(res, i, 8))
+            xc_put_str(w, XW_TAG_NOTIFY, PQgetvalue(res, i, 8));
+        if (!PQgetisnull(res, i, 9))
+            xc_put_str(w, XW_TAG_ORCPT, PQgetvalue(res, i, 9));
+        xc_put_bool(w, XW_TAG_WARNED, PQgetvalue(res, i, 10)[0] == 't');
+        if (!PQgetisnull(res, i, 11))
+            xc_put_str(w, XW_TAG_ENVID, PQgetvalue(res, i, 11));
+        if (!PQgetisnull(res, i, 12))
+            xc_put_str(w, XW_TAG_RET, PQgetvalue(res, i, 12));
+        xc_put_i8(w, XW_TAG_AGE, strtoll(PQgetvalue(res, i, 13), NULL, 10));
         if (sd_reply_row(rp, w) < 0)
             break;
     }
@@ -479,9 +524,12 @@ static int queue_entry(sd_req *req, sd_reply *rp, char id[24], char idx[16])
 
 void sd_queue_defer(sd_db *db, sd_req *req, sd_reply *rp)
 {
-    static const char sql[] = "SELECT xc_queue_defer($1, $2, $3, $4, $5)";
+    static const char sql[] = "SELECT xc_queue_defer($1, $2, $3, $4, $5, $6)";
     char id[24], idx[16], why[512] = "", first[16], most[16];
-    const char *params[5] = { id, idx, why, first, most };
+    const xc_propval *warned = xc_props_find(req->args, req->nargs,
+                                             XW_TAG_WARNED);
+    const char *params[6] = { id, idx, why, first, most,
+                              warned != NULL && warned->v.b ? "t" : "f" };
     const xc_propval *v;
     int32_t delay = 60, limit = 3600;
     xc_status st;
@@ -500,7 +548,7 @@ void sd_queue_defer(sd_db *db, sd_req *req, sd_reply *rp)
     }
     snprintf(first, sizeof(first), "%d", delay);
     snprintf(most, sizeof(most), "%d", limit);
-    if ((res = sd_db_exec(db, sql, 5, params, &st)) == NULL) {
+    if ((res = sd_db_exec(db, sql, 6, params, &st)) == NULL) {
         sd_reply_status(rp, st, NULL);
         return;
     }

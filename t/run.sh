@@ -89,9 +89,12 @@ export XC_DIR
 XC_DIR=$(mktemp -d /tmp/xc-test.XXXXXX)
 chmod 0755 "$XC_DIR"
 export XC_SRC="$SRC" XC_OUT="$STACK_OUT"
-export XC_HTTP XC_HTTPS XC_PGPORT XC_SMTP XC_SUBMIT
+export XC_HTTP XC_HTTPS XC_PGPORT XC_SMTP XC_SUBMIT XC_DNS XC_SINK
 XC_HTTP=$(free_port); XC_HTTPS=$(free_port); XC_PGPORT=$(free_port)
 XC_SMTP=$(free_port); XC_SUBMIT=$(free_port)
+# outbound mail: the tests run a DNS server (UDP) and a sink SMTP server
+# on these loopback ports; mtad asks no other resolver and no other port
+XC_DNS=$(free_port); XC_SINK=$(free_port)
 export XC_SOCKET="$XC_DIR/run/storaged.sock"
 cleanup() {
     "$SRC/build/stack.sh" stop "$XC_DIR" >/dev/null 2>&1
@@ -110,7 +113,13 @@ max_frame = 262144
 max_stream_memory = 8388608
 expire_interval = 1
 log_debug = yes"
-export XC_MTAD_EXTRA="save_sent = yes
+export XC_MTAD_EXTRA="dns_server = 127.0.0.1:$XC_DNS
+remote_port = $XC_SINK
+connect_timeout = 3
+smtp_timeout = 10
+delay_warning = 3
+queue_lifetime = 12
+save_sent = yes
 queue_interval = 1
 queue_lease = 5
 retry_first = 1
