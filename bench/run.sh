@@ -15,12 +15,16 @@
 #  5. Import of 100,000 messages from an mbox (bench/make_mbox.py, ~5 KB
 #     each) with xc-mail over 4 connections: messages/s, next to the
 #     store's own save rate at 16 clients (part 3) and pgbench INSERT.
+#  6. SMTP (bench/smtp.sh): mtad accepting and delivering 10 KB messages
+#     from 16 smtp-source connections vs Postfix delivering to a Maildir,
+#     latency from the end of DATA to 250, mtad's RSS. Needs root.
 #
 # env: BENCH_SECONDS (default 10) per run, BENCH_ROUNDS (default 3) of
 #      alternating baseline/POX runs, medians reported; BENCH_TABLE_ROWS
 #      (default 1000000) messages in the folder of part 4;
-#      BENCH_IMPORT_MESSAGES (default 100000) for part 5; BENCH_PARTS
-#      (default "1 2 3 4 5") which parts to run.
+#      BENCH_IMPORT_MESSAGES (default 100000) for part 5;
+#      BENCH_SMTP_MESSAGES (default 5000) for part 6; BENCH_PARTS
+#      (default "1 2 3 4 5 6") which parts to run.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +32,7 @@ cd "$SRC"
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 PY=/usr/bin/python3
-PARTS=" ${BENCH_PARTS:-1 2 3 4 5} "
+PARTS=" ${BENCH_PARTS:-1 2 3 4 5 6} "
 want() { [[ "$PARTS" == *" $1 "* ]]; }
 command -v wrk >/dev/null || { echo "bench: wrk is missing (build/deps.sh test)"; exit 1; }
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -36,8 +40,8 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 DIR=$(mktemp -d /tmp/xc-bench.XXXXXX)
 chmod 0755 "$DIR"
 trap 'build/stack.sh stop "$DIR" >/dev/null 2>&1; rm -rf "$DIR"' EXIT
-HTTP=$(free_port); HTTPS=$(free_port); PGP=$(free_port)
-build/stack.sh start "$DIR" "$HTTP" "$HTTPS" "$PGP" out >/dev/null
+HTTP=$(free_port); HTTPS=$(free_port); PGP=$(free_port); SMTPP=$(free_port)
+XC_MTAD_EXTRA="max_per_ip = 100" build/stack.sh start "$DIR" "$HTTP" "$HTTPS" "$PGP" out "$SMTPP" >/dev/null
 AS=(); [ "$(id -u)" -eq 0 ] && AS=(runuser -u xcdev --)
 PW=$(openssl rand -hex 12)
 admin() { (cd / && "${AS[@]}" env PGHOST="$DIR/run" PGPORT="$PGP" XC_PASSWD="$DIR/lib/xc-passwd" "$DIR/lib/xcadmin" "$@"); }
@@ -184,6 +188,11 @@ imp_size=$(du -m "$DIR/import.mbox" | cut -f1)
 rm -f "$DIR/import.mbox"
 fi
 
+if want 6; then
+echo "$PW" | admin user-add dave@example.test "Dave Bench"
+smtp=$(PGPORT="$PGP" bench/smtp.sh "$DIR" "$SMTPP")
+fi
+
 echo
 want 1 && echo "Autodiscover POX:   $pox req/s; static file: $static req/s; ratio $(awk "BEGIN{printf \"%.2f\", $pox/$static}") (target >= 0.5; medians of $ROUNDS)"
 want 1 && echo "  runs: static ${statics[*]}; POX ${poxes[*]}"
@@ -205,4 +214,7 @@ if want 5; then
 echo "import of $NIMP messages ($imp_size MB mbox, xc-mail -j 4, one mailbox):"
 echo "  $imp"
 echo "  $imp_cpu"
+fi
+if want 6; then
+echo "$smtp"
 fi

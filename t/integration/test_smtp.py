@@ -551,6 +551,25 @@ def the_send_quota_stops_submission():
     check("the send quota is lifted", rc == 0, out)
 
 
+def smtp_source_load_arrives_exactly_once():
+    """Postfix's smtp-source as a load generator: 200 messages over 8
+    connections, each in Bob's Inbox once."""
+    before = int(psql("SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id "
+                      "WHERE x.user_id = xc_user_id('%s') AND m.subject = 'smtp-source'" % BOB[0])[0] or 0)
+    p = subprocess.run(["smtp-source", "-s", "8", "-m", "200", "-l", "4096", "-c", "-S", "smtp-source",
+                        "-f", "load@remote.test", "-t", BOB[0], "%s:%d" % (HOST, xctest.SMTP)],
+                       capture_output=True, text=True, timeout=300)
+    check("smtp-source sends 200 messages without an error", p.returncode == 0, p.stderr[-500:])
+
+    def count():
+        out, _ = psql("SELECT count(*) FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id "
+                      "WHERE x.user_id = xc_user_id('%s') AND m.subject = 'smtp-source'" % BOB[0])
+        return int(out or 0) - before
+    check("all 200 reach Bob's Inbox", wait_until(lambda: count() >= 200, timeout=60), count())
+    check("exactly once each", count() == 200, count())
+    check("and the queue empties", wait_until(queue_empty, timeout=30))
+
+
 def mtad_stays_up():
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     check("mtad answers NOOP at the end", s.noop()[0] == 250)
@@ -578,5 +597,6 @@ if __name__ == "__main__":
         submission_needs_tls_then_auth,
         swaks_submits_with_auth_login,
         the_send_quota_stops_submission,
+        smtp_source_load_arrives_exactly_once,
         mtad_stays_up,
     )
