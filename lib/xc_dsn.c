@@ -77,12 +77,15 @@ int xc_dsn_write(const xc_dsn *d, const xc_dsn_rcpt *r, size_t n,
                          "trying; you need not send it again.\r\n"
              : "Your message was delivered to the recipients below.\r\n");
     for (size_t i = 0; i < n; i++) {
-        snprintf(line, sizeof(line), "\r\n<%.400s>: %.600s\r\n", r[i].addr,
+        /* one line of at most 998 octets, whatever the texts hold */
+        snprintf(line, sizeof(line), "<%.300s>: %.600s", r[i].addr,
                  r[i].diagnostic ? r[i].diagnostic : r[i].action);
-        for (char *p = line + 2; *p && p[1]; p++)
-            if ((unsigned char)*p < 0x20 && *p != '\r' && *p != '\n')
+        for (char *p = line; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7F)
                 *p = ' ';
+        put(out, "\r\n");
         put(out, line);
+        put(out, "\r\n");
     }
     put(out, "\r\n--");
     put(out, d->boundary);
@@ -115,7 +118,13 @@ int xc_dsn_write(const xc_dsn *d, const xc_dsn_rcpt *r, size_t n,
             put_field(out, "Remote-MTA", line);
         }
         if (r[i].diagnostic && r[i].diagnostic[0]) {
-            snprintf(line, sizeof(line), "smtp; %.800s", r[i].diagnostic);
+            /* an SMTP reply ("550 5.1.1 ..."), or our own words */
+            const char *dg = r[i].diagnostic;
+            int smtp = dg[0] >= '2' && dg[0] <= '5' && dg[1] >= '0' &&
+                       dg[1] <= '9' && dg[2] >= '0' && dg[2] <= '9' &&
+                       (dg[3] == ' ' || dg[3] == '\0');
+            snprintf(line, sizeof(line), "%s; %.800s",
+                     smtp ? "smtp" : "x-mtad", dg);
             put_field(out, "Diagnostic-Code", line);
         }
         put_field(out, "Last-Attempt-Date", now);

@@ -182,8 +182,11 @@ int mt_out_busy(void);                  /* jobs waiting or running */
 struct mt_sd;
 xc_status mt_out_dsn(struct mt_sd *w, const mt_out_job *j,
                      const uint8_t *msg, size_t len, const int *which,
-                     int nwhich, const char *action, const char *status,
-                     const char *const *diag, const char *remote_mta);
+                     int nwhich, const char *action,
+                     const char *const *status, const char *const *diag,
+                     const char *remote_mta);
+/* Is this queued recipient being delivered by an outbound thread now? */
+int mt_out_in_flight(int64_t queue, int idx);
 
 /* ---- TLS (mt_main.c) ---- */
 extern SSL_CTX *mt_tls;         /* NULL: no certificate configured */

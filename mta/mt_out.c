@@ -42,6 +42,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@
 static pthread_mutex_t olock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ocond = PTHREAD_COND_INITIALIZER;
 static mt_out_job *ohead, *otail;
+static mt_out_job **active;             /* per thread: the job it runs */
 static int running, ostopping, nthreads;
 static pthread_t *threads;
 
@@ -560,7 +562,7 @@ static void random_hex(char *out, size_t bytes)
 
 xc_status mt_out_dsn(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
                      size_t len, const int *which, int nwhich,
-                     const char *action, const char *status,
+                     const char *action, const char *const *status,
                      const char *const *diag, const char *remote_mta)
 {
     int failed = strcmp(action, "failed") == 0;
@@ -586,7 +588,7 @@ xc_status mt_out_dsn(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
         dr[nd].addr = rc->addr;
         dr[nd].orcpt = rc->orcpt[0] ? rc->orcpt : NULL;
         dr[nd].action = action;
-        dr[nd].status = status;
+        dr[nd].status = status[i];
         dr[nd].remote_mta = remote_mta;
         dr[nd].diagnostic = diag ? diag[i] : NULL;
         nd++;
@@ -651,6 +653,27 @@ xc_status mt_out_dsn(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
     return st;
 }
 
+/* The RFC 3463 status a failed recipient is reported with: its reply's
+   (made final: 5.x.y), or what stopped us. */
+static void status_of(char out[16], const char *diag, int code,
+                      int permanent, int null_mx, int expired)
+{
+    snprintf(out, 16, "5.0.0");
+    if (code / 100 == 5 && diag && strlen(diag) > 9 && diag[3] == ' ' &&
+        diag[4] == '5' && diag[5] == '.') {
+        size_t k = strcspn(diag + 4, " ");
+        if (k < 16) {
+            memcpy(out, diag + 4, k);
+            out[k] = '\0';
+        }
+    } else if (permanent) {
+        /* no such domain, or it takes no mail (RFC 7505 3) */
+        snprintf(out, 16, "%s", null_mx ? "5.1.10" : "5.1.2");
+    } else if (expired) {
+        snprintf(out, 16, "5.4.7");    /* delivery time expired */
+    }
+}
+
 /* Settle every recipient of j after the attempt. */
 static void settle(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
                    size_t len, const outcome *o, const char *why,
@@ -692,35 +715,31 @@ static void settle(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
         }
     }
     if (nfail > 0) {
-        /* the status of the first one's reply when it has one */
-        char st_code[16] = "5.0.0";
-        const char *t = fdiag[0];
-        if (t && strlen(t) > 9 && t[3] == ' ' && t[4] >= '4' && t[4] <= '5' &&
-            t[5] == '.') {
-            size_t k = strcspn(t + 4, " ");
-            if (k < sizeof(st_code)) {
-                memcpy(st_code, t + 4, k);
-                st_code[k] = '\0';
-                st_code[0] = '5';       /* it is final now */
-            }
-        } else if (permanent) {
-            /* no such domain, or it takes no mail (RFC 7505 3) */
-            snprintf(st_code, sizeof(st_code), strstr(why, "null MX")
-                                                   ? "5.1.10" : "5.1.2");
-        } else if (j->age >= mt_config->queue_lifetime) {
-            snprintf(st_code, sizeof(st_code), "5.4.7");
+        char (*codes)[16] = calloc((size_t)nfail, sizeof(*codes));
+        const char **st = calloc((size_t)nfail, sizeof(char *));
+        for (int i = 0; codes && st && i < nfail; i++) {
+            status_of(codes[i], fdiag[i], o[fail[i]].code, permanent,
+                      strstr(why, "null MX") != NULL,
+                      j->age >= mt_config->queue_lifetime);
+            st[i] = codes[i];
         }
-        if (mt_out_dsn(w, j, msg, len, fail, nfail, "failed", st_code, fdiag,
+        if (codes == NULL || st == NULL ||
+            mt_out_dsn(w, j, msg, len, fail, nfail, "failed", st, fdiag,
                        mta[0] ? mta : NULL) != XC_OK)
             for (int i = 0; i < nfail; i++)    /* again next time */
                 mt_sd_defer(w, j->queue, j->r[fail[i]].idx, fdiag[i], 0);
+        free(codes);
+        free(st);
     }
     if (nlate > 0) {
         const char **ld = calloc((size_t)nlate, sizeof(char *));
         for (int i = 0; ld && i < nlate; i++)
             ld[i] = o[late[i]].code ? o[late[i]].text : why;
-        if (ld != NULL &&
-            mt_out_dsn(w, j, msg, len, late, nlate, "delayed", "4.4.7", ld,
+        const char **ls = calloc((size_t)nlate, sizeof(char *));
+        for (int i = 0; ls && i < nlate; i++)
+            ls[i] = "4.4.7";
+        if (ld != NULL && ls != NULL &&
+            mt_out_dsn(w, j, msg, len, late, nlate, "delayed", ls, ld,
                        mta[0] ? mta : NULL) == XC_OK) {
             for (int i = 0; i < nlate; i++)
                 mt_sd_defer(w, j->queue, j->r[late[i]].idx, ld[i], 1);
@@ -729,6 +748,7 @@ static void settle(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
                 mt_sd_defer(w, j->queue, j->r[late[i]].idx, why, 0);
         }
         free(ld);
+        free(ls);
     }
 out:
     free(fail);
@@ -792,8 +812,8 @@ out:
 static void *out_main(void *arg)
 {
     mt_sd w;
+    int me = (int)(intptr_t)arg;
 
-    (void)arg;
     memset(&w, 0, sizeof(w));
     pthread_mutex_lock(&olock);
     for (;;) {
@@ -807,12 +827,14 @@ static void *out_main(void *arg)
         if ((ohead = j->next) == NULL)
             otail = NULL;
         running++;
+        active[me] = j;
         pthread_mutex_unlock(&olock);
         deliver(&w, j);
+        pthread_mutex_lock(&olock);
+        active[me] = NULL;
+        running--;
         free(j->r);
         free(j);
-        pthread_mutex_lock(&olock);
-        running--;
     }
     pthread_mutex_unlock(&olock);
     xc_client_destroy(&w.c);
@@ -832,6 +854,29 @@ void mt_out_submit(mt_out_job *j)
     pthread_mutex_unlock(&olock);
 }
 
+static int holds(const mt_out_job *j, int64_t queue, int idx)
+{
+    if (j == NULL || j->queue != queue)
+        return 0;
+    for (int i = 0; i < j->n; i++)
+        if (j->r[i].idx == idx)
+            return 1;
+    return 0;
+}
+
+int mt_out_in_flight(int64_t queue, int idx)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&olock);
+    for (mt_out_job *j = ohead; j != NULL && !found; j = j->next)
+        found = holds(j, queue, idx);
+    for (int i = 0; i < nthreads && !found; i++)
+        found = holds(active[i], queue, idx);
+    pthread_mutex_unlock(&olock);
+    return found;
+}
+
 int mt_out_busy(void)
 {
     int n;
@@ -845,10 +890,12 @@ int mt_out_busy(void)
 int mt_out_start(void)
 {
     nthreads = mt_config->outbound_workers;
-    if ((threads = calloc((size_t)nthreads, sizeof(*threads))) == NULL)
+    if ((threads = calloc((size_t)nthreads, sizeof(*threads))) == NULL ||
+        (active = calloc((size_t)nthreads, sizeof(*active))) == NULL)
         return -1;
     for (int i = 0; i < nthreads; i++)
-        if (pthread_create(&threads[i], NULL, out_main, NULL) != 0)
+        if (pthread_create(&threads[i], NULL, out_main,
+                           (void *)(intptr_t)i) != 0)
             return -1;
     return 0;
 }
@@ -862,6 +909,7 @@ void mt_out_stop(void)
     for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     free(threads);
+    free(active);
     while (ohead != NULL) {
         mt_out_job *j = ohead;
         ohead = j->next;

@@ -674,6 +674,11 @@ static void run_queue(mt_sd *w)
         return;
     }
     mt_log_debug(43, "queue run: %d recipients due", tc.n);
+    /* one an outbound thread still sends (a slow server, a lease run out,
+       a flush) is left to it: taking it again renewed its lease */
+    for (int k = 0; k < tc.n; k++)
+        if (!t[k].local && mt_out_in_flight(t[k].queue, t[k].idx))
+            t[k].local = -1;
     xc_wbuf_init(&mime, 0);
     for (int i = 0; i < tc.n;) {
         int j = i, idx[100];
@@ -684,7 +689,7 @@ static void run_queue(mt_sd *w)
         while (j < tc.n && t[j].queue == t[i].queue)
             j++;
         for (int k = i; k < j; k++)
-            if (t[k].local) {
+            if (t[k].local == 1) {
                 idx[count] = t[k].idx;
                 addr[count++] = t[k].addr;
             }

@@ -115,7 +115,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
 BEGIN
-    UPDATE mail_queue_rcpt SET next_try = now(), leased_until = NULL
+    -- a recipient a delivery agent holds stays its (it may be sending it
+    -- right now); it is due when the lease ends
+    UPDATE mail_queue_rcpt SET next_try = now()
     WHERE p_queue IS NULL OR queue_id = p_queue;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
