@@ -265,11 +265,30 @@ static int cli_cmd(cli *c, outcome *o, int ehlo, const char *fmt, ...)
     return cli_reply(c, o, ehlo);
 }
 
+/* Our Return-Path field in front of queued bytes (smtp_server.c): for
+   the final delivery only, never relayed (RFC 5321 4.4). */
+static size_t return_path_len(const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    if (n < 13 || strncasecmp((const char *)p, "Return-Path:", 12) != 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (p[i] == '\n' && (i + 1 == n || (p[i + 1] != ' ' &&
+                                             p[i + 1] != '\t')))
+            return i + 1;
+    return 0;
+}
+
 /* The message as DATA: dot-stuffed, then the end line (RFC 5321 4.5.2). */
 static int cli_data(cli *c, const uint8_t *p, size_t n)
 {
     xc_wbuf w;
     int bol = 1, r;
+    size_t skip = return_path_len(p, n);
+
+    p += skip;
+    n -= skip;
 
     xc_wbuf_init(&w, 0);
     for (size_t i = 0; i < n; i++) {
@@ -345,6 +364,7 @@ static int session(cli *c, const mt_out_job *j, const uint8_t *msg,
 {
     outcome r;
     int accepted = 0;
+    size_t size = len - return_path_len(msg, len);     /* as relayed */
 
     if (cli_reply(c, &r, 0) < 0 || r.code != 220) {
         snprintf(why, whylen, "greeting: %.400s", r.code ? r.text : "none");
@@ -371,7 +391,7 @@ static int session(cli *c, const mt_out_job *j, const uint8_t *msg,
             return 0;
         }
     }
-    if (c->size > 0 && c->size < len) {
+    if (c->size > 0 && c->size < size) {
         for (int i = 0; i < j->n; i++) {
             o[i].code = 552;
             snprintf(o[i].text, sizeof(o[i].text), "552 5.3.4 message is "
@@ -393,7 +413,7 @@ static int session(cli *c, const mt_out_job *j, const uint8_t *msg,
         char params[400] = "";
         size_t k = 0;
         k += (size_t)snprintf(params + k, sizeof(params) - k, " SIZE=%zu",
-                              len);
+                              size);
         if (c->eightbit && has_8bit(msg, len))
             k += (size_t)snprintf(params + k, sizeof(params) - k,
                                   " BODY=8BITMIME");
@@ -622,6 +642,9 @@ xc_status mt_out_dsn(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
     d.boundary = boundary;
     d.message_id = mid;
     xc_wbuf_init(&out, 0);
+    xc_put_bytes(&out, "Return-Path: <>\r\n", 17);    /* as smtp_server.c */
+    d.original_len -= return_path_len(msg, len);
+    d.original = msg + (len - d.original_len);
     if (xc_dsn_write(&d, dr, (size_t)nd, &out) < 0) {
         xc_wbuf_free(&out);
         free(dr);

@@ -324,33 +324,16 @@ void mt_sd_defer(mt_sd *w, int64_t queue, int idx, const char *why,
     (void)mt_sd_call(w, NULL, &r);
 }
 
-/* "Return-Path: <sender>" and the bytes queued ([RFC 5321] 4.4: added by
-   the MTA that makes the final delivery). */
-static int with_return_path(xc_wbuf *out, const char *sender,
-                            const uint8_t *p, size_t n)
-{
-    xc_wbuf_reset(out);
-    xc_put_bytes(out, "Return-Path: <", 14);
-    xc_put_bytes(out, sender, strlen(sender));
-    xc_put_bytes(out, ">\r\n", 3);
-    xc_put_bytes(out, p, n);
-    return out->err ? -1 : 0;
-}
-
-static void deliver_locals(mt_sd *w, int64_t queue, const char *sender,
-                           const uint8_t *p, size_t n, const int *idx,
+/* The queued bytes (they start with the Return-Path, smtp_server.c) into
+   the Inboxes of the local recipients. */
+static void deliver_locals(mt_sd *w, int64_t queue, const uint8_t *p,
+                           size_t n, const int *idx,
                            const char *const *addr, int count)
 {
-    xc_wbuf rp;
     char why[300];
 
-    xc_wbuf_init(&rp, 0);
-    if (with_return_path(&rp, sender, p, n) < 0) {
-        xc_wbuf_free(&rp);
-        return;                 /* out of memory: the runner tries later */
-    }
     for (int i = 0; i < count; i++) {
-        xc_status st = deliver_one(w, queue, idx[i], addr[i], rp.p, rp.len,
+        xc_status st = deliver_one(w, queue, idx[i], addr[i], p, n,
                                    why, sizeof(why));
         char safe[700];
         xc_log_escape(safe, sizeof(safe), addr[i], strlen(addr[i]));
@@ -363,7 +346,6 @@ static void deliver_locals(mt_sd *w, int64_t queue, const char *sender,
             mt_sd_defer(w, queue, idx[i], why, 0);
         }
     }
-    xc_wbuf_free(&rp);
 }
 
 /* A copy of what a user submitted in its Sent Items (save_sent), read. */
@@ -498,8 +480,8 @@ static void *worker_main(void *arg)
             if (n > 0 && (addr = calloc((size_t)n, sizeof(*addr))) != NULL) {
                 for (int i = 0; i < n; i++)
                     addr[i] = j->rcpts[j->local_idx[i]].addr;
-                deliver_locals(&w, j->queue_id, j->sender, j->mime.p,
-                               j->mime.len, j->local_idx, addr, n);
+                deliver_locals(&w, j->queue_id, j->mime.p, j->mime.len,
+                               j->local_idx, addr, n);
                 free(addr);
             }
             mt_job_free(j);
@@ -654,7 +636,6 @@ static void run_queue(mt_sd *w)
     xc_callbacks cb = { take_row, NULL, NULL };
     xc_reply r;
     xc_wbuf *b, mime;
-    char sender[XC_SMTP_PATH_MAX + 1];
 
     /* take more only when the outbound threads have room: what we take
        is leased for queue_lease seconds */
@@ -708,10 +689,9 @@ static void run_queue(mt_sd *w)
             xc_wbuf_reset(&mime);
             b = xc_client_begin(w->c, XW_OP_QUEUE_READ);
             xc_put_i8(b, XW_TAG_QUEUE_ID, t[i].queue);
-            if (mt_sd_call(w, &mc, &r) == XC_OK && !mime.err &&
-                xc_reply_str(&r, XW_TAG_SENDER, sender, sizeof(sender)) == 0)
-                deliver_locals(w, t[i].queue, sender, mime.p, mime.len, idx,
-                               addr, count);
+            if (mt_sd_call(w, &mc, &r) == XC_OK && !mime.err)
+                deliver_locals(w, t[i].queue, mime.p, mime.len, idx, addr,
+                               count);
         }
         i = j;
     }

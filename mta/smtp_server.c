@@ -175,6 +175,12 @@ static void received(smtp_conn *c)
              c->auth_user ? "A" : "");
     new_id(c->id);
     xc_wbuf_reset(&c->msg);
+    /* Return-Path (RFC 5321 4.4) belongs to the final delivery; it is
+       queued with the message so that the queued bytes and every local
+       copy are one stored value, and mt_out takes it off for relaying */
+    xc_put_bytes(&c->msg, "Return-Path: <", 14);
+    xc_put_bytes(&c->msg, c->from, strlen(c->from));
+    xc_put_bytes(&c->msg, ">\r\n", 3);
     {
         char head[1200];
         int n = snprintf(head, sizeof(head),

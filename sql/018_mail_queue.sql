@@ -115,9 +115,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
 BEGIN
-    -- a recipient a delivery agent holds stays its (it may be sending it
-    -- right now); it is due when the lease ends
-    UPDATE mail_queue_rcpt SET next_try = now()
+    -- leases too (their holder may have died); a holder still at work
+    -- can't deliver twice: mtad skips what it is sending, and a local
+    -- delivery commits only with its recipient's queue row (xc_queue_done)
+    UPDATE mail_queue_rcpt SET next_try = now(), leased_until = NULL
     WHERE p_queue IS NULL OR queue_id = p_queue;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

@@ -10,12 +10,21 @@
  *   each), so a message is searchable a moment after its commit; without
  *   a poke it looks once a second (changes made while PostgreSQL's
  *   notifications were away).
+ *
+ *   Indexing is work that can wait: when PostgreSQL runs on this machine
+ *   as storaged's user (`make run`, the tests, small installations), the
+ *   backend that indexes is given a lower CPU priority (nice 10), so that
+ *   under a burst of mail saves and deliveries go first and the index
+ *   catches up as soon as there is room, as Exchange's content index
+ *   follows the store. Elsewhere the priority can't be changed and stays.
  */
 #include "sd.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define BATCH 200               /* messages a round takes at most */
@@ -28,6 +37,22 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static int poked, stopping, running;
 static const char *conninfo;
+
+/* Lower the priority of the backend serving db (once per connection). */
+static void yield_cpu(sd_db *db)
+{
+    static int last_pid, warned;
+    int pid = db->conn ? PQbackendPID(db->conn) : 0;
+
+    if (pid == 0 || pid == last_pid)
+        return;
+    last_pid = pid;
+    if (setpriority(PRIO_PROCESS, (id_t)pid, 10) < 0 && !warned) {
+        warned = 1;
+        sd_log_debug(68, "indexer keeps its CPU priority: %s",
+                     strerror(errno));
+    }
+}
 
 /* Index one batch; how many messages were taken from the queue. */
 static long batch(sd_db *db)
@@ -44,6 +69,7 @@ static long batch(sd_db *db)
     if (PQntuples(res) == 1)
         n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
+    yield_cpu(db);
     return n;
 }
 

@@ -1293,9 +1293,11 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
         "INSERT INTO public_read (mailbox_id, mid, user_id) "
         "VALUES ($1, $2, $3)";
     static const char sql_dequeue[] = "SELECT xc_queue_done($1, $2)";
+    static const char sql_async[] =
+        "SELECT set_config('synchronous_commit', 'off', true)";
     const char *const extra[] = { sql_new, sql_new_mime, sql_hold_blob,
                                   sql_ref_blob, sql_pub_read, sql_dequeue,
-                                  NULL };
+                                  sql_async, NULL };
     sd_held held = { NULL, 0, 0 };
     char a[24], b[24], f[24], sz[24], who[24];
     const char *params[11];
@@ -1327,6 +1329,14 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     if ((st = sd_db_pipe_begin(db)) != XC_OK)
         return st;
     st = sd_db_pipe_tx_begin(db);
+    /* Delivering a queued recipient (sql/018): the copy and the queue row
+       leave or stay together, so this commit need not wait for the disk.
+       A crash that loses it loses both, and the recipient is delivered
+       again from the queue, whose own commit (mtad's 250) was durable.
+       Saves into one mailbox hold its row until their commit: without
+       the wait they follow each other several times faster. */
+    if (st == XC_OK && db->dequeue_id > 0)
+        st = sd_db_pipe_send(db, sql_async, 0, NULL, NULL, NULL);
     db->held = &held;           /* large values: held now, referenced below */
     if (st == XC_OK && mime != NULL) {
         const char *bp[2] = { (const char *)hash, (const char *)mime };

@@ -516,11 +516,12 @@ def submission_needs_tls_then_auth():
     out, _ = psql("SELECT q.id || ' ' || r.address || ' ' || coalesce(q.auth_user::text, '-') FROM "
                   "mail_queue q JOIN mail_queue_rcpt r ON r.queue_id = q.id JOIN blobs b ON "
                   "b.hash = q.blob WHERE position('%s' IN convert_from(b.data, 'UTF8')) > 0" % subject)
-    parts = out.split()
+    rows = [line.split() for line in out.splitlines() if line.strip()]
     check("the remote recipient waits in the queue, with the submitting user",
-          len(parts) == 3 and parts[1] == "someone@elsewhere.test" and parts[2] != "-", out)
-    if parts:
-        xctest.xcadmin("queue", "delete", parts[0])
+          len(rows) == 1 and len(rows[0]) == 3 and rows[0][1] == "someone@elsewhere.test"
+          and rows[0][2] != "-", out)
+    for r in rows:
+        xctest.xcadmin("queue", "delete", r[0])
 
 
 def swaks_submits_with_auth_login():

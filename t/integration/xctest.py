@@ -420,7 +420,8 @@ FROM blobs b CROSS JOIN LATERAL (SELECT
     (SELECT count(*) FROM recipients WHERE blob = b.hash) +
     (SELECT count(*) FROM attachments WHERE blob = b.hash) +
     (SELECT count(*) FROM folder_props WHERE blob = b.hash) +
-    (SELECT count(*) FROM message_mime WHERE blob = b.hash) AS r) x
+    (SELECT count(*) FROM message_mime WHERE blob = b.hash) +
+    (SELECT count(*) FROM mail_queue WHERE blob = b.hash) AS r) x
 WHERE refcount <> r
 UNION ALL
 SELECT 'content of a message that is gone: ' || t || ' mid ' || mid FROM (
