@@ -162,6 +162,8 @@ smtp_listen = 127.0.0.1:$SMTP
 submission_listen = ${SUBMIT:+127.0.0.1:$SUBMIT}
 tls_cert = $DIR/etc/tls.crt
 tls_key = $DIR/etc/tls.key
+space_path = $DIR
+min_free_space = 67108864
 ${XC_MTAD_EXTRA:-}
 CONF
         [ ${#AS[@]} -gt 0 ] && chown "$RUNUSER:" "$DIR/etc/mtad.conf"

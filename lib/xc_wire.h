@@ -269,6 +269,8 @@ enum xw_op {
                                    out) -> status */
     XW_OP_QUEUE_DONE = 44,      /* QUEUE_ID, RCPT_IDX -> status; NOTFOUND
                                    when it was done already */
+    XW_OP_QUEUE_STATS = 45,     /* [LIMIT] -> TOTAL: messages queued
+                                   (counted up to LIMIT + 1) */
 };
 
 /*

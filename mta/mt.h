@@ -31,6 +31,11 @@ typedef struct mt_conf {
     int auth_without_tls;       /* offer AUTH before STARTTLS (tests) */
     int auth_delay_max;         /* seconds: failed AUTH waits 2, 4, 8.. */
     int save_sent;              /* submitted mail to the Sent Items too */
+    int junk_scl;               /* SCL that sends mail to Junk E-mail
+                                   ([MS-OXCSPAM]); 0: never */
+    int max_queue;              /* messages queued before MAIL gets 452 */
+    char space_path[256];       /* a directory on the database's disk */
+    size_t min_free_space;      /* bytes free there, else 452 */
     char pid_file[256];
     char tls_cert[256];         /* PEM; "" = no STARTTLS */
     char tls_key[256];
@@ -139,6 +144,9 @@ void mt_store_submit(mt_job *j);
 void mt_job_free(mt_job *j);
 /* Run the queue now (new mail for other domains). */
 void mt_store_poke(void);
+/* Why no more mail is taken now (the queue or the disk is full), or NULL;
+   the queue runner looks every queue_interval seconds. */
+const char *mt_store_full(void);
 
 /* ---- DNS (mt_dns.c): blocking, for delivery threads ---- */
 typedef struct mt_mx {
@@ -187,6 +195,11 @@ xc_status mt_out_dsn(struct mt_sd *w, const mt_out_job *j,
                      const char *remote_mta);
 /* Is this queued recipient being delivered by an outbound thread now? */
 int mt_out_in_flight(int64_t queue, int idx);
+
+/* ---- delivery-time decisions (mt_hooks.c) ---- */
+enum { MT_FOLDER_INBOX, MT_FOLDER_JUNK };
+/* Which folder of the recipient a message (its bytes) goes to. */
+int mt_hooks_folder(const uint8_t *p, size_t n);
 
 /* ---- TLS (mt_main.c) ---- */
 extern SSL_CTX *mt_tls;         /* NULL: no certificate configured */

@@ -23,6 +23,10 @@ void mt_conf_defaults(mt_conf *c)
     snprintf(c->submission_listen, sizeof(c->submission_listen),
              "0.0.0.0:587");
     c->auth_delay_max = 8;
+    c->junk_scl = 5;            /* Exchange's SCLJunkThreshold is 4: > 4 */
+    c->max_queue = 100000;
+    snprintf(c->space_path, sizeof(c->space_path), "/var/lib/postgresql");
+    c->min_free_space = 1u << 30;
     c->workers = 4;
     c->max_connections = 1000;
     c->max_per_ip = 20;
@@ -51,6 +55,8 @@ static const xc_conf_key keys[] = {
     S(storaged_socket), S(hostname), S(smtp_listen), S(submission_listen),
     S(pid_file), XC_CONF_B(mt_conf, auth_without_tls),
     XC_CONF_B(mt_conf, save_sent), I(auth_delay_max, 0, 300),
+    I(junk_scl, 0, 10), I(max_queue, 1, 100000000), S(space_path),
+    XC_CONF_Z(mt_conf, min_free_space, 0, 1L << 50),
     S(tls_cert), S(tls_key),
     I(workers, 1, 256), I(max_connections, 1, 100000),
     I(max_per_ip, 1, 100000), I(max_rcpts, 1, 1000),

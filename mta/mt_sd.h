@@ -16,11 +16,12 @@
 #define SESSIONS 32
 #define INBOX 5                 /* PR_XC_SPECIAL_FOLDER of the Inbox */
 #define SENT_ITEMS 7
+#define JUNK_EMAIL 20
 
 typedef struct sess {
     char user[XC_SMTP_PATH_MAX + 1];
     char token[65];
-    int64_t mailbox, inbox, sent;
+    int64_t mailbox, inbox, sent, junk;
     time_t used;
 } sess;
 

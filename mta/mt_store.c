@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
@@ -176,7 +177,7 @@ static void auth_check(mt_sd *w, mt_job *j)
 }
 
 typedef struct inbox_find {
-    int64_t fid, sent;
+    int64_t fid, sent, junk;
 } inbox_find;
 
 static int find_inbox(void *ctx, const xc_propval *pv, size_t n)
@@ -195,6 +196,8 @@ static int find_inbox(void *ctx, const xc_propval *pv, size_t n)
         f->fid = fid;
     else if (special == SENT_ITEMS)
         f->sent = fid;
+    else if (special == JUNK_EMAIL)
+        f->junk = fid;
     return 0;
 }
 
@@ -239,6 +242,7 @@ static sess *session_of(mt_sd *w, const char *user, xc_status *st_r)
     snprintf(s->user, sizeof(s->user), "%s", user);
     s->inbox = f.fid;
     s->sent = f.sent;
+    s->junk = f.junk;
     s->mailbox = mailbox;
     s->used = time(NULL);
     return s;
@@ -266,6 +270,7 @@ static xc_status deliver_one(mt_sd *w, int64_t queue, int idx,
     char user[XC_SMTP_PATH_MAX + 1];
     xc_status st = XC_E_TEMP;
     xc_reply r;
+    int folder = mt_hooks_folder(bytes, n);
 
     lower(user, addr, sizeof(user));
     for (int tries = 0; tries < 2; tries++) {
@@ -286,7 +291,8 @@ static xc_status deliver_one(mt_sd *w, int64_t queue, int idx,
         b = xc_client_begin(w->c, XW_OP_IMPORT_MIME);
         xc_put_str(b, XW_TAG_SESSION, s->token);
         xc_put_i8(b, XW_TAG_MAILBOX_ID, s->mailbox);
-        xc_put_i8(b, PR_FID, s->inbox);
+        xc_put_i8(b, PR_FID, folder == MT_FOLDER_JUNK && s->junk ? s->junk
+                                                               : s->inbox);
         xc_put_i8(b, XW_TAG_QUEUE_ID, queue);
         xc_put_long(b, XW_TAG_RCPT_IDX, idx);
         xc_put_object(b, XW_TAG_MIME, n);
@@ -699,6 +705,41 @@ static void run_queue(mt_sd *w)
     free(t);
 }
 
+/* ---- is there room? -------------------------------------------------- */
+
+static const char *full_why;    /* written by the runner, read by the loop */
+
+const char *mt_store_full(void)
+{
+    return __atomic_load_n(&full_why, __ATOMIC_ACQUIRE);
+}
+
+static void check_room(mt_sd *w)
+{
+    const char *why = NULL;
+    struct statvfs sv;
+    xc_reply r;
+    xc_wbuf *b;
+
+    if (mt_config->space_path[0] && statvfs(mt_config->space_path, &sv) == 0 &&
+        (uint64_t)sv.f_bavail * sv.f_frsize < mt_config->min_free_space)
+        why = "disk nearly full";
+    if (why == NULL && mt_sd_connected(w) == 0) {
+        b = xc_client_begin(w->c, XW_OP_QUEUE_STATS);
+        xc_put_long(b, XW_TAG_LIMIT, mt_config->max_queue);
+        if (mt_sd_call(w, NULL, &r) == XC_OK &&
+            xc_reply_i8(&r, XW_TAG_TOTAL, 0) >= mt_config->max_queue)
+            why = "queue full";
+    }
+    if (why != mt_store_full()) {
+        if (why)
+            mt_log_warn(69, "refusing new mail: %s", why);
+        else
+            mt_log_info(70, "taking new mail again");
+    }
+    __atomic_store_n(&full_why, why, __ATOMIC_RELEASE);
+}
+
 void mt_store_poke(void)
 {
     pthread_mutex_lock(&rlock);
@@ -717,6 +758,7 @@ static void *runner_main(void *arg)
     while (!stopping) {
         struct timespec until;
         pthread_mutex_unlock(&rlock);
+        check_room(&w);
         run_queue(&w);
         pthread_mutex_lock(&rlock);
         clock_gettime(CLOCK_REALTIME, &until);

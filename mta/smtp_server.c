@@ -373,6 +373,12 @@ static void cmd_mail(smtp_conn *c, const xc_smtp_cmd *cmd)
         reply(c, "530 5.7.0 Authentication required");
         return;
     }
+    if (mt_store_full() != NULL) {
+        /* RFC 3463 4.3.1: try again later, the mail stays with the client */
+        replyf(c, "452 4.3.1 Insufficient system storage (%s)",
+               mt_store_full());
+        return;
+    }
     rc = xc_smtp_path(cmd->arg, cmd->arg_len,
                       XC_SMTP_ALLOW_NULL | (c->esmtp ? XC_SMTP_UTF8 : 0), &a,
                       p, XC_SMTP_PARAMS_MAX, &np, &err);

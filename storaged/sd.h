@@ -289,6 +289,7 @@ void sd_queue_take(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_queue_read(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_queue_defer(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_queue_done(sd_db *db, sd_req *req, sd_reply *rp);
+void sd_queue_stats(sd_db *db, sd_req *req, sd_reply *rp);
 
 /* ---- connections and workers (sd_conn.c) ---- */
 extern const sd_conf *sd_config;

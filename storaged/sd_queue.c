@@ -575,3 +575,28 @@ void sd_queue_done(sd_db *db, sd_req *req, sd_reply *rp)
     PQclear(res);
     sd_reply_status(rp, XC_OK, NULL);
 }
+
+void sd_queue_stats(sd_db *db, sd_req *req, sd_reply *rp)
+{
+    static const char sql[] =
+        "SELECT count(*) FROM (SELECT 1 FROM mail_queue LIMIT $1) x";
+    const xc_propval *v = xc_props_find(req->args, req->nargs, XW_TAG_LIMIT);
+    char lim[16];
+    const char *params[1] = { lim };
+    xc_status st;
+    PGresult *res;
+
+    if (!trusted(req, rp))
+        return;
+    snprintf(lim, sizeof(lim), "%d",
+             v != NULL && v->v.i32 > 0 && v->v.i32 < 100000000
+                 ? v->v.i32 + 1 : 1000001);
+    if ((res = sd_db_exec(db, sql, 1, params, &st)) == NULL) {
+        sd_reply_status(rp, st, NULL);
+        return;
+    }
+    sd_reply_status(rp, XC_OK, NULL);
+    xc_put_long(sd_reply_final(rp), XW_TAG_TOTAL,
+                atoi(PQgetvalue(res, 0, 0)));
+    PQclear(res);
+}

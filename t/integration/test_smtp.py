@@ -571,6 +571,73 @@ def smtp_source_load_arrives_exactly_once():
     check("and the queue empties", wait_until(queue_empty, timeout=30))
 
 
+def folder_of(user, subject):
+    out, _ = psql("SELECT f.special FROM messages m JOIN folders f ON f.mailbox_id = m.mailbox_id "
+                  "AND f.fid = m.fid JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.user_id = "
+                  "xc_user_id('%s') AND m.subject = '%s'" % (user, subject))
+    return out
+
+
+def junk_goes_to_junk_email():
+    """[MS-OXCSPAM]: an SCL of 5 or more (or X-Spam-Flag: YES) from an
+    upstream filter sends the message to Junk E-mail (special folder 20)."""
+    cases = (("X-MS-Exchange-Organization-SCL: 7", "20"), ("X-MS-Exchange-Organization-SCL: 1", "5"),
+             ("X-MS-Exchange-Organization-SCL: -1", "5"), ("X-Spam-Flag: YES", "20"),
+             ("X-Spam-Flag: NO", "5"), ("X-Other: 9", "5"))
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    subjects = []
+    for header, _ in cases:
+        subject = "scl %s" % uuid.uuid4().hex[:8]
+        subjects.append(subject)
+        s.sendmail("carol@remote.test", [ALICE[0]],
+                   ("%s\r\nSubject: %s\r\nFrom: carol@remote.test\r\n\r\nbuy\r\n" % (header, subject)).encode())
+    s.quit()
+    for (header, want), subject in zip(cases, subjects):
+        delivered(ALICE[0], subject)
+        got = folder_of(ALICE[0], subject)
+        check("%s: %s" % (header, "Junk E-mail" if want == "20" else "Inbox"), got == want, got)
+
+
+def a_full_queue_gets_452_at_mail():
+    from test_store import Mailbox
+    conf = os.path.join(xctest.DIR, "etc", "mtad.conf")
+    with open(conf) as f:
+        original = f.read()
+    mb = Mailbox()
+    try:
+        st, p, _ = queue_put(mb, [BOB[0]], note("held %s" % uuid.uuid4().hex[:8]))
+        qid = p.get(T_QUEUE_ID)
+        check("a message waits in the queue (held)", st == xctest.OK and qid, p)
+        with open(conf, "a") as f:
+            f.write("\nmax_queue = 1\n")
+        xctest.stack("stop-mtad")
+        xctest.stack("start-mtad")
+        time.sleep(1.5)
+        r = Raw()
+        r.cmd("EHLO client.remote.test")
+        code, text = r.cmd("MAIL FROM:<carol@remote.test>")
+        check("with max_queue messages queued, MAIL gets 452 4.3.1", code == 452 and text[0].startswith("4.3.1"),
+              (code, text))
+        check("and mtad logs it", "refusing new mail: queue full" in xctest.log_text("mtad.log"))
+        rc, out = xctest.xcadmin("queue", "delete", str(qid))
+        ok = wait_until(lambda: Raw().cmd("EHLO x")[0] == 250 and True, timeout=1)
+
+        def takes():
+            rr = Raw()
+            rr.cmd("EHLO client.remote.test")
+            c = rr.cmd("MAIL FROM:<carol@remote.test>")[0]
+            rr.close()
+            return c == 250
+        check("once the queue is below it, MAIL is taken again", wait_until(takes, timeout=10), ok)
+        r.close()
+    finally:
+        with open(conf, "w") as f:
+            f.write(original)
+        xctest.stack("stop-mtad")
+        xctest.stack("start-mtad")
+        mb.close()
+
+
 def mtad_stays_up():
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     check("mtad answers NOOP at the end", s.noop()[0] == 250)
@@ -599,5 +666,7 @@ if __name__ == "__main__":
         swaks_submits_with_auth_login,
         the_send_quota_stops_submission,
         smtp_source_load_arrives_exactly_once,
+        junk_goes_to_junk_email,
+        a_full_queue_gets_452_at_mail,
         mtad_stays_up,
     )
