@@ -360,7 +360,7 @@ static int has_8bit(const uint8_t *p, size_t n)
  */
 static int session(cli *c, const mt_out_job *j, const uint8_t *msg,
                    size_t len, outcome *o, char *why, size_t whylen,
-                   int tls)
+                   int tls, int *dsn_r)
 {
     outcome r;
     int accepted = 0;
@@ -453,6 +453,7 @@ static int session(cli *c, const mt_out_job *j, const uint8_t *msg,
         (void)cli_cmd(c, &r, 0, "QUIT");
         return 1;
     }
+    *dsn_r = c->dsn;
     if (cli_cmd(c, &r, 0, "DATA") < 0)
         return 0;
     if (r.code != 354) {
@@ -557,8 +558,8 @@ static int wants(const mt_out_rcpt *r, const char *what)
     const char *p = r->notify;
     size_t n = strlen(what);
 
-    if (!p[0])
-        return 1;               /* no NOTIFY: failures and delays */
+    if (!p[0])                  /* no NOTIFY: failures and delays */
+        return strcmp(what, "SUCCESS") != 0;
     while (*p) {
         if (!strncasecmp(p, what, n) && (p[n] == ',' || p[n] == '\0'))
             return 1;
@@ -603,7 +604,9 @@ xc_status mt_out_dsn(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
         const mt_out_rcpt *rc = &j->r[which[i]];
         if (failed)
             done[ndone++] = rc->idx;
-        if (!j->sender[0] || !wants(rc, failed ? "FAILURE" : "DELAY"))
+        if (!j->sender[0] ||
+            !wants(rc, failed ? "FAILURE"
+                       : !strcmp(action, "delayed") ? "DELAY" : "SUCCESS"))
             continue;
         dr[nd].addr = rc->addr;
         dr[nd].orcpt = rc->orcpt[0] ? rc->orcpt : NULL;
@@ -700,14 +703,15 @@ static void status_of(char out[16], const char *diag, int code,
 /* Settle every recipient of j after the attempt. */
 static void settle(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
                    size_t len, const outcome *o, const char *why,
-                   const char *mta, int permanent)
+                   const char *mta, int permanent, int remote_dsn)
 {
     int *fail = calloc((size_t)j->n, sizeof(int)), nfail = 0;
+    int *sent = calloc((size_t)j->n, sizeof(int)), nsent = 0;
     int *late = calloc((size_t)j->n, sizeof(int)), nlate = 0;
     const char **fdiag = calloc((size_t)j->n, sizeof(char *));
     xc_reply r;
 
-    if (fail == NULL || late == NULL || fdiag == NULL)
+    if (fail == NULL || late == NULL || fdiag == NULL || sent == NULL)
         goto out;
     for (int i = 0; i < j->n; i++) {
         const char *diag = o[i].code ? o[i].text : why;
@@ -720,6 +724,11 @@ static void settle(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
             (void)mt_sd_call(w, NULL, &r);
             mt_log_info(65, "sent queue=%" PRId64 " rcpt=%d to=%s via %s: %s",
                         j->queue, j->r[i].idx, safe, mta, o[i].text);
+            /* RFC 3461 5.2.2: a server without DSN can't tell the sender
+               of the delivery it asked for; we tell of the relay */
+            if (!remote_dsn && sent != NULL && wants(&j->r[i], "SUCCESS") &&
+                j->r[i].notify[0])
+                sent[nsent++] = i;
         } else if (o[i].code / 100 == 5 || permanent ||
                    j->age >= mt_config->queue_lifetime) {
             mt_log_warn(66, "bounced queue=%" PRId64 " rcpt=%d to=%s: %s",
@@ -773,7 +782,21 @@ static void settle(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
         free(ld);
         free(ls);
     }
+    if (nsent > 0) {
+        const char **ss = calloc((size_t)nsent, sizeof(char *));
+        const char **sd = calloc((size_t)nsent, sizeof(char *));
+        for (int i = 0; ss && sd && i < nsent; i++) {
+            ss[i] = "2.0.0";
+            sd[i] = o[sent[i]].text;
+        }
+        if (ss && sd)
+            (void)mt_out_dsn(w, j, msg, len, sent, nsent, "relayed", ss, sd,
+                             mta[0] ? mta : NULL);
+        free(ss);
+        free(sd);
+    }
 out:
+    free(sent);
     free(fail);
     free(late);
     free(fdiag);
@@ -787,7 +810,7 @@ static void deliver(mt_sd *w, mt_out_job *j)
     xc_reply r;
     xc_callbacks cb = { NULL, mt_sd_keep_chunk, NULL };
     char why[512] = "", mta[256] = "";
-    int nrt, permanent = 0, done = 0;
+    int nrt, permanent = 0, done = 0, dsn = 0;
     xc_wbuf *b;
 
     xc_wbuf_init(&msg, 0);
@@ -810,7 +833,7 @@ static void deliver(mt_sd *w, mt_out_job *j)
                     break;
                 }
                 res = session(&c, j, msg.p, msg.len, o, why, sizeof(why),
-                              tls);
+                              tls, &dsn);
                 cli_close(&c);
                 if (res == 1) {
                     done = 1;
@@ -826,7 +849,7 @@ static void deliver(mt_sd *w, mt_out_job *j)
         for (int i = 0; i < j->n; i++)
             o[i].code = 0;
     settle(w, j, msg.p, msg.len, o, why[0] ? why : "no mail exchanger "
-           "answered", mta, permanent && !done);
+           "answered", mta, permanent && !done, dsn);
 out:
     xc_wbuf_free(&msg);
     free(o);

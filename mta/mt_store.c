@@ -331,27 +331,68 @@ void mt_sd_defer(mt_sd *w, int64_t queue, int idx, const char *why,
 }
 
 /* The queued bytes (they start with the Return-Path, smtp_server.c) into
-   the Inboxes of the local recipients. */
-static void deliver_locals(mt_sd *w, int64_t queue, const uint8_t *p,
-                           size_t n, const int *idx,
-                           const char *const *addr, int count)
+   the Inboxes of m's recipients (all local). A failure that can't pass (a
+   message the store refuses) bounces at once, one that may pass (storaged
+   away, a full mailbox, a user disabled or gone) waits and bounces once
+   the message is queue_lifetime old; the sender hears of deliveries it
+   asked for with NOTIFY=SUCCESS (RFC 3461 6.2). */
+static void deliver_locals(mt_sd *w, const mt_out_job *m, const uint8_t *p,
+                           size_t n)
 {
     char why[300];
+    int *fail = calloc((size_t)m->n, sizeof(int)), nfail = 0;
+    int *ok = calloc((size_t)m->n, sizeof(int)), nok = 0;
+    char (*diag)[300] = calloc((size_t)m->n, sizeof(*diag));
+    const char **st_f = calloc((size_t)m->n, sizeof(char *));
+    const char **dg_f = calloc((size_t)m->n, sizeof(char *));
+    const char **st_ok = calloc((size_t)m->n, sizeof(char *));
 
-    for (int i = 0; i < count; i++) {
-        xc_status st = deliver_one(w, queue, idx[i], addr[i], p, n,
+    if (!fail || !ok || !diag || !st_f || !dg_f || !st_ok)
+        goto out;           /* out of memory: the lease runs out, later */
+    for (int i = 0; i < m->n; i++) {
+        const mt_out_rcpt *r = &m->r[i];
+        xc_status st = deliver_one(w, m->queue, r->idx, r->addr, p, n,
                                    why, sizeof(why));
         char safe[700];
-        xc_log_escape(safe, sizeof(safe), addr[i], strlen(addr[i]));
+        xc_log_escape(safe, sizeof(safe), r->addr, strlen(r->addr));
         if (st == XC_OK) {
             mt_log_info(40, "delivered queue=%" PRId64 " rcpt=%d to=%s",
-                        queue, idx[i], safe);
+                        m->queue, r->idx, safe);
+            if (strcasestr(r->notify, "SUCCESS") != NULL) {
+                st_ok[nok] = "2.0.0";
+                ok[nok++] = i;
+            }
+        } else if (st == XC_E_LIMIT || st == XC_E_BADREQ ||
+                   m->age >= mt_config->queue_lifetime) {
+            mt_log_warn(66, "bounced queue=%" PRId64 " rcpt=%d to=%s: %s",
+                        m->queue, r->idx, safe, why);
+            snprintf(diag[nfail], sizeof(diag[0]), "%s", why);
+            st_f[nfail] = st == XC_E_LIMIT ? "5.3.4"
+                          : st == XC_E_BADREQ ? "5.6.0"
+                          : st == XC_E_NOQUOTA ? "5.2.2"
+                          : st == XC_E_NOTFOUND ? "5.1.1" : "5.4.7";
+            dg_f[nfail] = diag[nfail];
+            fail[nfail++] = i;
         } else {
             mt_log_warn(41, "deferred queue=%" PRId64 " rcpt=%d to=%s: %s",
-                        queue, idx[i], safe, why);
-            mt_sd_defer(w, queue, idx[i], why, 0);
+                        m->queue, r->idx, safe, why);
+            mt_sd_defer(w, m->queue, r->idx, why, 0);
         }
     }
+    if (nfail > 0 && mt_out_dsn(w, m, p, n, fail, nfail, "failed", st_f,
+                                dg_f, NULL) != XC_OK)
+        for (int i = 0; i < nfail; i++)
+            mt_sd_defer(w, m->queue, m->r[fail[i]].idx, dg_f[i], 0);
+    if (nok > 0)
+        (void)mt_out_dsn(w, m, p, n, ok, nok, "delivered", st_ok, NULL,
+                         NULL);
+out:
+    free(fail);
+    free(ok);
+    free(diag);
+    free(st_f);
+    free(dg_f);
+    free(st_ok);
 }
 
 /* A copy of what a user submitted in its Sent Items (save_sent), read. */
@@ -471,7 +512,6 @@ static void *worker_main(void *arg)
             finish(j);
         } else {
             int n;
-            const char **addr;
             /* the loop answers 250 as soon as it has the queue id; the
                job stays ours (a reference) for the delivery */
             __atomic_add_fetch(&j->refs, 1, __ATOMIC_ACQ_REL);
@@ -483,12 +523,28 @@ static void *worker_main(void *arg)
             if (j->st == XC_OK && j->user_id > 0 && j->user[0] &&
                 mt_config->save_sent)
                 save_sent(&w, j);
-            if (n > 0 && (addr = calloc((size_t)n, sizeof(*addr))) != NULL) {
-                for (int i = 0; i < n; i++)
-                    addr[i] = j->rcpts[j->local_idx[i]].addr;
-                deliver_locals(&w, j->queue_id, j->mime.p, j->mime.len,
-                               j->local_idx, addr, n);
-                free(addr);
+            if (n > 0) {
+                mt_out_job m;
+                memset(&m, 0, sizeof(m));
+                m.queue = j->queue_id;
+                snprintf(m.sender, sizeof(m.sender), "%s", j->sender);
+                snprintf(m.envid, sizeof(m.envid), "%s", j->envid);
+                snprintf(m.ret, sizeof(m.ret), "%s", j->ret);
+                if ((m.r = calloc((size_t)n, sizeof(*m.r))) != NULL) {
+                    for (int i = 0; i < n; i++) {
+                        const mt_rcpt *src = &j->rcpts[j->local_idx[i]];
+                        m.r[i].idx = j->local_idx[i];
+                        snprintf(m.r[i].addr, sizeof(m.r[i].addr), "%s",
+                                 src->addr);
+                        snprintf(m.r[i].notify, sizeof(m.r[i].notify), "%s",
+                                 src->notify);
+                        snprintf(m.r[i].orcpt, sizeof(m.r[i].orcpt), "%s",
+                                 src->orcpt);
+                    }
+                    m.n = n;
+                    deliver_locals(&w, &m, j->mime.p, j->mime.len);
+                    free(m.r);
+                }
             }
             mt_job_free(j);
         }
@@ -668,17 +724,28 @@ static void run_queue(mt_sd *w)
             t[k].local = -1;
     xc_wbuf_init(&mime, 0);
     for (int i = 0; i < tc.n;) {
-        int j = i, idx[100];
-        const char *addr[100];
-        int count = 0;
+        int j = i;
+        mt_out_job m;
+        mt_out_rcpt locals[100];
         xc_callbacks mc = { NULL, mt_sd_keep_chunk, &mime };
 
         while (j < tc.n && t[j].queue == t[i].queue)
             j++;
+        memset(&m, 0, sizeof(m));
+        m.queue = t[i].queue;
+        m.age = t[i].age;
+        m.r = locals;
+        snprintf(m.sender, sizeof(m.sender), "%s", t[i].sender);
+        snprintf(m.envid, sizeof(m.envid), "%s", t[i].envid);
+        snprintf(m.ret, sizeof(m.ret), "%s", t[i].ret);
         for (int k = i; k < j; k++)
             if (t[k].local == 1) {
-                idx[count] = t[k].idx;
-                addr[count++] = t[k].addr;
+                mt_out_rcpt *lr = &locals[m.n++];
+                memset(lr, 0, sizeof(*lr));
+                lr->idx = t[k].idx;
+                snprintf(lr->addr, sizeof(lr->addr), "%s", t[k].addr);
+                snprintf(lr->notify, sizeof(lr->notify), "%s", t[k].notify);
+                snprintf(lr->orcpt, sizeof(lr->orcpt), "%s", t[k].orcpt);
             }
         for (int k = i; k < j;) {   /* rows come sorted by domain */
             int e = k;
@@ -691,13 +758,12 @@ static void run_queue(mt_sd *w)
             hand_over(t, k, e);
             k = e;
         }
-        if (count > 0 && mt_sd_connected(w) == 0) {
+        if (m.n > 0 && mt_sd_connected(w) == 0) {
             xc_wbuf_reset(&mime);
             b = xc_client_begin(w->c, XW_OP_QUEUE_READ);
             xc_put_i8(b, XW_TAG_QUEUE_ID, t[i].queue);
             if (mt_sd_call(w, &mc, &r) == XC_OK && !mime.err)
-                deliver_locals(w, t[i].queue, mime.p, mime.len, idx, addr,
-                               count);
+                deliver_locals(w, &m, mime.p, mime.len);
         }
         i = j;
     }

@@ -353,7 +353,7 @@ def bad_input_gets_smtp_errors():
     check("a nested MAIL: 503", code == 503)
     code, text = r.cmd("RCPT TO:<alice@example.test> NOTIFY=SOMETIMES")
     check("a bad NOTIFY: 555", code == 555, (code, text))
-    code, text = r.cmd("RCPT TO:<alice@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;alice@example.test")
+    code, text = r.cmd("RCPT TO:<alice@example.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;alice@example.test")
     check("NOTIFY and ORCPT are taken", code == 250, (code, text))
     check("the DSN parameters are not lost: DATA still 354", r.cmd("DATA")[0] == 354)
     r.s.sendall(note("dsn %s" % uuid.uuid4().hex[:6]) + b".\r\n")
@@ -407,10 +407,10 @@ T_LEASE = xctest.tag(xctest.PT_LONG, 0x57)
 T_ADDRESS = xctest.tag(xctest.PT_STRING8, 0x07)
 
 
-def queue_put(mb, rcpts, data, lease=3600):
+def queue_put(mb, rcpts, data, lease=3600, sender="carol@remote.test"):
     """QUEUE_PUT as mtad sends it (the tests run as a trusted peer)."""
     from test_mime import send_stream
-    return send_stream(mb, OP_QUEUE_PUT, [(T_SENDER, "carol@remote.test"), (T_LEASE, lease)] +
+    return send_stream(mb, OP_QUEUE_PUT, [(T_SENDER, sender), (T_LEASE, lease)] +
                        [(T_ADDRESS, a) for a in rcpts], data)
 
 
@@ -638,6 +638,65 @@ def a_full_queue_gets_452_at_mail():
         mb.close()
 
 
+def report_to(user, subject_word, about):
+    """The stored bytes of the delivery report in user's Inbox that
+    mentions `about`, or b""."""
+    out, _ = psql(
+        "SELECT encode(b.data, 'base64') FROM messages m JOIN message_mime mm ON "
+        "mm.mailbox_id = m.mailbox_id AND mm.mid = m.mid JOIN blobs b ON b.hash = mm.blob "
+        "JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.user_id = xc_user_id('%s') "
+        "AND m.subject LIKE '%%%s%%' AND position('%s' IN convert_from(b.data, 'UTF8')) > 0"
+        % (user, subject_word, about))
+    import base64
+    return base64.b64decode(out.split("\n\n")[0].replace("\n", "")) if out else b""
+
+
+def notify_success_gets_a_delivered_report():
+    subject = "notify %s" % uuid.uuid4().hex[:8]
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    r.cmd("MAIL FROM:<bob@example.test> ENVID=env-%s" % subject.split()[1])
+    code, _ = r.cmd("RCPT TO:<alice@example.test> NOTIFY=SUCCESS ORCPT=rfc822;alice@example.test")
+    check("RCPT with NOTIFY=SUCCESS is taken", code == 250)
+    r.cmd("DATA")
+    r.s.sendall(note(subject) + b".\r\n")
+    check("the message is queued", r.reply()[0] == 250)
+    r.cmd("QUIT")
+    r.close()
+    check("it reaches Alice", delivered(ALICE[0], subject))
+    got = {}
+    wait_until(lambda: got.setdefault("r", report_to(BOB[0], "Successful", "env-" + subject.split()[1])) or
+               got.pop("r"), timeout=10)
+    dsn = got.get("r", b"")
+    check("Bob (the sender) gets a delivery report: Action delivered, Status 2.0.0",
+          b"Action: delivered" in dsn and b"Status: 2.0.0" in dsn and
+          b"Final-Recipient: rfc822; alice@example.test" in dsn and
+          b"Original-Envelope-Id: env-" in dsn, dsn[:1500])
+    check("the recipient gets no report", report_to(ALICE[0], "Successful", "env-" + subject.split()[1]) == b"")
+
+
+def a_full_mailbox_bounces_after_the_lifetime():
+    from test_store import Mailbox
+    subject = "too full %s" % uuid.uuid4().hex[:8]
+    rc, out = xctest.xcadmin("quota", BOB[0], "1")
+    check("Bob's mailbox is made full (quota 1 byte)", rc == 0, out)
+    mb = Mailbox()
+    try:
+        st, p, _ = queue_put(mb, [BOB[0]], note(subject, to=BOB[0]), lease=0, sender=ALICE[0])
+        check("a message for him from Alice is queued anyway (as if accepted before)", st == xctest.OK, p)
+        dsn = {}
+        got = wait_until(lambda: dsn.setdefault("r", report_to(ALICE[0], "Undelivered", subject)) or
+                         dsn.pop("r"), timeout=30)
+        text = dsn.get("r", b"")
+        check("after queue_lifetime (12 s here) Alice gets it back: failed, 5.2.2",
+              got and b"Action: failed" in text and b"Status: 5.2.2" in text, text[:1500])
+        check("and it left the queue", wait_until(queue_empty, timeout=10))
+        check("Bob has no copy", inbox_count(BOB[0], subject) == 0)
+    finally:
+        xctest.xcadmin("quota", BOB[0], "none")
+        mb.close()
+
+
 def mtad_stays_up():
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     check("mtad answers NOOP at the end", s.noop()[0] == 250)
@@ -668,5 +727,7 @@ if __name__ == "__main__":
         smtp_source_load_arrives_exactly_once,
         junk_goes_to_junk_email,
         a_full_queue_gets_452_at_mail,
+        notify_success_gets_a_delivered_report,
+        a_full_mailbox_bounces_after_the_lifetime,
         mtad_stays_up,
     )
