@@ -91,7 +91,7 @@ $(O)/mta/%.o: mta/%.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(O)/mta/mtad: $(MT_OBJ) $(LIBXC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(MT_OBJ) $(LIBXC) -lssl -lcrypto -lresolv -lpthread
+	$(CC) $(LDFLAGS_ALL) -o $@ $(MT_OBJ) $(LIBXC) -lssl -lcrypto -lresolv -lidn2 -lpthread
 
 $(O)/bin/xc-passwd: $(O)/storaged/xc_passwd.o
 	@mkdir -p $(@D)

@@ -8,7 +8,7 @@ set -eu
 
 BUILD="build-essential pkg-config apache2 apache2-dev libapr1-dev
   libaprutil1-dev libpq-dev postgresql libxml2-dev libssl-dev libargon2-dev
-  libgmime-3.0-dev
+  libgmime-3.0-dev libidn2-dev
   openssl curl ca-certificates procps"
 TEST="clang python3 python3-exchangelib wrk postgresql-contrib libxml2-utils
   tnef swaks libnet-ssleay-perl python3-dnspython postfix"

@@ -35,6 +35,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <idn2.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -569,6 +570,32 @@ static void cmd_rcpt(smtp_conn *c, const xc_smtp_cmd *cmd)
         } else {
             reply(c, "555 5.5.4 Unsupported RCPT parameter");
             return;
+        }
+    }
+    if (a.utf8 && a.domain[0] != '[') {
+        /* an internationalized domain (RFC 6531) is looked up, routed and
+           queued as its A-labels (IDNA2008, libidn2) */
+        char *ace = NULL;
+        int rc2 = idn2_to_ascii_8z(a.domain, &ace, IDN2_NONTRANSITIONAL);
+        if (rc2 != IDN2_OK || strlen(ace) >= sizeof(a.domain)) {
+            free(ace);
+            reply(c, "553 5.1.3 The domain is not a valid IDN");
+            return;
+        }
+        memcpy(a.domain, ace, strlen(ace) + 1);
+        free(ace);
+        {
+            const char *at = strrchr(a.text, '@');
+            size_t ll = at ? (size_t)(at - a.text) : 0;
+            char t[sizeof(a.text)];
+            if (at == NULL || ll + 1 + strlen(a.domain) >= sizeof(t)) {
+                reply(c, "553 5.1.3 Address too long");
+                return;
+            }
+            memcpy(t, a.text, ll);
+            t[ll] = '@';
+            memcpy(t + ll + 1, a.domain, strlen(a.domain) + 1);
+            memcpy(a.text, t, sizeof(t));
         }
     }
     if (a.domain[0] == '\0') {

@@ -697,6 +697,33 @@ def a_full_mailbox_bounces_after_the_lifetime():
         mb.close()
 
 
+def an_internationalized_domain_is_ours_by_its_a_labels():
+    """SMTPUTF8 mail to a U-label domain reaches the user of its A-label
+    domain (IDNA2008): bücher.test is xn--bcher-kva.test."""
+    rc, out = xctest.xcadmin("domain-add", "xn--bcher-kva.test")
+    rc2, out2 = xctest.xcadmin("alias-add", ALICE[0], "jo@xn--bcher-kva.test")
+    check("an admin adds xn--bcher-kva.test and jo@ there for Alice", rc == 0 and rc2 == 0, out + out2)
+    subject = "idn %s" % uuid.uuid4().hex[:8]
+    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+    s.ehlo("client.remote.test")
+    code, _ = s.mail("carol@remote.test", ["SMTPUTF8"])
+    s.command_encoding = "utf-8"
+    code, text = s.docmd("RCPT", "TO:<jo@bücher.test>")
+    check("RCPT TO:<jo@bücher.test> with SMTPUTF8 is taken", code == 250, (code, text))
+    code, text = s.docmd("RCPT", "TO:<jo@xn--bcher-kva.test>")
+    check("and the same address as A-labels counts once", code == 250, (code, text))
+    code, text = s.data(note(subject))
+    s.quit()
+    check("the message is queued", code == 250, (code, text))
+    check("it reaches Alice once", delivered(ALICE[0], subject) and inbox_count(ALICE[0], subject) == 1)
+    r = Raw()
+    r.cmd("EHLO client.remote.test")
+    r.cmd("MAIL FROM:<carol@remote.test> SMTPUTF8")
+    code, text = r.cmd("RCPT TO:<jo@bü\u200dcher.test>")
+    check("an invalid IDN gets 553 (or 501) 5.1.3", code in (553, 501) and text[0].startswith("5.1.3"), (code, text))
+    r.close()
+
+
 def mtad_stays_up():
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     check("mtad answers NOOP at the end", s.noop()[0] == 250)
@@ -729,5 +756,6 @@ if __name__ == "__main__":
         a_full_queue_gets_452_at_mail,
         notify_success_gets_a_delivered_report,
         a_full_mailbox_bounces_after_the_lifetime,
+        an_internationalized_domain_is_ours_by_its_a_labels,
         mtad_stays_up,
     )
