@@ -102,6 +102,7 @@ time_t mt_now(void);
 enum mt_job_kind { MT_JOB_RCPT, MT_JOB_ACCEPT, MT_JOB_AUTH, MT_JOB_SENDER };
 
 typedef struct mt_rcpt {
+    int local;                  /* a mailbox of ours (RCPT_CHECK) */
     char addr[XC_SMTP_PATH_MAX + 1];
     char notify[64];            /* RFC 3461 NOTIFY, "" if not given */
     char orcpt[512];

@@ -9,7 +9,9 @@
  *   eventfd and its done callback runs there.
  *
  *   ACCEPT ([MS-OXPROTO] 2.1.2; RFC 5321 6.1: once we say 250 the message
- *   is ours): QUEUE_PUT writes envelope, recipients and bytes in one
+ *   is ours): a message for one recipient of ours is saved into its Inbox
+ *   in one durable commit (deliver_direct); any other goes to the queue.
+ *   QUEUE_PUT writes envelope, recipients and bytes in one
  *   transaction (sql/018), and only when it committed does the loop
  *   answer 250. The same thread then delivers the local recipients, each
  *   with IMPORT_MIME into the recipient's Inbox carrying its QUEUE_ID and
@@ -293,8 +295,10 @@ static xc_status deliver_one(mt_sd *w, int64_t queue, int idx,
         xc_put_i8(b, XW_TAG_MAILBOX_ID, s->mailbox);
         xc_put_i8(b, PR_FID, folder == MT_FOLDER_JUNK && s->junk ? s->junk
                                                                : s->inbox);
-        xc_put_i8(b, XW_TAG_QUEUE_ID, queue);
-        xc_put_long(b, XW_TAG_RCPT_IDX, idx);
+        if (queue > 0) {
+            xc_put_i8(b, XW_TAG_QUEUE_ID, queue);
+            xc_put_long(b, XW_TAG_RCPT_IDX, idx);
+        }
         xc_put_object(b, XW_TAG_MIME, n);
         xc_client_stream(w->c, bytes, n);
         st = mt_sd_call(w, NULL, &r);
@@ -423,6 +427,39 @@ static void save_sent(mt_sd *w, mt_job *j)
                     xc_status_name(st), r.errmsg);
 }
 
+/*
+ * Mail for one recipient of ours (most mail): saved into its Inbox in one
+ * durable commit, without a trip through the queue; 250 follows that
+ * commit as it would the queue's. 1 when it was delivered; 0 when it was
+ * not and the queue should take it (the store refused, e.g. a mailbox
+ * that filled up since RCPT: the queue retries and bounces); -1 when it
+ * is unknown whether the commit happened (the connection broke): then
+ * the client is told to try again, never is the message queued too.
+ */
+static int deliver_direct(mt_sd *w, mt_job *j)
+{
+    char why[300], safe[700];
+    xc_status st;
+
+    if (j->nrcpts != 1 || !j->rcpts[0].local ||
+        strcasestr(j->rcpts[0].notify, "SUCCESS") != NULL)
+        return 0;               /* the queue tells of deliveries */
+    st = deliver_one(w, 0, 0, j->rcpts[0].addr, j->mime.p, j->mime.len, why,
+                     sizeof(why));
+    if (st == XC_OK) {
+        xc_log_escape(safe, sizeof(safe), j->rcpts[0].addr,
+                      strlen(j->rcpts[0].addr));
+        mt_log_info(71, "delivered id=%s to=%s (direct)", j->id, safe);
+        return 1;
+    }
+    if (w->c == NULL) {
+        j->st = XC_E_TEMP;
+        snprintf(j->msg, sizeof(j->msg), "%.250s", why);
+        return -1;
+    }
+    return 0;
+}
+
 static void accept_msg(mt_sd *w, mt_job *j)
 {
     xc_reply r;
@@ -432,6 +469,21 @@ static void accept_msg(mt_sd *w, mt_job *j)
     if (mt_sd_connected(w) < 0) {
         j->st = XC_E_TEMP;
         return;
+    }
+    switch (deliver_direct(w, j)) {
+    case 1:
+        j->st = XC_OK;
+        j->queue_id = 0;
+        j->nlocal = 0;
+        return;
+    case -1:
+        return;
+    default:
+        if (mt_sd_connected(w) < 0) {
+            j->st = XC_E_TEMP;
+            return;
+        }
+        break;
     }
     b = xc_client_begin(w->c, XW_OP_QUEUE_PUT);
     xc_put_str(b, XW_TAG_SENDER, j->sender);

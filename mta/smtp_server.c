@@ -483,6 +483,7 @@ static void rcpt_done(mt_job *j)
             c->rcpts = r;
             r += c->nrcpts++;
             *r = *j->rcpts;
+            r->local = j->local;
             reply(c, "250 2.1.5 Ok");
         }
     } else if (j->st == XC_OK) {

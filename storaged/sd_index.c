@@ -13,7 +13,8 @@
  *
  *   Indexing is work that can wait: when PostgreSQL runs on this machine
  *   as storaged's user (`make run`, the tests, small installations), the
- *   backend that indexes is given a lower CPU priority (nice 10), so that
+ *   backend that indexes is given the lowest CPU priority (SCHED_IDLE, or
+ *   nice 10 where that is refused), so that
  *   under a burst of mail saves and deliveries go first and the index
  *   catches up as soon as there is room, as Exchange's content index
  *   follows the store. Elsewhere the priority can't be changed and stays.
@@ -22,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -47,6 +49,12 @@ static void yield_cpu(sd_db *db)
     if (pid == 0 || pid == last_pid)
         return;
     last_pid = pid;
+    /* SCHED_IDLE: only when nothing else wants the CPU; else nice 10 */
+    {
+        struct sched_param sp = { .sched_priority = 0 };
+        if (sched_setscheduler((pid_t)pid, SCHED_IDLE, &sp) == 0)
+            return;
+    }
     if (setpriority(PRIO_PROCESS, (id_t)pid, 10) < 0 && !warned) {
         warned = 1;
         sd_log_debug(68, "indexer keeps its CPU priority: %s",
