@@ -3,7 +3,9 @@
  *   mtad - the companion MTA: SMTP in, the mail queue, local delivery
  *
  * SYNOPSIS
- *   mtad [-c /etc/exchange/mtad.conf]
+ *   mtad [-c /etc/exchange/mtad.conf] [-t]
+ *
+ *   -t  check the configuration, print "mtad.conf: ok" and exit
  *
  * DESCRIPTION
  *   Runs in the foreground (systemd, or build/stack.sh) and logs to
@@ -78,11 +80,15 @@ int main(int argc, char **argv)
     const char *path = "/etc/exchange/mtad.conf";
     char err[512];
     sigset_t set;
-    int sfd, opt;
+    int sfd, opt, check_only = 0;
 
-    while ((opt = getopt(argc, argv, "c:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:t")) != -1) {
+        if (opt == 't') {
+            check_only = 1;
+            continue;
+        }
         if (opt != 'c') {
-            fprintf(stderr, "usage: mtad [-c mtad.conf]\n");
+            fprintf(stderr, "usage: mtad [-c mtad.conf] [-t]\n");
             return 2;
         }
         path = optarg;
@@ -91,6 +97,10 @@ int main(int argc, char **argv)
     if (mt_conf_load(&conf, path, err, sizeof(err)) < 0) {
         fprintf(stderr, "mtad: %s\n", err);
         return 1;
+    }
+    if (check_only) {
+        printf("%s: ok\n", path);
+        return 0;
     }
     if (!conf.hostname[0] &&
         gethostname(conf.hostname, sizeof(conf.hostname) - 1) < 0)

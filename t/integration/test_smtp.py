@@ -724,6 +724,20 @@ def an_internationalized_domain_is_ours_by_its_a_labels():
     r.close()
 
 
+def the_sample_configuration_is_valid():
+    mtad = os.path.join(xctest.DIR, "lib", "mtad")
+    p = subprocess.run([mtad, "-t", "-c", os.path.join(xctest.SRC, "conf", "mtad.conf")],
+                       capture_output=True, text=True)
+    check("conf/mtad.conf, which documents every setting, is read without an error",
+          p.returncode == 0 and p.stdout.strip().endswith(": ok"), p.stdout + p.stderr)
+    bad = os.path.join(xctest.DIR, "etc", "bad-mtad.conf")
+    with open(bad, "w") as f:
+        f.write("smtp_listen = 127.0.0.1:25\nsmpt_timeout = 3\n")
+    p = subprocess.run([mtad, "-t", "-c", bad], capture_output=True, text=True)
+    check("a misspelt setting is an error naming its line", p.returncode != 0 and ":2:" in p.stderr
+          and "smpt_timeout" in p.stderr, p.stderr)
+
+
 def mtad_stays_up():
     s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
     check("mtad answers NOOP at the end", s.noop()[0] == 250)
@@ -757,5 +771,6 @@ if __name__ == "__main__":
         notify_success_gets_a_delivered_report,
         a_full_mailbox_bounces_after_the_lifetime,
         an_internationalized_domain_is_ours_by_its_a_labels,
+        the_sample_configuration_is_valid,
         mtad_stays_up,
     )
