@@ -190,7 +190,9 @@ enum xw_op {
     XW_OP_TRUSTED_LOGIN = 32,   /* USER -> SESSION and the user, as AUTH
                                    answers; no password, only for a peer
                                    running as root or as storaged's user
-                                   (admin tools, mtad); else E_PERM */
+                                   or one of trusted_users (admin tools,
+                                   mtad); else E_PERM. Disabled accounts
+                                   too: their mailboxes still take mail */
     XW_OP_READ_PROP = 33,       /* PR_MID, [ATTACH_NUM | ROW_ID], PROPTAG
                                    (its id counts), [OFFSET], [LIMIT]
                                    (bytes) -> the value's bytes as on the

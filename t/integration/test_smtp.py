@@ -724,6 +724,29 @@ def an_internationalized_domain_is_ours_by_its_a_labels():
     r.close()
 
 
+def a_disabled_account_still_gets_mail():
+    rc, out = xctest.xcadmin("disable", BOB[0])
+    check("an admin disables Bob's account", rc == 0, out)
+    try:
+        subject = "while disabled %s" % uuid.uuid4().hex[:8]
+        s = smtplib.SMTP(HOST, xctest.SMTP, timeout=10)
+        refused = s.sendmail("carol@remote.test", [BOB[0]], note(subject, to=BOB[0]))
+        s.quit()
+        check("mail for him is accepted", refused == {}, refused)
+        check("and reaches his Inbox, as in Exchange", delivered(BOB[0], subject))
+        s = smtplib.SMTP(HOST, xctest.SUBMIT, timeout=30)
+        s.starttls(context=tls_context())
+        s.ehlo("laptop.example.test")
+        import base64
+        code, text = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+            b"\0" + BOB[0].encode() + b"\0" + BOB[1].encode()).decode())
+        s.close()
+        check("but he can't log in to send (535)", code == 535, (code, text))
+    finally:
+        rc, out = xctest.xcadmin("enable", BOB[0])
+        check("his account is enabled again", rc == 0, out)
+
+
 def the_sample_configuration_is_valid():
     mtad = os.path.join(xctest.DIR, "lib", "mtad")
     p = subprocess.run([mtad, "-t", "-c", os.path.join(xctest.SRC, "conf", "mtad.conf")],
@@ -771,6 +794,7 @@ if __name__ == "__main__":
         notify_success_gets_a_delivered_report,
         a_full_mailbox_bounces_after_the_lifetime,
         an_internationalized_domain_is_ours_by_its_a_labels,
+        a_disabled_account_still_gets_mail,
         the_sample_configuration_is_valid,
         mtad_stays_up,
     )
