@@ -869,3 +869,108 @@ int xc_smtp_data_raw(xc_smtp_data *d, const uint8_t *p, size_t n,
     }
     return feed(d, p, n, out, NULL, 1) < 0 ? -1 : 0;
 }
+
+/* ---- AUTH responses ----------------------------------------------------- */
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int xc_smtp_b64_decode(const char *p, size_t n, char *dst, size_t dstlen,
+                       size_t *len_r)
+{
+    size_t o = 0;
+
+    if (n == 0 || n % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4], pad = 0;
+        for (int k = 0; k < 4; k++) {
+            if (p[i + k] == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad > 0 || (v[k] = b64_value(p[i + k])) < 0) {
+                return -1;      /* a character, or data after "=" */
+            }
+        }
+        if (o + (size_t)(3 - pad) + 1 > dstlen)
+            return -1;
+        dst[o++] = (char)(v[0] << 2 | v[1] >> 4);
+        if (pad < 2)
+            dst[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+        if (pad < 1)
+            dst[o++] = (char)((v[2] & 3) << 6 | v[3]);
+    }
+    dst[o] = '\0';
+    *len_r = o;
+    return 0;
+}
+
+int xc_smtp_sasl_plain(const char *b64, size_t n, char *buf, size_t buflen,
+                       const char **authz, const char **user,
+                       const char **pass)
+{
+    size_t len;
+    const char *u, *pw;
+
+    if (xc_smtp_b64_decode(b64, n, buf, buflen, &len) < 0)
+        return -1;
+    if ((u = memchr(buf, '\0', len)) == NULL)
+        return -1;
+    u++;
+    if ((pw = memchr(u, '\0', len - (size_t)(u - buf))) == NULL)
+        return -1;
+    pw++;
+    /* the password runs to the end: no third NUL */
+    if (memchr(pw, '\0', len - (size_t)(pw - buf)) != NULL || *u == '\0' ||
+        *pw == '\0')
+        return -1;
+    *authz = buf;
+    *user = u;
+    *pass = pw;
+    return 0;
+}
+
+/* ---- header fields ------------------------------------------------------ */
+
+int xc_smtp_header_field(const uint8_t *p, size_t n, const char *name,
+                         char *dst, size_t dstlen)
+{
+    size_t nl = strlen(name), i = 0;
+
+    if (dstlen == 0)
+        return -1;
+    while (i < n) {
+        size_t e = i, k = 0;
+
+        while (e < n && p[e] != '\n')
+            e++;
+        if (e == i || (e == i + 1 && p[i] == '\r'))
+            return -1;          /* the empty line: the header ends */
+        if (e - i <= nl || p[i + nl] != ':' ||
+            strncasecmp((const char *)p + i, name, nl) != 0) {
+            i = e + 1;
+            continue;
+        }
+        for (size_t j = i + nl + 1;; j = e + 1) {
+            if (j > i + nl + 1)         /* a continuation line */
+                for (e = j; e < n && p[e] != '\n'; e++)
+                    ;
+            for (; j < e; j++)
+                if (p[j] != '\r' && k + 1 < dstlen)
+                    dst[k++] = (char)p[j];
+            if (!(e + 1 < n && (p[e + 1] == ' ' || p[e + 1] == '\t')))
+                break;
+        }
+        dst[k] = '\0';
+        return 0;
+    }
+    return -1;
+}

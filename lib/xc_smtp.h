@@ -158,6 +158,30 @@ int xc_smtp_xtext_decode(const char *p, size_t n, char *dst, size_t dstlen);
 int xc_smtp_xtext_encode(const char *p, size_t n, char *dst, size_t dstlen);
 
 /*
+ * AUTH responses (RFC 4954 4): base64 (RFC 4648 4, padding required, no
+ * whitespace) decoded into dst, NUL-terminated, its length in *len_r; 0,
+ * or -1 on bad base64 or if it does not fit (with the NUL) into dstlen.
+ * xc_smtp_sasl_plain decodes a PLAIN response (RFC 4616: authzid NUL
+ * authcid NUL passwd) into buf and points authz, user and pass into it;
+ * 0, or -1 if it is not exactly three fields, the user or password is
+ * empty, or it does not fit. The caller wipes buf.
+ */
+int xc_smtp_b64_decode(const char *p, size_t n, char *dst, size_t dstlen,
+                       size_t *len_r);
+int xc_smtp_sasl_plain(const char *b64, size_t n, char *buf, size_t buflen,
+                       const char **authz, const char **user,
+                       const char **pass);
+
+/*
+ * The value of header field name (case-insensitive) in the header section
+ * of message p (RFC 5322 2.2: up to the first empty line), unfolded and
+ * without CR or LF, into dst (NUL-terminated, cut to fit); 0, or -1 if the
+ * field is absent. The first one wins.
+ */
+int xc_smtp_header_field(const uint8_t *p, size_t n, const char *name,
+                         char *dst, size_t dstlen);
+
+/*
  * The DATA phase (RFC 5321 4.1.1.4, 4.5.2): a resumable reader fed by the
  * connection's bytes in pieces of any size. It removes dot-stuffing,
  * finds the CRLF "." CRLF end (the terminating line is not part of the

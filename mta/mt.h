@@ -194,6 +194,10 @@ xc_status mt_out_dsn(struct mt_sd *w, const mt_out_job *j,
                      int nwhich, const char *action,
                      const char *const *status, const char *const *diag,
                      const char *remote_mta);
+/* May the sender hear of this recipient's fate (RFC 3461 4.1)? notify:
+   its NOTIFY ("" when not given: failures and delays); what: SUCCESS,
+   FAILURE or DELAY. */
+int mt_out_wants(const char *notify, const char *what);
 /* Is this queued recipient being delivered by an outbound thread now? */
 int mt_out_in_flight(int64_t queue, int idx);
 

@@ -14,7 +14,8 @@
  *   store has them: they see the message and the recipient and answer the
  *   folder (or a copy, a forward, a reply).
  *
- *   Pure: only the header section of the bytes is read.
+ *   Pure: only the header section of the bytes is read
+ *   (xc_smtp_header_field).
  */
 #include "mt.h"
 
@@ -22,50 +23,13 @@
 #include <string.h>
 #include <strings.h>
 
-/* The value of header field name (case-insensitive) in the header
-   section of p, unfolded into buf; 0, or -1 if absent. */
-static int field(const uint8_t *p, size_t n, const char *name, char *buf,
-                 size_t buflen)
-{
-    size_t nl = strlen(name), i = 0;
-
-    while (i < n) {
-        size_t e = i;
-        while (e < n && p[e] != '\n')
-            e++;
-        if (e == i || (e == i + 1 && p[i] == '\r'))
-            return -1;              /* the end of the header section */
-        if (e - i > nl && p[i + nl] == ':' &&
-            strncasecmp((const char *)p + i, name, nl) == 0) {
-            size_t k = 0, j = i + nl + 1;
-            for (;;) {
-                for (; j < e && k + 1 < buflen; j++)
-                    if (p[j] != '\r')
-                        buf[k++] = (char)p[j];
-                /* a folded continuation line */
-                if (e + 1 < n && (p[e + 1] == ' ' || p[e + 1] == '\t')) {
-                    j = e + 1;
-                    e = j;
-                    while (e < n && p[e] != '\n')
-                        e++;
-                    continue;
-                }
-                break;
-            }
-            buf[k] = '\0';
-            return 0;
-        }
-        i = e + 1;
-    }
-    return -1;
-}
-
 int mt_hooks_folder(const uint8_t *p, size_t n)
 {
     char v[64];
     int scl = -2;
 
-    if (field(p, n, "X-MS-Exchange-Organization-SCL", v, sizeof(v)) == 0) {
+    if (xc_smtp_header_field(p, n, "X-MS-Exchange-Organization-SCL", v,
+                             sizeof(v)) == 0) {
         char *end;
         long x = strtol(v, &end, 10);
         while (*end == ' ' || *end == '\t')
@@ -73,7 +37,7 @@ int mt_hooks_folder(const uint8_t *p, size_t n)
         if (end != v && *end == '\0' && x >= -1 && x <= 9)
             scl = (int)x;
     }
-    if (field(p, n, "X-Spam-Flag", v, sizeof(v)) == 0) {
+    if (xc_smtp_header_field(p, n, "X-Spam-Flag", v, sizeof(v)) == 0) {
         const char *s = v;
         while (*s == ' ' || *s == '\t')
             s++;

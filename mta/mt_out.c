@@ -552,10 +552,9 @@ static int routes(const mt_out_job *j, route *rt, int max, char *why,
     return out;
 }
 
-/* May the sender hear about this (RFC 3461 4.1)? what: FAILURE, DELAY. */
-static int wants(const mt_out_rcpt *r, const char *what)
+int mt_out_wants(const char *notify, const char *what)
 {
-    const char *p = r->notify;
+    const char *p = notify;
     size_t n = strlen(what);
 
     if (!p[0])                  /* no NOTIFY: failures and delays */
@@ -605,7 +604,7 @@ xc_status mt_out_dsn(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
         if (failed)
             done[ndone++] = rc->idx;
         if (!j->sender[0] ||
-            !wants(rc, failed ? "FAILURE"
+            !mt_out_wants(rc->notify, failed ? "FAILURE"
                        : !strcmp(action, "delayed") ? "DELAY" : "SUCCESS"))
             continue;
         dr[nd].addr = rc->addr;
@@ -726,8 +725,8 @@ static void settle(mt_sd *w, const mt_out_job *j, const uint8_t *msg,
                         j->queue, j->r[i].idx, safe, mta, o[i].text);
             /* RFC 3461 5.2.2: a server without DSN can't tell the sender
                of the delivery it asked for; we tell of the relay */
-            if (!remote_dsn && sent != NULL && wants(&j->r[i], "SUCCESS") &&
-                j->r[i].notify[0])
+            if (!remote_dsn && sent != NULL &&
+                mt_out_wants(j->r[i].notify, "SUCCESS"))
                 sent[nsent++] = i;
         } else if (o[i].code / 100 == 5 || permanent ||
                    j->age >= mt_config->queue_lifetime) {

@@ -362,7 +362,7 @@ static void deliver_locals(mt_sd *w, const mt_out_job *m, const uint8_t *p,
         if (st == XC_OK) {
             mt_log_info(40, "delivered queue=%" PRId64 " rcpt=%d to=%s",
                         m->queue, r->idx, safe);
-            if (strcasestr(r->notify, "SUCCESS") != NULL) {
+            if (mt_out_wants(r->notify, "SUCCESS")) {
                 st_ok[nok] = "2.0.0";
                 ok[nok++] = i;
             }
@@ -442,7 +442,7 @@ static int deliver_direct(mt_sd *w, mt_job *j)
     xc_status st;
 
     if (j->nrcpts != 1 || !j->rcpts[0].local ||
-        strcasestr(j->rcpts[0].notify, "SUCCESS") != NULL)
+        mt_out_wants(j->rcpts[0].notify, "SUCCESS"))
         return 0;               /* the queue tells of deliveries */
     st = deliver_one(w, 0, 0, j->rcpts[0].addr, j->mime.p, j->mime.len, why,
                      sizeof(why));

@@ -38,7 +38,6 @@
 #include <idn2.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -745,32 +744,6 @@ static void cmd_starttls(smtp_conn *c, const xc_smtp_cmd *cmd)
 
 /* ---- AUTH ([MS-XLOGIN]; RFC 4954, PLAIN RFC 4616) ----------------------- */
 
-static int b64_decode(const char *in, size_t n, char *out, size_t outlen,
-                      size_t *len_r)
-{
-    int pad = 0, k;
-
-    if (n == 0 || n % 4 != 0 || n / 4 * 3 >= outlen)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        char ch = in[i];
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-              (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' ||
-              (ch == '=' && i >= n - 2)))
-            return -1;
-    }
-    pad = (in[n - 1] == '=') + (in[n - 2] == '=');
-    if (pad == 1 && in[n - 1] != '=')
-        return -1;
-    k = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in,
-                        (int)n);
-    if (k < 0)
-        return -1;
-    *len_r = (size_t)k - (size_t)pad;
-    out[*len_r] = '\0';
-    return 0;
-}
-
 static void auth_done(mt_job *j)
 {
     smtp_conn *c = j->ctx;
@@ -832,34 +805,23 @@ static void auth_submit(smtp_conn *c, const char *user, const char *pw)
     mt_store_submit(j);
 }
 
-/* authzid NUL authcid NUL passwd; a different authzid is not allowed */
+/* RFC 4616 PLAIN; an authorization identity other than the user is not
+   allowed (no acting for others) */
 static void auth_plain(smtp_conn *c, const char *b64, size_t n)
 {
     char buf[2048];
-    size_t len;
     const char *authz, *user, *pw;
 
-    if (b64_decode(b64, n, buf, sizeof(buf), &len) < 0) {
-        reply(c, "501 5.5.2 Cannot decode the response");
-        return;
-    }
-    authz = buf;
-    user = memchr(buf, '\0', len);
-    pw = user ? memchr(user + 1, '\0', len - (size_t)(user + 1 - buf)) : NULL;
-    if (user == NULL || pw == NULL || memchr(pw + 1, '\0',
-                                             len - (size_t)(pw + 1 - buf))) {
+    if (xc_smtp_sasl_plain(b64, n, buf, sizeof(buf), &authz, &user,
+                           &pw) < 0) {
         OPENSSL_cleanse(buf, sizeof(buf));
         reply(c, "501 5.5.2 Malformed PLAIN response");
         return;
     }
-    user++;
-    pw++;
-    if (authz[0] && strcmp(authz, user) != 0) {
-        OPENSSL_cleanse(buf, sizeof(buf));
+    if (authz[0] && strcmp(authz, user) != 0)
         reply(c, "535 5.7.8 Authorization identity not allowed");
-        return;
-    }
-    auth_submit(c, user, pw);
+    else
+        auth_submit(c, user, pw);
     OPENSSL_cleanse(buf, sizeof(buf));
 }
 
@@ -879,8 +841,9 @@ static void auth_line(smtp_conn *c, const char *line, size_t len)
         auth_plain(c, line, len);
         return;
     }
-    if (b64_decode(line, len, buf, sizeof(buf), &n) < 0 ||
+    if (xc_smtp_b64_decode(line, len, buf, sizeof(buf), &n) < 0 ||
         memchr(buf, '\0', n) != NULL) {
+        OPENSSL_cleanse(buf, sizeof(buf));
         reply(c, "501 5.5.2 Cannot decode the response");
         return;
     }

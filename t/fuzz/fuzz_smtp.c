@@ -6,7 +6,9 @@
  *      or NUL, agrees with local, domain, null and utf8, and "<" text ">"
  *      parses again to the same address (the canonical form is stable)
  *   2  xtext: what decodes encodes and decodes to the same bytes; any
- *      NUL-free bytes encode and decode back
+ *      NUL-free bytes encode and decode back (flags 0-3); AUTH responses:
+ *      base64 that decodes encodes back, PLAIN fields lie in the buffer
+ *      (4-5); a header field's value is one NUL-terminated line (6-7)
  *   3  the DATA reader (next four bytes: limits and a seed): whole, byte
  *      by byte and in random pieces give the same output and counters;
  *      the output has CRLF line ends only; a complete message written out
@@ -14,6 +16,8 @@
  * Any broken invariant is an abort().
  */
 #include "xc_smtp.h"
+
+#include <openssl/evp.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -271,6 +275,47 @@ static void check_data(const uint8_t *p, size_t n, int flags)
     }
 }
 
+/* AUTH responses: decoded base64 encodes back to the input (canonical
+   padding aside: the last group's unused bits may differ), PLAIN fields
+   lie inside the buffer and are NUL-terminated there. */
+static void check_auth(const char *p, size_t n)
+{
+    char buf[300], again[400];
+    size_t len;
+    const char *a, *u, *pw;
+
+    if (xc_smtp_b64_decode(p, n, buf, sizeof(buf), &len) == 0) {
+        CHECK(len < sizeof(buf) && buf[len] == '\0');
+        CHECK(len == n / 4 * 3 - (p[n - 1] == '=') - (p[n - 2] == '='));
+        CHECK(EVP_EncodeBlock((unsigned char *)again, (const unsigned char *)buf,
+                              (int)len) == (int)n);
+        {
+            char back[300];
+            size_t blen;
+            /* only the last group may differ (bits the padding drops) */
+            CHECK(memcmp(again, p, n - 4) == 0);
+            CHECK(xc_smtp_b64_decode(again, n, back, sizeof(back), &blen) == 0);
+            CHECK(blen == len && memcmp(back, buf, len) == 0);
+        }
+    }
+    if (xc_smtp_sasl_plain(p, n, buf, sizeof(buf), &a, &u, &pw) == 0) {
+        CHECK(a == buf && u > a && pw > u && pw < buf + sizeof(buf));
+        CHECK(*u != '\0' && *pw != '\0' && u[-1] == '\0' && pw[-1] == '\0');
+    }
+}
+
+/* A header field's value: NUL-terminated within the buffer, one line. */
+static void check_header(const uint8_t *p, size_t n)
+{
+    char v[64];
+
+    if (xc_smtp_header_field(p, n, "Subject", v, sizeof(v)) == 0) {
+        CHECK(memchr(v, '\0', sizeof(v)) != NULL);
+        CHECK(strchr(v, '\r') == NULL && strchr(v, '\n') == NULL);
+    }
+    CHECK(xc_smtp_header_field(p, n, "Subject", v, 1) == -1 || v[0] == '\0');
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -293,7 +338,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_path(copy, size - 1, flags);
         break;
     case 2:
-        check_xtext(copy, size - 1);
+        /* flags pick among the smaller parsers */
+        if (flags < 4)
+            check_xtext(copy, size - 1);
+        else if (flags < 6)
+            check_auth(copy, size - 1);
+        else
+            check_header((const uint8_t *)copy, size - 1);
         break;
     default:
         check_data((const uint8_t *)copy, size - 1, flags);

@@ -190,7 +190,6 @@ def recipients_are_checked_at_rcpt():
 
 
 def too_many_recipients_get_452():
-    xctest.psql("SELECT 1")
     names = []
     for i in range(21):
         addr = "many%d@example.test" % i
@@ -620,7 +619,7 @@ def a_full_queue_gets_452_at_mail():
               (code, text))
         check("and mtad logs it", "refusing new mail: queue full" in xctest.log_text("mtad.log"))
         rc, out = xctest.xcadmin("queue", "delete", str(qid))
-        ok = wait_until(lambda: Raw().cmd("EHLO x")[0] == 250 and True, timeout=1)
+        check("the held message is deleted", rc == 0, out)
 
         def takes():
             rr = Raw()
@@ -628,7 +627,7 @@ def a_full_queue_gets_452_at_mail():
             c = rr.cmd("MAIL FROM:<carol@remote.test>")[0]
             rr.close()
             return c == 250
-        check("once the queue is below it, MAIL is taken again", wait_until(takes, timeout=10), ok)
+        check("once the queue is below it, MAIL is taken again", wait_until(takes, timeout=10))
         r.close()
     finally:
         with open(conf, "w") as f:

@@ -831,6 +831,110 @@ static void test_raw(void)
     test_end();
 }
 
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_auth(void)
+{
+    static const struct {
+        const char *in;
+        int ok;
+        const char *out;
+        size_t len;
+    } b64[] = {
+        { "YWxpY2U=", 1, "alice", 5 },
+        { "YWxp", 1, "ali", 3 },
+        { "YWw=", 1, "al", 2 },
+        { "YQ==", 1, "a", 1 },
+        { "AGEAYg==", 1, "\0a\0b", 4 },
+        { "", 0, NULL, 0 },             /* empty */
+        { "YWxpY2U", 0, NULL, 0 },      /* not a multiple of 4 */
+        { "YW=j", 0, NULL, 0 },         /* data after padding */
+        { "=Q==", 0, NULL, 0 },         /* padding first */
+        { "YQ==YQ==", 0, NULL, 0 },     /* padding inside */
+        { "YW xp", 0, NULL, 0 },        /* whitespace */
+        { "YW*p", 0, NULL, 0 },         /* not base64 */
+    };
+    static const struct {
+        const char *in;
+        int ok;
+        const char *authz, *user, *pass;
+    } plain[] = {
+        { "AGFsaWNlAHNlY3JldA==", 1, "", "alice", "secret" },
+        { "YWxpY2UAYWxpY2UAcHc=", 1, "alice", "alice", "pw" },
+        { "AGFsaWNl", 0, NULL, NULL, NULL },            /* one NUL */
+        { "AAB4", 0, NULL, NULL, NULL },                /* empty user */
+        { "AGEA", 0, NULL, NULL, NULL },                /* empty password */
+        { "AGEAYgBj", 0, NULL, NULL, NULL },            /* a third NUL */
+        { "!!!!", 0, NULL, NULL, NULL },
+    };
+    char buf[64];
+    size_t len;
+
+    test_begin("AUTH: base64 responses");
+    for (size_t i = 0; i < N(b64); i++) {
+        int r = xc_smtp_b64_decode(b64[i].in, strlen(b64[i].in), buf,
+                                   sizeof(buf), &len);
+        test_assert_idx((r == 0) == b64[i].ok, i);
+        if (r == 0)
+            test_assert_idx(len == b64[i].len && buf[len] == '\0' &&
+                            memcmp(buf, b64[i].out, len) == 0, i);
+    }
+    /* the output and its NUL must fit */
+    test_assert(xc_smtp_b64_decode("YWxp", 4, buf, 3, &len) == -1);
+    test_assert(xc_smtp_b64_decode("YWxp", 4, buf, 4, &len) == 0);
+    test_end();
+
+    test_begin("AUTH: PLAIN responses (RFC 4616)");
+    for (size_t i = 0; i < N(plain); i++) {
+        const char *a, *u, *p;
+        int r = xc_smtp_sasl_plain(plain[i].in, strlen(plain[i].in), buf,
+                                   sizeof(buf), &a, &u, &p);
+        test_assert_idx((r == 0) == plain[i].ok, i);
+        if (r == 0)
+            test_assert_idx(!strcmp(a, plain[i].authz) &&
+                            !strcmp(u, plain[i].user) &&
+                            !strcmp(p, plain[i].pass), i);
+    }
+    test_end();
+}
+
+static void test_header_field(void)
+{
+    static const struct {
+        const char *msg, *name;
+        int ok;
+        const char *value;
+    } c[] = {
+        { "Subject: hi\r\n\r\nbody", "Subject", 1, " hi" },
+        { "subject: hi\r\n\r\n", "SUBJECT", 1, " hi" },
+        { "X-A: 1\r\nX-Spam-Flag: YES\r\n\r\n", "X-Spam-Flag", 1, " YES" },
+        { "A: one\r\n two\r\n\tthree\r\nB: x\r\n\r\n", "A", 1,
+          " one two\tthree" },
+        { "A: first\r\nA: second\r\n\r\n", "A", 1, " first" },
+        { "A: x\r\n\r\nB: in the body\r\n", "B", 0, NULL },
+        { "AB: x\r\n\r\n", "A", 0, NULL },
+        { "A x\r\n\r\n", "A", 0, NULL },
+        { "A: bare\nB: lf\n\n", "B", 1, " lf" },
+        { "A:", "A", 1, "" },
+        { "", "A", 0, NULL },
+    };
+    char v[64];
+
+    test_begin("header fields: found, unfolded, only in the header");
+    for (size_t i = 0; i < N(c); i++) {
+        int r = xc_smtp_header_field((const uint8_t *)c[i].msg,
+                                     strlen(c[i].msg), c[i].name, v,
+                                     sizeof(v));
+        test_assert_idx((r == 0) == c[i].ok, i);
+        if (r == 0)
+            test_assert_idx(strcmp(v, c[i].value) == 0, i);
+    }
+    /* a value longer than the buffer is cut, still terminated */
+    test_assert(xc_smtp_header_field((const uint8_t *)"A: 123456\r\n\r\n", 13,
+                                     "A", v, 4) == 0 && strcmp(v, " 12") == 0);
+    test_end();
+}
+
 int main(void)
 {
     test_commands();
@@ -839,5 +943,7 @@ int main(void)
     test_xtext();
     test_data();
     test_raw();
+    test_auth();
+    test_header_field();
     return test_exit();
 }
