@@ -204,8 +204,13 @@ static void utf8_clean(xc_wbuf *w, const uint8_t *p, size_t n)
     size_t i = 0, run = 0;
 
     while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k;
 
+        if (p[i] != 0 && p[i] < 0x80) {        /* most text */
+            i++;
+            continue;
+        }
+        k = utf8_seq(p + i, n - i);
         if (k) {
             i += k;
             continue;

@@ -77,8 +77,50 @@ void xc_out_json(xc_wbuf *w, const char *s)
     }
 }
 
+/* Room for at most n more bytes written at the returned place (then
+   w->len is set to where writing ended); NULL when w's limit might not
+   hold them (the caller then appends piece by piece). */
+static uint8_t *room(xc_wbuf *w, size_t n)
+{
+    uint8_t *o;
+
+    if (n == 0 || w->err || (w->max && (n > w->max || w->len > w->max - n)))
+        return NULL;
+    if ((o = xc_wbuf_extend(w, n)) == NULL)
+        return NULL;
+    w->len -= n;
+    return o;
+}
+
+static size_t utf8_of(uint8_t *o, uint32_t u)
+{
+    if (u < 0x80) {
+        o[0] = (uint8_t)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        o[0] = (uint8_t)(0xC0 | u >> 6);
+        o[1] = (uint8_t)(0x80 | (u & 0x3F));
+        return 2;
+    }
+    if (u < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | u >> 12);
+        o[1] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
+        o[2] = (uint8_t)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xF0 | u >> 18);
+    o[1] = (uint8_t)(0x80 | ((u >> 12) & 0x3F));
+    o[2] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
+    o[3] = (uint8_t)(0x80 | (u & 0x3F));
+    return 4;
+}
+
 int xc_utf16le_to_utf8(xc_wbuf *w, const uint8_t *p, size_t n)
 {
+    /* a unit makes at most 3 bytes, a surrogate pair (2 units) 4 */
+    uint8_t buf[4], *o = room(w, n / 2 * 3), *at = o;
+
     if (n & 1)
         return -1;
     for (size_t i = 0; i < n; i += 2) {
@@ -96,15 +138,24 @@ int xc_utf16le_to_utf8(xc_wbuf *w, const uint8_t *p, size_t n)
         } else if ((u >= 0xDC00 && u <= 0xDFFF) || u == 0) {
             return -1;
         }
-        xc_put_utf8_char(w, u);
+        if (o != NULL)
+            at += utf8_of(at, u);
+        else
+            xc_put_bytes(w, buf, utf8_of(buf, u));
     }
+    if (o != NULL)
+        w->len += (size_t)(at - o);
     return w->err ? -1 : 0;
 }
 
 int xc_utf8_to_utf16le(xc_wbuf *w, const uint8_t *p, size_t n)
 {
+    uint8_t *o, *at;
+
     if (!xc_utf8_valid(p, n))
         return -1;
+    /* every byte makes at most 2 (4 bytes make a surrogate pair) */
+    at = o = room(w, n > SIZE_MAX / 2 ? SIZE_MAX : 2 * n);
     for (size_t i = 0; i < n;) {
         uint32_t u;
         int k;
@@ -116,14 +167,29 @@ int xc_utf8_to_utf16le(xc_wbuf *w, const uint8_t *p, size_t n)
         for (int j = 1; j <= k; j++)
             u = u << 6 | (p[i + j] & 0x3F);
         i += (size_t)k + 1;
-        if (u >= 0x10000) {
+        if (o == NULL) {
+            if (u >= 0x10000) {
+                u -= 0x10000;
+                xc_put_u16(w, (uint16_t)(0xD800 | u >> 10));
+                xc_put_u16(w, (uint16_t)(0xDC00 | (u & 0x3FF)));
+            } else {
+                xc_put_u16(w, (uint16_t)u);
+            }
+        } else if (u >= 0x10000) {
             u -= 0x10000;
-            xc_put_u16(w, (uint16_t)(0xD800 | u >> 10));
-            xc_put_u16(w, (uint16_t)(0xDC00 | (u & 0x3FF)));
+            at[0] = (uint8_t)((0xD800 | u >> 10) & 0xFF);
+            at[1] = (uint8_t)((0xD800 | u >> 10) >> 8);
+            at[2] = (uint8_t)((0xDC00 | (u & 0x3FF)) & 0xFF);
+            at[3] = (uint8_t)((0xDC00 | (u & 0x3FF)) >> 8);
+            at += 4;
         } else {
-            xc_put_u16(w, (uint16_t)u);
+            at[0] = (uint8_t)(u & 0xFF);
+            at[1] = (uint8_t)(u >> 8);
+            at += 2;
         }
     }
+    if (o != NULL)
+        w->len += (size_t)(at - o);
     return w->err ? -1 : 0;
 }
 

@@ -179,11 +179,13 @@ enum xw_op {
                                    [SEND_QUOTA_BYTES], MAX_MESSAGE_SIZE
                                    (absent: no quota) */
     XW_OP_IMPORT_MIME = 30,     /* PR_FID, MIME (streamed), [READ],
-                                   [FLAGGED] -> PR_MID,
-                                   PR_CHANGE_KEY, CN. The message is
-                                   converted per [MS-OXCMAIL] and saved as
-                                   SAVE_MESSAGE saves; its bytes are kept
-                                   exactly and GET_MIME gives them back */
+                                   [FLAGGED], [PARTS] -> PR_MID,
+                                   PR_CHANGE_KEY, CN, [NEW_MIDS]. The
+                                   message is converted per [MS-OXCMAIL]
+                                   and saved as SAVE_MESSAGE saves; its
+                                   bytes are kept exactly and GET_MIME
+                                   gives them back. With PARTS, several
+                                   messages, saved in one transaction */
     XW_OP_GET_MIME = 31,        /* PR_MID -> MIME (streamed), CN: received
                                    bytes as they came, else MIME generated
                                    from the content once per change */
@@ -425,6 +427,11 @@ const char *xc_status_name(uint32_t st);
 #define XW_TAG_WARNED PROP_TAG(PT_BOOLEAN, 0x0059)
 #define XW_TAG_AGE PROP_TAG(PT_I8, 0x005A)
 #define XW_TAG_DONE_IDX PROP_TAG(PT_MV | PT_LONG, 0x005B)
+/* IMPORT_MIME: the sizes of the messages whose bytes follow one another in
+   its MIME stream, saved into PR_FID in one transaction (all or none; the
+   reply has NEW_MIDS); at most XW_IMPORT_PARTS_MAX, never with QUEUE_ID */
+#define XW_TAG_PARTS PROP_TAG(PT_MV | PT_I8, 0x005C)
+#define XW_IMPORT_PARTS_MAX 64
 #define XW_MAX_CATEGORIES 4
 #define PR_ROW_TYPE PROP_TAG(PT_LONG, 0x0FF5)
 #define PR_INSTANCE_KEY PROP_TAG(PT_BINARY, 0x0FF6)

@@ -11,6 +11,11 @@
  *   ACCEPT ([MS-OXPROTO] 2.1.2; RFC 5321 6.1: once we say 250 the message
  *   is ours): a message for one recipient of ours is saved into its Inbox
  *   in one durable commit (deliver_direct); any other goes to the queue.
+ *   Messages for one recipient that wait at the same moment go in one
+ *   such commit together (take_jobs, deliver_batch): at most PER_MAILBOX
+ *   workers deliver to one mailbox at once, and what arrives meanwhile
+ *   waits for the next batch instead of for the mailbox row, as a
+ *   database groups commits.
  *   QUEUE_PUT writes envelope, recipients and bytes in one
  *   transaction (sql/018), and only when it committed does the loop
  *   answer 250. The same thread then delivers the local recipients, each
@@ -42,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/statvfs.h>
@@ -267,12 +273,13 @@ static void lower(char *dst, const char *src, size_t n)
  */
 static xc_status deliver_one(mt_sd *w, int64_t queue, int idx,
                              const char *addr, const uint8_t *bytes,
-                             size_t n, char *why, size_t whylen)
+                             size_t n, const int64_t *parts, int nparts,
+                             char *why, size_t whylen)
 {
     char user[XC_SMTP_PATH_MAX + 1];
     xc_status st = XC_E_TEMP;
     xc_reply r;
-    int folder = mt_hooks_folder(bytes, n);
+    int folder = mt_hooks_folder(bytes, nparts > 1 ? (size_t)parts[0] : n);
 
     lower(user, addr, sizeof(user));
     for (int tries = 0; tries < 2; tries++) {
@@ -298,6 +305,12 @@ static xc_status deliver_one(mt_sd *w, int64_t queue, int idx,
         if (queue > 0) {
             xc_put_i8(b, XW_TAG_QUEUE_ID, queue);
             xc_put_long(b, XW_TAG_RCPT_IDX, idx);
+        }
+        if (nparts > 1) {
+            xc_put_u32(b, XW_TAG_PARTS);
+            xc_put_u32(b, (uint32_t)nparts);
+            for (int i = 0; i < nparts; i++)
+                xc_put_u64(b, (uint64_t)parts[i]);
         }
         xc_put_object(b, XW_TAG_MIME, n);
         xc_client_stream(w->c, bytes, n);
@@ -356,7 +369,7 @@ static void deliver_locals(mt_sd *w, const mt_out_job *m, const uint8_t *p,
     for (int i = 0; i < m->n; i++) {
         const mt_out_rcpt *r = &m->r[i];
         xc_status st = deliver_one(w, m->queue, r->idx, r->addr, p, n,
-                                   why, sizeof(why));
+                                   NULL, 0, why, sizeof(why));
         char safe[700];
         xc_log_escape(safe, sizeof(safe), r->addr, strlen(r->addr));
         if (st == XC_OK) {
@@ -436,16 +449,21 @@ static void save_sent(mt_sd *w, mt_job *j)
  * is unknown whether the commit happened (the connection broke): then
  * the client is told to try again, never is the message queued too.
  */
+static int direct_ok(const mt_job *j)
+{
+    return j->kind == MT_JOB_ACCEPT && j->nrcpts == 1 && j->rcpts[0].local &&
+           !mt_out_wants(j->rcpts[0].notify, "SUCCESS");
+}
+
 static int deliver_direct(mt_sd *w, mt_job *j)
 {
     char why[300], safe[700];
     xc_status st;
 
-    if (j->nrcpts != 1 || !j->rcpts[0].local ||
-        mt_out_wants(j->rcpts[0].notify, "SUCCESS"))
+    if (!direct_ok(j))
         return 0;               /* the queue tells of deliveries */
-    st = deliver_one(w, 0, 0, j->rcpts[0].addr, j->mime.p, j->mime.len, why,
-                     sizeof(why));
+    st = deliver_one(w, 0, 0, j->rcpts[0].addr, j->mime.p, j->mime.len, NULL,
+                     0, why, sizeof(why));
     if (st == XC_OK) {
         xc_log_escape(safe, sizeof(safe), j->rcpts[0].addr,
                       strlen(j->rcpts[0].addr));
@@ -535,24 +553,165 @@ static void finish(mt_job *j)
         mt_log_error(42, "eventfd: %s", strerror(errno));
 }
 
+/*
+ * Several messages for one recipient at one moment (a burst of mail for
+ * one mailbox) go into its Inbox in one transaction: one durable commit
+ * and one turn at the mailbox row for all, where each alone would wait
+ * for the others' (storaged IMPORT_MIME with PARTS). If the store refuses
+ * the batch (one message too large for the quota, say), each is accepted
+ * on its own as any other; if the connection broke, nobody knows whether
+ * the commit happened, and every sender is told to try again.
+ */
+static void deliver_batch(mt_sd *w, mt_job **jobs, int k)
+{
+    int64_t sizes[XW_IMPORT_PARTS_MAX];
+    char why[300], safe[700];
+    xc_wbuf cat;
+    xc_status st = XC_E_TEMP;
+
+    xc_wbuf_init(&cat, 0);
+    for (int i = 0; i < k; i++) {
+        sizes[i] = (int64_t)jobs[i]->mime.len;
+        xc_put_bytes(&cat, jobs[i]->mime.p, jobs[i]->mime.len);
+    }
+    snprintf(why, sizeof(why), "out of memory");
+    if (!cat.err && mt_sd_connected(w) == 0)
+        st = deliver_one(w, 0, 0, jobs[0]->rcpts[0].addr, cat.p, cat.len,
+                         sizes, k, why, sizeof(why));
+    xc_wbuf_free(&cat);
+    for (int i = 0; i < k; i++) {
+        mt_job *j = jobs[i];
+        if (st == XC_OK) {
+            j->st = XC_OK;
+            j->queue_id = 0;
+            j->nlocal = 0;
+            xc_log_escape(safe, sizeof(safe), j->rcpts[0].addr,
+                          strlen(j->rcpts[0].addr));
+            mt_log_info(71, "delivered id=%s to=%s (direct, %d together)",
+                        j->id, safe, k);
+        } else if (w->c == NULL) {
+            j->st = XC_E_TEMP;
+            snprintf(j->msg, sizeof(j->msg), "%.250s", why);
+        } else {
+            accept_msg(w, j);
+        }
+    }
+}
+
+/* After ACCEPT: the loop hears (and answers 250 or not), the local
+   recipients of a queued message are delivered, a submission's copy goes
+   to Sent Items. j holds a reference of ours, dropped here. */
+static void accepted(mt_sd *w, mt_job *j)
+{
+    int n = j->st == XC_OK ? j->nlocal : 0;
+
+    finish(j);
+    if (j->st == XC_OK && n < j->nrcpts)
+        mt_store_poke();    /* others for the outbound threads */
+    if (j->st == XC_OK && j->user_id > 0 && j->user[0] &&
+        mt_config->save_sent)
+        save_sent(w, j);
+    if (n > 0) {
+        mt_out_job m;
+        memset(&m, 0, sizeof(m));
+        m.queue = j->queue_id;
+        snprintf(m.sender, sizeof(m.sender), "%s", j->sender);
+        snprintf(m.envid, sizeof(m.envid), "%s", j->envid);
+        snprintf(m.ret, sizeof(m.ret), "%s", j->ret);
+        if ((m.r = calloc((size_t)n, sizeof(*m.r))) != NULL) {
+            for (int i = 0; i < n; i++) {
+                const mt_rcpt *src = &j->rcpts[j->local_idx[i]];
+                m.r[i].idx = j->local_idx[i];
+                snprintf(m.r[i].addr, sizeof(m.r[i].addr), "%s", src->addr);
+                snprintf(m.r[i].notify, sizeof(m.r[i].notify), "%s",
+                         src->notify);
+                snprintf(m.r[i].orcpt, sizeof(m.r[i].orcpt), "%s",
+                         src->orcpt);
+            }
+            m.n = n;
+            deliver_locals(w, &m, j->mime.p, j->mime.len);
+            free(m.r);
+        }
+    }
+    mt_job_free(j);
+}
+
+/* The recipient each worker is delivering to directly now ("" for none;
+   qlock): others for it wait and go together once it is done. */
+static char (*busy)[XC_SMTP_PATH_MAX + 1];
+#define BATCH_BYTES (8u << 20)
+/* Batches for one mailbox at once: one converts its messages while the
+   other holds the mailbox row to its commit. */
+#define PER_MAILBOX 3
+
+static int is_busy(const char *addr)
+{
+    int n = 0;
+
+    for (int i = 0; i < nthreads; i++)
+        if (busy[i][0] && strcasecmp(busy[i], addr) == 0)
+            n++;
+    return n >= PER_MAILBOX;
+}
+
+/* With qlock: the next job into jobs[0], the first whose recipient no
+   other worker is delivering to; with it, when it is a direct delivery,
+   the others waiting for the same recipient and folder, up to
+   XW_IMPORT_PARTS_MAX and BATCH_BYTES. How many; 0 if none may run. */
+static int take_jobs(int me, mt_job **jobs)
+{
+    mt_job **pp = &qhead, *j;
+    const char *addr;
+    size_t bytes;
+    int k = 0, folder;
+
+    while ((j = *pp) != NULL && direct_ok(j) && is_busy(j->rcpts[0].addr))
+        pp = &j->next;
+    if (j == NULL)
+        return 0;
+    *pp = j->next;
+    jobs[k++] = j;
+    if (direct_ok(j)) {
+        addr = j->rcpts[0].addr;
+        snprintf(busy[me], sizeof(busy[me]), "%s", addr);
+        folder = mt_hooks_folder(j->mime.p, j->mime.len);
+        bytes = j->mime.len;
+        while (*pp != NULL && k < XW_IMPORT_PARTS_MAX) {
+            mt_job *x = *pp;
+            if (direct_ok(x) && strcasecmp(x->rcpts[0].addr, addr) == 0 &&
+                bytes + x->mime.len <= BATCH_BYTES &&
+                mt_hooks_folder(x->mime.p, x->mime.len) == folder) {
+                *pp = x->next;
+                jobs[k++] = x;
+                bytes += x->mime.len;
+            } else {
+                pp = &x->next;
+            }
+        }
+    }
+    for (qtail = qhead; qtail != NULL && qtail->next != NULL;)
+        qtail = qtail->next;
+    return k;
+}
+
 static void *worker_main(void *arg)
 {
+    int me = (int)(intptr_t)arg;
+    mt_job *jobs[XW_IMPORT_PARTS_MAX];
     mt_sd w;
 
-    (void)arg;
     memset(&w, 0, sizeof(w));
     pthread_mutex_lock(&qlock);
     for (;;) {
         mt_job *j;
+        int k;
 
-        while (qhead == NULL && !stopping)
+        while ((k = take_jobs(me, jobs)) == 0 && !stopping)
             pthread_cond_wait(&qcond, &qlock);
-        if (qhead == NULL)
+        if (k == 0)
             break;
-        j = qhead;
-        if ((qhead = j->next) == NULL)
-            qtail = NULL;
         pthread_mutex_unlock(&qlock);
+        j = jobs[0];
         if (j->kind == MT_JOB_RCPT) {
             rcpt_check(&w, j);
             finish(j);
@@ -563,44 +722,22 @@ static void *worker_main(void *arg)
             auth_check(&w, j);
             finish(j);
         } else {
-            int n;
             /* the loop answers 250 as soon as it has the queue id; the
                job stays ours (a reference) for the delivery */
-            __atomic_add_fetch(&j->refs, 1, __ATOMIC_ACQ_REL);
-            accept_msg(&w, j);
-            n = j->st == XC_OK ? j->nlocal : 0;
-            finish(j);
-            if (j->st == XC_OK && n < j->nrcpts)
-                mt_store_poke();    /* others for the outbound threads */
-            if (j->st == XC_OK && j->user_id > 0 && j->user[0] &&
-                mt_config->save_sent)
-                save_sent(&w, j);
-            if (n > 0) {
-                mt_out_job m;
-                memset(&m, 0, sizeof(m));
-                m.queue = j->queue_id;
-                snprintf(m.sender, sizeof(m.sender), "%s", j->sender);
-                snprintf(m.envid, sizeof(m.envid), "%s", j->envid);
-                snprintf(m.ret, sizeof(m.ret), "%s", j->ret);
-                if ((m.r = calloc((size_t)n, sizeof(*m.r))) != NULL) {
-                    for (int i = 0; i < n; i++) {
-                        const mt_rcpt *src = &j->rcpts[j->local_idx[i]];
-                        m.r[i].idx = j->local_idx[i];
-                        snprintf(m.r[i].addr, sizeof(m.r[i].addr), "%s",
-                                 src->addr);
-                        snprintf(m.r[i].notify, sizeof(m.r[i].notify), "%s",
-                                 src->notify);
-                        snprintf(m.r[i].orcpt, sizeof(m.r[i].orcpt), "%s",
-                                 src->orcpt);
-                    }
-                    m.n = n;
-                    deliver_locals(&w, &m, j->mime.p, j->mime.len);
-                    free(m.r);
-                }
-            }
-            mt_job_free(j);
+            for (int i = 0; i < k; i++)
+                __atomic_add_fetch(&jobs[i]->refs, 1, __ATOMIC_ACQ_REL);
+            if (k > 1)
+                deliver_batch(&w, jobs, k);
+            else
+                accept_msg(&w, j);
+            for (int i = 0; i < k; i++)
+                accepted(&w, jobs[i]);
         }
         pthread_mutex_lock(&qlock);
+        if (busy[me][0]) {
+            busy[me][0] = '\0';
+            pthread_cond_broadcast(&qcond);     /* its waiters may go */
+        }
     }
     pthread_mutex_unlock(&qlock);
     xc_client_destroy(&w.c);
@@ -897,10 +1034,12 @@ int mt_store_start(void)
         (donew = mt_loop_add(donefd, EPOLLIN, done_ready, NULL)) == NULL)
         return -1;
     nthreads = mt_config->workers;
-    if ((threads = calloc((size_t)nthreads, sizeof(*threads))) == NULL)
+    if ((threads = calloc((size_t)nthreads, sizeof(*threads))) == NULL ||
+        (busy = calloc((size_t)nthreads, sizeof(*busy))) == NULL)
         return -1;
     for (int i = 0; i < nthreads; i++)
-        if (pthread_create(&threads[i], NULL, worker_main, NULL) != 0)
+        if (pthread_create(&threads[i], NULL, worker_main,
+                           (void *)(intptr_t)i) != 0)
             return -1;
     return pthread_create(&runner, NULL, runner_main, NULL) != 0 ? -1 : 0;
 }
@@ -919,4 +1058,5 @@ void mt_store_stop(void)
         pthread_join(threads[i], NULL);
     pthread_join(runner, NULL);
     free(threads);
+    free(busy);
 }

@@ -70,6 +70,7 @@ void sd_log_sanitize(char *dst, size_t dstlen, const char *s, size_t n);
 
 /* ---- database (sd_db.c) ---- */
 #define SD_DB_MAX_PREPARED 256     /* statements prepared per connection */
+#define SD_DB_MAX_KEPT 64          /* results one pipeline keeps */
 typedef struct sd_db {
     PGconn *conn;
     const char *conninfo;
@@ -79,8 +80,9 @@ typedef struct sd_db {
     int piped;                  /* statements sent, results not yet read */
     xc_status pipe_st;          /* first failure in the pipeline */
     long sent, done;            /* statements of this pipeline */
-    long keep_at;               /* whose result is kept, or -1 */
-    PGresult *kept;             /* that result (sd_db_pipe_kept) */
+    long keep_at[SD_DB_MAX_KEPT];   /* whose results are kept */
+    PGresult *kept[SD_DB_MAX_KEPT]; /* those results (sd_db_pipe_kept) */
+    int nkeep, nkept, ntaken;       /* asked for, arrived, handed over */
     struct sd_held *held;       /* see sd_store.c save_new; else NULL */
     /* A queued recipient (sql/018) that the message being saved delivers:
        it leaves the queue in the same transaction (IMPORT_MIME from mtad,
@@ -128,9 +130,11 @@ xc_status sd_db_pipe_send(sd_db *db, const char *sql, int nparams,
                           const char *const *params, const int *lengths,
                           const int *formats);
 xc_status sd_db_pipe_end(sd_db *db);
-/* Keep the result (rows) of the next statement sent; after
-   sd_db_pipe_end, sd_db_pipe_kept hands it over (caller PQclear()s; NULL
-   if that statement failed or never ran). */
+/* Keep the result (rows) of the next statement sent (up to
+   SD_DB_MAX_KEPT in one pipeline; more are not kept); after
+   sd_db_pipe_end, sd_db_pipe_kept hands them over in the order they were
+   asked for (caller PQclear()s; NULL once a statement failed or never
+   ran). */
 void sd_db_pipe_keep(sd_db *db);
 PGresult *sd_db_pipe_kept(sd_db *db);
 /* BEGIN and COMMIT as statements of a pipeline (after sd_db_pipe_begin):

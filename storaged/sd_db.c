@@ -91,7 +91,7 @@ int sd_db_open(sd_db *db, const char *conninfo)
     db->nprepared = 0;
     db->in_tx = 0;
     db->held = NULL;
-    db->kept = NULL;
+    db->nkeep = db->nkept = db->ntaken = 0;
     db->dequeue_id = 0;
     db->dequeue_idx = 0;
     db->conninfo = conninfo;
@@ -100,6 +100,8 @@ int sd_db_open(sd_db *db, const char *conninfo)
 
 void sd_db_close(sd_db *db)
 {
+    while (db->ntaken < db->nkept)
+        PQclear(db->kept[db->ntaken++]);
     if (db->conn != NULL)
         PQfinish(db->conn);
     db->conn = NULL;
@@ -253,8 +255,9 @@ xc_status sd_db_pipe_begin(sd_db *db)
     db->piped = 0;
     db->pipe_st = XC_OK;
     db->sent = db->done = 0;
-    db->keep_at = -1;
-    db->kept = NULL;
+    while (db->ntaken < db->nkept)     /* left by a failed pipeline */
+        PQclear(db->kept[db->ntaken++]);
+    db->nkeep = db->nkept = db->ntaken = 0;
     if (ensure_conn(db, 0) < 0)
         return XC_E_TEMP;
     if (sd_db_prepare(db, sql_begin, 0) != XC_OK ||
@@ -286,9 +289,9 @@ static void pipe_drain(sd_db *db)
             db->done++;         /* end of one statement's results */
             continue;
         }
-        if (db->done == db->keep_at && db->kept == NULL &&
+        if (db->nkept < db->nkeep && db->done == db->keep_at[db->nkept] &&
             PQresultStatus(r) == PGRES_TUPLES_OK) {
-            db->kept = r;       /* the caller's (sd_db_pipe_keep) */
+            db->kept[db->nkept++] = r;  /* the caller's (sd_db_pipe_keep) */
             continue;
         }
         switch (PQresultStatus(r)) {
@@ -343,15 +346,13 @@ xc_status sd_db_pipe_send(sd_db *db, const char *sql, int nparams,
 
 void sd_db_pipe_keep(sd_db *db)
 {
-    db->keep_at = db->sent;
+    if (db->nkeep < SD_DB_MAX_KEPT)
+        db->keep_at[db->nkeep++] = db->sent;
 }
 
 PGresult *sd_db_pipe_kept(sd_db *db)
 {
-    PGresult *r = db->kept;
-
-    db->kept = NULL;
-    return r;
+    return db->ntaken < db->nkept ? db->kept[db->ntaken++] : NULL;
 }
 
 xc_status sd_db_pipe_end(sd_db *db)

@@ -5,19 +5,20 @@
  * DESCRIPTION
  *   Saves queue the messages whose content changed (sql/010); this thread
  *   indexes them (xc_index_queued) on a connection of its own. The
- *   listener pokes it on every change notification, and it starts a round
- *   GATHER_MS later (one round for all saves of that moment, not one
- *   each), so a message is searchable a moment after its commit; without
- *   a poke it looks once a second (changes made while PostgreSQL's
- *   notifications were away).
+ *   listener pokes it on every change notification; it starts a round
+ *   once saves have paused for QUIET_MS (one round for a burst of saves,
+ *   not one each), so a message is searchable a moment after its commit,
+ *   or once the oldest change it has heard of waited MAX_LAG_MS (under a
+ *   stream of mail that never pauses). Without a poke it looks once a
+ *   second (changes made while PostgreSQL's notifications were away).
  *
- *   Indexing is work that can wait: when PostgreSQL runs on this machine
- *   as storaged's user (`make run`, the tests, small installations), the
- *   backend that indexes is given the lowest CPU priority (SCHED_IDLE, or
- *   nice 10 where that is refused), so that
- *   under a burst of mail saves and deliveries go first and the index
- *   catches up as soon as there is room, as Exchange's content index
- *   follows the store. Elsewhere the priority can't be changed and stays.
+ *   Indexing is work that can wait: deliveries and clients go first and
+ *   the index follows them, as Exchange's content index follows the
+ *   store. Waiting for a pause does most of that; besides, when PostgreSQL
+ *   runs on this machine as storaged's user (`make run`, the tests, small
+ *   installations), the backend that indexes is given the lowest CPU
+ *   priority (SCHED_IDLE, or nice 10 where that is refused). Elsewhere
+ *   the priority can't be changed and stays.
  */
 #include "sd.h"
 
@@ -32,12 +33,14 @@
 #define BATCH 200               /* messages a round takes at most */
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define GATHER_MS 50            /* after a poke, let more changes come */
+#define QUIET_MS 500            /* saves paused this long: index them */
+#define MAX_LAG_MS 10000        /* or the oldest waited this long */
 
 static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static int poked, stopping, running;
+static struct timespec first_poke, last_poke;   /* CLOCK_MONOTONIC */
 static const char *conninfo;
 
 /* Lower the priority of the backend serving db (once per connection). */
@@ -81,6 +84,30 @@ static long batch(sd_db *db)
     return n;
 }
 
+static long ms_since(const struct timespec *then)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - then->tv_sec) * 1000 +
+           (now.tv_nsec - then->tv_nsec) / 1000000;
+}
+
+/* With lock: wait (at most ms) for a poke or a stop. */
+static void wait_ms(long ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    (void)pthread_cond_timedwait(&wake, &lock, &ts);
+}
+
 static void *index_main(void *arg)
 {
     sd_db db;
@@ -90,19 +117,19 @@ static void *index_main(void *arg)
     pthread_mutex_lock(&lock);
     while (!stopping) {
         if (!poked) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            (void)pthread_cond_timedwait(&wake, &lock, &ts);
+            wait_ms(1000);
+            if (poked)
+                continue;       /* a poke: wait for the pause first */
+        } else {
+            long quiet = QUIET_MS - ms_since(&last_poke);
+            long lag = MAX_LAG_MS - ms_since(&first_poke);
+            if (quiet > 0 && lag > 0) {
+                wait_ms(quiet < lag ? quiet : lag);
+                continue;       /* more saves came, or the time is up */
+            }
         }
         poked = 0;
         pthread_mutex_unlock(&lock);
-        /* a round costs about a millisecond besides the messages it
-           indexes: under a stream of saves, index them in batches */
-        {
-            struct timespec gather = { 0, GATHER_MS * 1000000L };
-            nanosleep(&gather, NULL);
-        }
         while (batch(&db) >= BATCH && !__atomic_load_n(&stopping,
                                                        __ATOMIC_ACQUIRE))
             ;
@@ -125,6 +152,9 @@ int sd_index_start(const char *info)
 void sd_index_poke(void)
 {
     pthread_mutex_lock(&lock);
+    clock_gettime(CLOCK_MONOTONIC, &last_poke);
+    if (!poked)
+        first_poke = last_poke;
     poked = 1;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);

@@ -182,18 +182,119 @@ static int queued(sd_req *req, sd_reply *rp, sd_db *db)
     return 0;
 }
 
+/* One message's bytes p[0..len) converted per [MS-OXCMAIL] into content
+   (*pv_r[1..*n_r - 1), values pointing into out), with the state req asks
+   for; -1 when refused (answered in rp). */
+static int convert(sd_db *db, sd_req *req, sd_reply *rp, int64_t mailbox,
+                   const uint8_t *p, size_t len, xc_wbuf *out,
+                   xc_propval **pv_r, size_t *n_r)
+{
+    const xc_propval *rd = xc_props_find(req->args, req->nargs, XW_TAG_READ);
+    const xc_propval *fl = xc_props_find(req->args, req->nargs,
+                                         XW_TAG_FLAGGED);
+    const char *err = NULL;
+    char msg[160];
+    names *ctx;
+    int rc;
+
+    *pv_r = NULL;
+    if (len == 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "an empty message");
+        return -1;
+    }
+    if (len > sd_config->max_message_size) {
+        snprintf(msg, sizeof(msg), "message of %zu bytes exceeds "
+                 "max_message_size (%zu)", len, sd_config->max_message_size);
+        sd_reply_status(rp, XC_E_LIMIT, msg);
+        return -1;
+    }
+    if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+        sd_reply_status(rp, XC_E_TEMP, "out of memory");
+        return -1;
+    }
+    ctx->db = db;
+    ctx->mailbox = mailbox;
+    rc = xc_mime_to_content(p, len, NULL, name_to_id, ctx, out, &err);
+    free(ctx);
+    if (rc < 0) {
+        snprintf(msg, sizeof(msg), "MIME refused: %s", err);
+        sd_reply_status(rp, XC_E_BADREQ, msg);
+        return -1;
+    }
+    if ((*pv_r = decode_all(out, n_r)) == NULL || *n_r < 2) {
+        sd_reply_status(rp, XC_E_INTERNAL, "converted content does not "
+                        "decode");
+        return -1;
+    }
+    delivery_time(*pv_r, n_r);
+    /* the state the message had where it came from (Maildir flags, an mbox
+       Status field) */
+    if (rd != NULL && rd->v.b)
+        set_long(*pv_r, n_r, PR_MESSAGE_FLAGS, MSGFLAG_READ, 1);
+    if (fl != NULL && fl->v.b)
+        set_long(*pv_r, n_r, PR_FLAG_STATUS, 2, 0);     /* followupFlagged */
+    return 0;
+}
+
+/* PARTS: mtad's deliveries to one mailbox at one moment, one after another
+   in the stream, saved in one transaction (sd_save_new_many). */
+static void import_parts(sd_db *db, sd_req *req, sd_reply *rp, int64_t mailbox,
+                         const xc_propval *sizes)
+{
+    sd_part part[XW_IMPORT_PARTS_MAX];
+    xc_wbuf out[XW_IMPORT_PARTS_MAX];
+    xc_propval *pv[XW_IMPORT_PARTS_MAX];
+    xc_mv_iter it;
+    xc_propval one;
+    size_t at = 0;
+    int k = 0, r, ok = 1;
+
+    if (db->dequeue_id > 0) {
+        sd_reply_status(rp, XC_E_BADREQ, "PARTS can't deliver a queued "
+                        "recipient");
+        return;
+    }
+    xc_mv_iter_init(&it, sizes);
+    while (ok && (r = xc_mv_next(&it, &one)) == 1) {
+        if (k == XW_IMPORT_PARTS_MAX || one.v.i64 <= 0 ||
+            (uint64_t)one.v.i64 > req->stream_len - at) {
+            sd_reply_status(rp, XC_E_BADREQ, "PARTS don't divide the "
+                            "stream");
+            ok = 0;
+            break;
+        }
+        xc_wbuf_init(&out[k], 0);
+        part[k].mime = req->stream + at;
+        part[k].mime_len = (size_t)one.v.i64;
+        at += part[k].mime_len;
+        ok = convert(db, req, rp, mailbox, part[k].mime, part[k].mime_len,
+                     &out[k], &pv[k], &part[k].n) == 0;
+        part[k].pv = pv[k] ? pv[k] + 1 : NULL;
+        part[k].n = ok ? part[k].n - 2 : 0;
+        k++;
+    }
+    if (ok && (r < 0 || k == 0 || at != req->stream_len)) {
+        sd_reply_status(rp, XC_E_BADREQ, "PARTS don't divide the stream");
+        ok = 0;
+    }
+    if (ok)
+        sd_save_new_many(db, req, rp, part, k);
+    for (int i = 0; i < k; i++) {
+        free(pv[i]);
+        xc_wbuf_free(&out[i]);
+    }
+}
+
 void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
 {
     const xc_propval *v = xc_props_find(req->args, req->nargs, XW_TAG_MIME);
-    names *ctx;
+    const xc_propval *sizes = xc_props_find(req->args, req->nargs,
+                                            XW_TAG_PARTS);
     xc_wbuf out;
     xc_propval *pv = NULL;
     size_t n = 0;
-    const char *err = NULL;
-    char msg[160];
     sd_user me;
     mbx m;
-
     int64_t fid;
 
     if (sd_open_store(db, req, rp, &me, &m) < 0)
@@ -202,10 +303,6 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
         (uint64_t)v->v.i64 != req->stream_len) {
         sd_reply_status(rp, XC_E_BADREQ, "MIME must follow as a streamed "
                         "value of the length announced");
-        return;
-    }
-    if (req->stream_len == 0) {
-        sd_reply_status(rp, XC_E_BADREQ, "an empty message");
         return;
     }
     if (xc_props_find(req->args, req->nargs, PR_MID) != NULL ||
@@ -219,47 +316,19 @@ void sd_mime_import(sd_db *db, sd_req *req, sd_reply *rp)
         sd_need_rights(db, rp, &m, fid, XW_RIGHT_CREATE, "creating a "
                        "message needs Create", NULL) < 0)
         return;
-    if (req->stream_len > sd_config->max_message_size) {
-        snprintf(msg, sizeof(msg), "message of %zu bytes exceeds "
-                 "max_message_size (%zu)", req->stream_len,
-                 sd_config->max_message_size);
-        sd_reply_status(rp, XC_E_LIMIT, msg);
+    if (sizes != NULL) {
+        import_parts(db, req, rp, m.id, sizes);
+        db->dequeue_id = 0;
         return;
     }
-    if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
-        sd_reply_status(rp, XC_E_TEMP, "out of memory");
-        return;
-    }
-    ctx->db = db;
-    ctx->mailbox = m.id;
     xc_wbuf_init(&out, 0);
-    if (xc_mime_to_content(req->stream, req->stream_len, NULL, name_to_id,
-                           ctx, &out, &err) < 0) {
-        snprintf(msg, sizeof(msg), "MIME refused: %s", err);
-        sd_reply_status(rp, XC_E_BADREQ, msg);
-    } else if ((pv = decode_all(&out, &n)) == NULL || n < 2) {
-        sd_reply_status(rp, XC_E_INTERNAL, "converted content does not "
-                        "decode");
-    } else {
-        /* the content between START_MESSAGE and END_MESSAGE */
-        const xc_propval *rd = xc_props_find(req->args, req->nargs,
-                                             XW_TAG_READ);
-        const xc_propval *fl = xc_props_find(req->args, req->nargs,
-                                             XW_TAG_FLAGGED);
-        delivery_time(pv, &n);
-        /* the state the message had where it came from (Maildir flags,
-           an mbox Status field) */
-        if (rd != NULL && rd->v.b)
-            set_long(pv, &n, PR_MESSAGE_FLAGS, MSGFLAG_READ, 1);
-        if (fl != NULL && fl->v.b)
-            set_long(pv, &n, PR_FLAG_STATUS, 2, 0);  /* followupFlagged */
+    if (convert(db, req, rp, m.id, req->stream, req->stream_len, &out, &pv,
+                &n) == 0)
         sd_save_content(db, req, rp, pv + 1, n - 2, req->stream,
                         req->stream_len);
-        db->dequeue_id = 0;
-    }
+    db->dequeue_id = 0;
     free(pv);
     xc_wbuf_free(&out);
-    free(ctx);
 }
 
 /* Keep generated MIME for the change it was made from, unless the message

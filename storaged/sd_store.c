@@ -1268,21 +1268,117 @@ static xc_status new_id(sd_db *db, mbx *m, uint64_t *gc_r)
     return XC_OK;
 }
 
+/* One message of a save (save_new): what it brings, what it gets. */
+typedef struct newmsg {
+    const xc_propval *pv;
+    size_t n;
+    hot h;
+    int64_t size;
+    int is_read;
+    const uint8_t *mime;        /* received bytes, or NULL */
+    size_t mime_len;
+    uint8_t hash[32];
+    uint64_t mid, cn;
+} newmsg;
+
+/* A PostgreSQL array literal of k texts (NULL: a NULL element), NUL
+   terminated, appended to w. */
+static void pg_array(xc_wbuf *w, const char *const *vals, int k)
+{
+    xc_put_u8(w, '{');
+    for (int i = 0; i < k; i++) {
+        if (i)
+            xc_put_u8(w, ',');
+        if (vals[i] == NULL) {
+            xc_put_bytes(w, "NULL", 4);
+            continue;
+        }
+        xc_put_u8(w, '"');
+        for (const char *c = vals[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                xc_put_u8(w, '\\');
+            xc_put_u8(w, (uint8_t)*c);
+        }
+        xc_put_u8(w, '"');
+    }
+    xc_put_bytes(w, "}", 2);
+}
+
+static const char sql_news[] =
+    "SELECT xc_new_messages($1, $2::bigint[], $3, $4, $5, $6::text[], "
+    "$7::text[], $8::float8[], $9::bigint[], $10::boolean[], $11)";
+
+/* xc_new_messages (sql/019) for v[0..k) into the pipeline, its result
+   kept: the first CN. */
+static xc_status new_messages(sd_db *db, const mbx *m, const char *a,
+                              const char *f, const char *who, int fai,
+                              const newmsg *v, int k)
+{
+    enum { MIDS, CLS, SUBJ, WHEN, SIZE, READ, NARR };
+    xc_wbuf arr[NARR];
+    const char **col = calloc((size_t)k * 3, sizeof(*col));
+    char (*num)[2][24] = calloc((size_t)k, sizeof(*num));
+    const char *params[11];
+    int len[11] = { 0 }, fmt[11] = { 0 };
+    xc_status st = XC_E_TEMP;
+    int j;
+
+    for (j = 0; j < NARR; j++)
+        xc_wbuf_init(&arr[j], 0);
+    if (col == NULL || num == NULL)
+        goto out;
+    for (int i = 0; i < k; i++) {
+        snprintf(num[i][0], sizeof(num[i][0]), "%" PRIu64, v[i].mid);
+        snprintf(num[i][1], sizeof(num[i][1]), "%" PRId64, v[i].size);
+    }
+    for (j = 0; j < NARR; j++) {
+        for (int i = 0; i < k; i++) {
+            const char *hp[3];
+            hot_params(&v[i].h, hp);
+            col[i] = j == MIDS ? num[i][0]
+                     : j == SIZE ? num[i][1]
+                     : j == READ ? (v[i].is_read ? "t" : "f")
+                     : hp[j - CLS];
+        }
+        pg_array(&arr[j], col, k);
+        if (arr[j].err)
+            goto out;
+    }
+    params[0] = a;
+    params[1] = (const char *)arr[MIDS].p;
+    params[2] = f;
+    params[3] = fai ? "t" : "f";
+    params[4] = (const char *)m->guid; len[4] = 16; fmt[4] = 1;
+    params[5] = (const char *)arr[CLS].p;
+    params[6] = (const char *)arr[SUBJ].p;
+    params[7] = (const char *)arr[WHEN].p;
+    params[8] = (const char *)arr[SIZE].p;
+    params[9] = (const char *)arr[READ].p;
+    params[10] = who;
+    sd_db_pipe_keep(db);
+    st = sd_db_pipe_send(db, sql_news, 11, params, len, fmt);
+out:
+    for (j = 0; j < NARR; j++)
+        xc_wbuf_free(&arr[j]);
+    free(col);
+    free(num);
+    return st;
+}
+
 /*
- * A new message (sql/012): its id from the range, its content rows, then
- * xc_new_message (CN, quota, message row, change log, folder counts) and
- * COMMIT, all in one pipeline: the mailbox row is locked only from that
- * statement to the end of the commit. Every blob (large values, received
- * MIME) is taken before the mailbox row, so the only writers this can
- * deadlock with are those that drop a reference to the same blob in the
- * same mailbox at that moment (the mailbox row first); PostgreSQL breaks
- * that, and the save runs again.
+ * New messages (sql/012), k of them into one folder in one transaction
+ * (one message, or several mtad delivers to one mailbox at once): their
+ * ids from the range, their content rows, then xc_new_message (CN, quota,
+ * message row, change log, folder counts) for each and COMMIT, all in one
+ * pipeline: the mailbox row is locked only from the first of those
+ * statements to the end of the commit, once for all k. Every blob (large
+ * values, received MIME) is taken before the mailbox row, so the only
+ * writers this can deadlock with are those that drop a reference to the
+ * same blob in the same mailbox at that moment (the mailbox row first);
+ * PostgreSQL breaks that, and the save runs again.
  */
 static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
-                               const xc_propval *pv, size_t n, const hot *h,
-                               int64_t size, int is_read,
-                               const uint8_t *mime, size_t mime_len,
-                               uint64_t *mid_r, uint64_t *cn_r)
+                               newmsg *v, int k)
 {
     static const char sql_new[] =
         "SELECT xc_new_message($1, $2, $3, $4, $5, $6, $7, $8::float8, $9, "
@@ -1295,37 +1391,28 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     static const char sql_dequeue[] = "SELECT xc_queue_done($1, $2)";
     static const char sql_async[] =
         "SELECT set_config('synchronous_commit', 'off', true)";
-    const char *const extra[] = { sql_new, sql_new_mime, sql_hold_blob,
-                                  sql_ref_blob, sql_pub_read, sql_dequeue,
-                                  sql_async, NULL };
+    const char *const extra[] = { sql_new, sql_news, sql_new_mime,
+                                  sql_hold_blob, sql_ref_blob, sql_pub_read,
+                                  sql_dequeue, sql_async, NULL };
     sd_held held = { NULL, 0, 0 };
     char a[24], b[24], f[24], sz[24], who[24];
-    const char *params[11];
-    int len[11] = { 0 }, fmt[11] = { 0 };
-    uint8_t hash[32];
-    uint64_t mid = 0;
     xc_status st;
-    PGresult *res;
+    int i, got;
 
-    if (mime != NULL && mime_hash(mime, mime_len, hash) < 0)
-        return XC_E_INTERNAL;
-    if ((st = sd_db_ready(db)) != XC_OK ||
-        (st = new_id(db, m, &mid)) != XC_OK ||
-        (st = sd_prepare_store(db, extra)) != XC_OK)
+    for (i = 0; i < k; i++)
+        if (v[i].mime != NULL && mime_hash(v[i].mime, v[i].mime_len,
+                                           v[i].hash) < 0)
+            return XC_E_INTERNAL;
+    if ((st = sd_db_ready(db)) != XC_OK)
         return st;
-    *mid_r = mid;
+    for (i = 0; i < k; i++)
+        if ((st = new_id(db, m, &v[i].mid)) != XC_OK)
+            return st;
+    if ((st = sd_prepare_store(db, extra)) != XC_OK)
+        return st;
     snprintf(a, sizeof(a), "%" PRId64, m->id);
-    snprintf(b, sizeof(b), "%" PRIu64, mid);
     snprintf(f, sizeof(f), "%" PRId64, fid);
-    snprintf(sz, sizeof(sz), "%" PRId64, size);
     snprintf(who, sizeof(who), "%" PRId64, m->me);
-    params[0] = a; params[1] = b; params[2] = f;
-    params[3] = fai ? "t" : "f";
-    params[4] = (const char *)m->guid; len[4] = 16; fmt[4] = 1;
-    hot_params(h, params + 5);
-    params[8] = sz;
-    params[9] = is_read ? "t" : "f";
-    params[10] = who;
     if ((st = sd_db_pipe_begin(db)) != XC_OK)
         return st;
     st = sd_db_pipe_tx_begin(db);
@@ -1338,81 +1425,114 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     if (st == XC_OK && db->dequeue_id > 0)
         st = sd_db_pipe_send(db, sql_async, 0, NULL, NULL, NULL);
     db->held = &held;           /* large values: held now, referenced below */
-    if (st == XC_OK && mime != NULL) {
-        const char *bp[2] = { (const char *)hash, (const char *)mime };
-        const int bl[2] = { 32, (int)mime_len }, bf[2] = { 1, 1 };
-        st = sd_db_pipe_send(db, sql_hold_blob, 2, bp, bl, bf);
+    for (i = 0; i < k && st == XC_OK; i++) {
+        if (v[i].mime != NULL) {
+            const char *bp[2] = { (const char *)v[i].hash,
+                                  (const char *)v[i].mime };
+            const int bl[2] = { 32, (int)v[i].mime_len }, bf[2] = { 1, 1 };
+            st = sd_db_pipe_send(db, sql_hold_blob, 2, bp, bl, bf);
+        }
+        if (st == XC_OK)
+            st = put_content(db, m->id, v[i].mid, v[i].pv, v[i].n);
     }
-    if (st == XC_OK)
-        st = put_content(db, m->id, mid, pv, n);
     db->held = NULL;
-    if (st == XC_OK) {
+    if (k > 1 && st == XC_OK) {
+        st = new_messages(db, m, a, f, who, fai, v, k);
+        for (i = 0; i < k && st == XC_OK; i++)
+            if (m->is_public && v[i].is_read) {
+                const char *rp_[3] = { a, b, who };
+                snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
+                st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
+            }
+    }
+    for (i = 0; i < k && k == 1 && st == XC_OK; i++) {
+        const char *params[11];
+        int len[11] = { 0 }, fmt[11] = { 0 };
+
+        snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
+        snprintf(sz, sizeof(sz), "%" PRId64, v[i].size);
+        params[0] = a; params[1] = b; params[2] = f;
+        params[3] = fai ? "t" : "f";
+        params[4] = (const char *)m->guid; len[4] = 16; fmt[4] = 1;
+        hot_params(&v[i].h, params + 5);
+        params[8] = sz;
+        params[9] = v[i].is_read ? "t" : "f";
+        params[10] = who;
         sd_db_pipe_keep(db);
         st = sd_db_pipe_send(db, sql_new, 11, params, len, fmt);
-    }
-    if (st == XC_OK && m->is_public && is_read) {
-        const char *rp_[3] = { a, b, who };
-        st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
+        if (st == XC_OK && m->is_public && v[i].is_read) {
+            const char *rp_[3] = { a, b, who };
+            st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
+        }
     }
     /* the mailbox row is ours: the references, as every writer takes them */
-    if (st == XC_OK && mime != NULL) {
-        const char *rp_[1] = { (const char *)hash };
-        const int rl[1] = { 32 }, rf[1] = { 1 };
-        st = sd_db_pipe_send(db, sql_ref_blob, 1, rp_, rl, rf);
-    }
-    for (size_t i = 0; i < held.n && st == XC_OK; i++) {
-        const char *rp_[1] = { (const char *)held.hash[i] };
+    for (i = 0; i < k && st == XC_OK; i++)
+        if (v[i].mime != NULL) {
+            const char *rp_[1] = { (const char *)v[i].hash };
+            const int rl[1] = { 32 }, rf[1] = { 1 };
+            st = sd_db_pipe_send(db, sql_ref_blob, 1, rp_, rl, rf);
+        }
+    for (size_t h = 0; h < held.n && st == XC_OK; h++) {
+        const char *rp_[1] = { (const char *)held.hash[h] };
         const int rl[1] = { 32 }, rf[1] = { 1 };
         st = sd_db_pipe_send(db, sql_ref_blob, 1, rp_, rl, rf);
     }
     free(held.hash);
-    if (st == XC_OK && mime != NULL) {
-        const char *mp[3] = { a, b, (const char *)hash };
-        const int ml[3] = { 0, 0, 32 }, mf[3] = { 0, 0, 1 };
-        st = sd_db_pipe_send(db, sql_new_mime, 3, mp, ml, mf);
-    }
+    for (i = 0; i < k && st == XC_OK; i++)
+        if (v[i].mime != NULL) {
+            const char *mp[3] = { a, b, (const char *)v[i].hash };
+            const int ml[3] = { 0, 0, 32 }, mf[3] = { 0, 0, 1 };
+            snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
+            st = sd_db_pipe_send(db, sql_new_mime, 3, mp, ml, mf);
+        }
     /* a queued recipient this save delivers (sql/018): it leaves the
        queue in this commit, or the save fails if it left already */
     if (st == XC_OK && db->dequeue_id > 0) {
-        char q[24], i[16];
-        const char *dp[2] = { q, i };
+        char q[24], ix[16];
+        const char *dp[2] = { q, ix };
         snprintf(q, sizeof(q), "%" PRId64, db->dequeue_id);
-        snprintf(i, sizeof(i), "%d", (int)db->dequeue_idx);
+        snprintf(ix, sizeof(ix), "%d", (int)db->dequeue_idx);
         st = sd_db_pipe_send(db, sql_dequeue, 2, dp, NULL, NULL);
     }
     if (st == XC_OK)
         st = sd_db_pipe_tx_commit(db);
     st = sd_pipe_end(db, st);
-    res = sd_db_pipe_kept(db);
-    if (st == XC_OK && (res == NULL || PQntuples(res) != 1))
-        st = XC_E_INTERNAL;
-    if (st == XC_OK) {
-        *cn_r = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        db->in_tx = 0;
-    } else {
-        sd_db_rollback(db);
+    for (i = got = 0; i < (k > 1 ? 1 : k); i++) {
+        PGresult *res = sd_db_pipe_kept(db);
+        if (res != NULL && PQntuples(res) == 1) {
+            v[i].cn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+            got++;
+        }
+        PQclear(res);
     }
-    PQclear(res);
+    /* several: xc_new_messages gave the first CN, the others follow */
+    for (i = 1; i < k && got == 1; i++)
+        v[i].cn = v[0].cn + (uint64_t)i;
+    if (k > 1 && got == 1)
+        got = k;
+    if (st == XC_OK && got != k)
+        st = XC_E_INTERNAL;
+    if (st == XC_OK)
+        db->in_tx = 0;
+    else
+        sd_db_rollback(db);
     return st;
 }
 
 #define SAVE_TRIES 3
 
 static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
-                     const xc_propval *pv, size_t n, const hot *h,
-                     int64_t size, int is_read, const uint8_t *mime,
-                     size_t mime_len)
+                     newmsg *v, int k)
 {
     uint8_t xid[XC_XID_LEN];
-    uint64_t mid = 0, cn = 0;
     xc_status st;
     int tries = 0;
+    xc_wbuf *w;
 
     /* again after a deadlock, never after a lost connection: its COMMIT
        may have happened */
     do
-        st = save_new_once(db, m, fid, fai, pv, n, h, size, is_read, mime,
-                           mime_len, &mid, &cn);
+        st = save_new_once(db, m, fid, fai, v, k);
     while (st == XC_E_TEMP && db->conn != NULL &&
            PQstatus(db->conn) == CONNECTION_OK && ++tries < SAVE_TRIES);
     if (st == XC_E_EXISTS && db->dequeue_id > 0) {
@@ -1431,12 +1551,73 @@ static void save_new(sd_db *db, sd_reply *rp, mbx *m, int64_t fid, int fai,
                                   "no messages of its own" : NULL);
         return;
     }
-    xc_xid(xid, m->guid, cn);
     sd_reply_status(rp, XC_OK, NULL);
-    xc_put_i8(sd_reply_final(rp), PR_MID,
-              (int64_t)xc_make_id(m->replid, mid));
-    xc_put_bin(sd_reply_final(rp), PR_CHANGE_KEY, xid, sizeof(xid));
-    xc_put_i8(sd_reply_final(rp), XW_TAG_CN, (int64_t)cn);
+    w = sd_reply_final(rp);
+    if (k > 1) {                /* several: their ids in order */
+        xc_put_u32(w, XW_TAG_NEW_MIDS);
+        xc_put_u32(w, (uint32_t)k);
+        for (int i = 0; i < k; i++)
+            xc_put_u64(w, xc_make_id(m->replid, v[i].mid));
+    }
+    xc_xid(xid, m->guid, v[k - 1].cn);
+    xc_put_i8(w, PR_MID, (int64_t)xc_make_id(m->replid, v[k - 1].mid));
+    xc_put_bin(w, PR_CHANGE_KEY, xid, sizeof(xid));
+    xc_put_i8(w, XW_TAG_CN, (int64_t)v[k - 1].cn);
+}
+
+void sd_save_new_many(sd_db *db, sd_req *req, sd_reply *rp,
+                      const sd_part *parts, int k)
+{
+    const xc_propval *fa = xc_props_find(req->args, req->nargs, XW_TAG_FAI);
+    newmsg *v;
+    int64_t fid_w, fid;
+    const char *err;
+    sd_user me;
+    mbx m;
+    int i, fai = fa != NULL && fa->v.b;
+
+    if (sd_open_store(db, req, rp, &me, &m) < 0)
+        return;
+    if (sd_arg_i8(req, PR_FID, &fid_w) < 0 ||
+        xc_props_find(req->args, req->nargs, PR_MID) != NULL || k < 1) {
+        sd_reply_status(rp, XC_E_BADREQ, "new messages need PR_FID");
+        return;
+    }
+    for (i = 0; i < k; i++) {
+        if ((err = check_content(parts[i].pv, parts[i].n)) != NULL) {
+            sd_reply_status(rp, strstr(err, "not supported")
+                                    ? XC_E_UNSUPPORTED : XC_E_BADREQ, err);
+            return;
+        }
+        if (too_large(rp, content_size(parts[i].pv, parts[i].n)) ||
+            too_large(rp, (int64_t)parts[i].mime_len))
+            return;
+    }
+    if ((fid = sd_gc_of(&m, fid_w)) < 0) {
+        sd_reply_status(rp, XC_E_NOTFOUND, "no such folder");
+        return;
+    }
+    if (sd_need_rights(db, rp, &m, fid, XW_RIGHT_CREATE, "creating a "
+                       "message needs Create", NULL) < 0)
+        return;
+    if ((v = calloc((size_t)k, sizeof(*v))) == NULL) {
+        sd_reply_status(rp, XC_E_TEMP, "out of memory");
+        return;
+    }
+    for (i = 0; i < k; i++) {
+        v[i].pv = parts[i].pv;
+        v[i].n = parts[i].n;
+        v[i].size = content_size(parts[i].pv, parts[i].n);
+        v[i].mime = parts[i].mime;
+        v[i].mime_len = parts[i].mime_len;
+        hot_init(&v[i].h);
+        hot_scan(&v[i].h, parts[i].pv, parts[i].n);
+        v[i].is_read = v[i].h.read > 0;
+    }
+    save_new(db, rp, &m, fid, fai, v, k);
+    for (i = 0; i < k; i++)
+        hot_free(&v[i].h);
+    free(v);
 }
 
 void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
@@ -1505,8 +1686,10 @@ void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
             return;
         }
         /* a new message takes its CN last (sql/012) */
-        save_new(db, rp, &m, fid, fai, pv, n, &h, size, is_read, mime,
-                 mime_len);
+        newmsg one = { .pv = pv, .n = n, .h = h, .size = size,
+                       .is_read = is_read, .mime = mime,
+                       .mime_len = mime_len };
+        save_new(db, rp, &m, fid, fai, &one, 1);
         hot_free(&h);
         return;
     }

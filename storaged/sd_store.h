@@ -189,6 +189,17 @@ void sd_content_rows_clear(sd_content_rows *r);
 void sd_save_content(sd_db *db, sd_req *req, sd_reply *rp,
                      const xc_propval *pv, size_t n, const uint8_t *mime,
                      size_t mime_len);
+/* New messages parts[0..k) into req's PR_FID in one transaction (all or
+   none), as sd_save_content creates one; the reply has NEW_MIDS (k > 1)
+   and the last one's PR_MID, PR_CHANGE_KEY and CN. */
+typedef struct sd_part {
+    const xc_propval *pv;       /* content, without the message markers */
+    size_t n;
+    const uint8_t *mime;        /* received bytes */
+    size_t mime_len;
+} sd_part;
+void sd_save_new_many(sd_db *db, sd_req *req, sd_reply *rp,
+                      const sd_part *parts, int k);
 
 /* A named property's id in mailbox, created if new (its own transaction;
    XC_E_LIMIT when the mailbox's 0x8000..0xFFFE are all taken). guid in

@@ -258,6 +258,76 @@ def mapi_messages_get_mime_once_per_change():
     mb.close()
 
 
+T_PARTS = tag(xctest.PT_MV | xctest.PT_I8, 0x5C)
+PR_CONTENT_COUNT, PR_CONTENT_UNREAD = tag(PT_LONG, 0x3602), tag(PT_LONG, 0x3603)
+
+
+def several_messages_go_in_one_transaction():
+    """IMPORT_MIME with PARTS (mtad's burst of mail for one mailbox): every
+    message saved in one commit, in order, with consecutive CNs, exactly
+    as one at a time would save them; all or none."""
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Parts")
+    msgs = [b"Subject: first\r\nFrom: a@example.test\r\n\r\none\r\n",
+            'Subject: "quoted" \\ back\\slash {brace,} \u00fcml\u00e4ut\r\n'
+            '\r\ntwo\r\n'.encode(),
+            b"From: nobody@example.test\r\n\r\nno subject at all\r\n",
+            b"Subject: NULL\r\n\r\nfour\r\n"]
+    st, p, _ = send_stream(mb, OP_IMPORT_MIME, [(PR_FID, fid),
+                                                (T_PARTS, [len(m) for m in msgs])],
+                           b"".join(msgs))
+    mids = p.get(T_NEW_MIDS) or []
+    check("four messages in one request are saved", st == OK and len(mids) == 4, p)
+    check("the answer names the last one too", p.get(PR_MID) == (mids or [0])[-1], p)
+    cns = []
+    for m, data in zip(mids, msgs):
+        st, p2, back = get_mime(mb, m)
+        check("each comes back byte for byte", st == OK and back == data, (st, back))
+        cns.append(p2.get(T_CN))
+    check("with consecutive change numbers, in order",
+          len(cns) == 4 and None not in cns and
+          cns == list(range(cns[0], cns[0] + 4)), cns)
+    c = mb.contents(fid, [PR_MID, PR_SUBJECT])
+    subjects = {r.get(PR_MID): r.get(PR_SUBJECT) for r in c.rows}
+    check("the contents table has their subjects",
+          [subjects.get(m) for m in mids] ==
+          ["first", '"quoted" \\ back\\slash {brace,} \u00fcml\u00e4ut', None, "NULL"],
+          [subjects.get(m) for m in mids])
+    out, _ = psql("SELECT content_count || '|' || unread_count FROM folders "
+                  "WHERE mailbox_id = %d AND fid = %d" % (mb.id, counter_of(fid)))
+    check("the folder counts four, unread", out.strip() == "4|4", out)
+
+    # all or none: refusals leave nothing behind
+    def refused(what, args, data, want=E_BADREQ):
+        st, p, _ = send_stream(mb, OP_IMPORT_MIME, [(PR_FID, fid)] + args, data)
+        c = mb.contents(fid, [PR_MID])
+        check(what, st in (want if isinstance(want, tuple) else (want,)) and
+              c.get(T_TOTAL) == 4, (st, p, c.get(T_TOTAL)))
+    one = b"Subject: x\r\n\r\nx\r\n"
+    refused("PARTS that don't add up to the stream are E_BADREQ",
+            [(T_PARTS, [len(one), len(one)])], one * 3)
+    refused("PARTS longer than the stream are E_BADREQ",
+            [(T_PARTS, [len(one), len(one) * 5])], one * 2)
+    refused("an empty part is E_BADREQ", [(T_PARTS, [len(one), 0])], one)
+    refused("more than 64 parts are E_BADREQ", [(T_PARTS, [len(one)] * 65)], one * 65)
+    bad = b"X-A: 1\r\n" * 1001 + b"\r\nover the header field limit\r\n"
+    refused("one part the store refuses refuses them all",
+            [(T_PARTS, [len(one), len(bad)])], one + bad)
+    refused("PARTS never deliver a queued recipient (trusted or not)",
+            [(T_PARTS, [len(one)] * 2), (tag(xctest.PT_I8, 0x4B), 1),
+             (tag(PT_LONG, 0x4C), 0)], one * 2, want=(E_BADREQ, xctest.E_PERM))
+    psql("UPDATE mailboxes SET quota_bytes = used_bytes + %d WHERE id = %d"
+         % (len(one) * 40, mb.id))
+    try:
+        refused("over the quota together: none is saved (E_NOQUOTA)",
+                [(T_PARTS, [len(one)] * 60)], one * 60, want=xctest.E_NOQUOTA)
+    finally:
+        psql("UPDATE mailboxes SET quota_bytes = NULL WHERE id = %d" % mb.id)
+    check("counts, bytes and blob references add up", store_mismatches(mb.id) == [],
+          store_mismatches(mb.id))
+    mb.close()
+
+
 def bad_imports_are_refused():
     mb = Mailbox()
     fid, _ = mb.new_folder("Refused")
@@ -377,6 +447,7 @@ if __name__ == "__main__":
         received_mime_stays_until_the_content_changes,
         mapi_messages_get_mime_once_per_change,
         bad_imports_are_refused,
+        several_messages_go_in_one_transaction,
         a_trusted_peer_opens_any_mailbox,
         a_peer_only_allowed_in_gets_no_trusted_login,
     )

@@ -570,6 +570,75 @@ def smtp_source_load_arrives_exactly_once():
     check("and the queue empties", wait_until(queue_empty, timeout=30))
 
 
+def a_burst_for_one_mailbox_goes_in_together():
+    """Mail for one mailbox arriving at one moment is saved in one
+    transaction per batch (mt_store.c deliver_batch, storaged IMPORT_MIME
+    with PARTS): 32 senders at once, each message once, byte for byte, in
+    its folder (junk apart from the Inbox), and the log shows batches."""
+    import threading
+    import re
+
+    def burst(tag):
+        sent = {}
+
+        def one(i):
+            junk = i % 5 == 0
+            subject = "burst %s %d" % (tag, i)
+            body = ("%s\r\nSubject: %s\r\nFrom: burst@remote.test\r\n\r\n%s\r\n"
+                    % ("X-Spam-Flag: YES" if junk else "X-Burst: %d" % i, subject,
+                       ("line %d of %s\r\n" % (i, tag)) * 40))
+            for _ in range(3):
+                try:
+                    s = smtplib.SMTP(HOST, xctest.SMTP, timeout=30)
+                    s.sendmail("burst@remote.test", [BOB[0]], body.encode())
+                    s.quit()
+                    sent[subject] = "20" if junk else "5"
+                    return
+                except (smtplib.SMTPException, OSError):
+                    time.sleep(0.5)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sent
+
+    before = len(xctest.log_text("mtad.log"))
+    sent, tries = {}, 0
+    while tries < 3:
+        tries += 1
+        sent.update(burst(uuid.uuid4().hex[:8]))
+        together = [int(k) for k in re.findall(r"\(direct, (\d+) together\)",
+                                               xctest.log_text("mtad.log")[before:])]
+        if any(k > 1 for k in together):
+            break
+    check("the senders' messages are all accepted", len(sent) == 32 * tries, len(sent))
+    check("some went in together (batches of %s)" % sorted(set(together)),
+          any(k > 1 for k in together), together)
+
+    def landed():
+        out, _ = psql("SELECT m.subject, f.special, count(*) FROM messages m JOIN folders f "
+                      "ON f.mailbox_id = m.mailbox_id AND f.fid = m.fid JOIN mailboxes x "
+                      "ON x.id = m.mailbox_id WHERE x.user_id = xc_user_id('%s') AND "
+                      "m.subject LIKE 'burst %%' GROUP BY 1, 2" % BOB[0])
+        return [line.split("|") for line in out.splitlines() if line]
+    wait_until(lambda: len(landed()) >= len(sent), timeout=60)
+    rows = landed()
+    check("each is in its mailbox exactly once",
+          len(rows) == len(sent) and all(r[2] == "1" for r in rows), rows[:5])
+    check("junk in Junk E-mail, the rest in the Inbox",
+          all(sent.get(r[0]) == r[1] for r in rows),
+          [r for r in rows if sent.get(r[0]) != r[1]][:5])
+    out, _ = psql("SELECT count(*) FROM messages m JOIN message_mime mm ON mm.mailbox_id = "
+                  "m.mailbox_id AND mm.mid = m.mid JOIN blobs b ON b.hash = mm.blob JOIN "
+                  "mailboxes x ON x.id = m.mailbox_id WHERE x.user_id = xc_user_id('%s') AND "
+                  "m.subject LIKE 'burst %%' AND mm.received AND position(convert_to("
+                  "'Subject: ' || m.subject || E'\r\n', 'UTF8') IN b.data) > 0"
+                  % BOB[0])
+    check("each keeps its own bytes", out.strip() == str(len(sent)), out)
+    check("and the queue empties", wait_until(queue_empty, timeout=30))
+
+
 def folder_of(user, subject):
     out, _ = psql("SELECT f.special FROM messages m JOIN folders f ON f.mailbox_id = m.mailbox_id "
                   "AND f.fid = m.fid JOIN mailboxes x ON x.id = m.mailbox_id WHERE x.user_id = "
@@ -788,6 +857,7 @@ if __name__ == "__main__":
         swaks_submits_with_auth_login,
         the_send_quota_stops_submission,
         smtp_source_load_arrives_exactly_once,
+        a_burst_for_one_mailbox_goes_in_together,
         junk_goes_to_junk_email,
         a_full_queue_gets_452_at_mail,
         notify_success_gets_a_delivered_report,
