@@ -55,7 +55,7 @@ static const char sql_put_folder[] =
     "bval, blob) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char sql_put_blob[] = "SELECT xc_blob_put($1, $2)";
 static const char sql_hold_blob[] = "SELECT xc_blob_hold($1, $2)";
-static const char sql_ref_blob[] = "SELECT xc_blob_ref($1, 1)";
+static const char sql_ref_blobs[] = "SELECT xc_blob_ref($1, $2)";
 static const char sql_log_change[] =
     "INSERT INTO changes (mailbox_id, cn, kind, fid, mid, is_fai) "
     "VALUES ($1, $2, $3, $4, $5, $6)";
@@ -320,6 +320,21 @@ void sd_cols_free(sd_cols *c)
     xc_wbuf_free(&c->u8);
 }
 
+/* Remember a blob held for the save in progress (save_new). */
+static xc_status held_add(sd_held *h, const uint8_t hash[32])
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 16;
+        uint8_t (*p)[32] = realloc(h->hash, cap * sizeof(*p));
+        if (p == NULL)
+            return XC_E_TEMP;
+        h->hash = p;
+        h->cap = cap;
+    }
+    memcpy(h->hash[h->n++], hash, 32);
+    return XC_OK;
+}
+
 xc_status sd_value_cols(sd_db *db, const xc_propval *pv, sd_cols *c)
 {
     uint16_t type = PROP_TYPE(pv->tag);
@@ -389,17 +404,8 @@ xc_status sd_value_cols(sd_db *db, const xc_propval *pv, sd_cols *c)
             return XC_E_INTERNAL;
         c->has_blob = 1;
         if (db != NULL && db->held != NULL) {     /* save_new */
-            sd_held *h = db->held;
-            if (h->n == h->cap) {
-                size_t cap = h->cap ? h->cap * 2 : 8;
-                void *nh = realloc(h->hash, cap * sizeof(*h->hash));
-                if (nh == NULL)
-                    return XC_E_TEMP;
-                h->hash = nh;
-                h->cap = cap;
-            }
-            memcpy(h->hash[h->n++], c->hash, 32);
-            return sd_run(db, sql_hold_blob, 2, bp, bl, bf);
+            xc_status st = held_add(db->held, c->hash);
+            return st != XC_OK ? st : sd_run(db, sql_hold_blob, 2, bp, bl, bf);
         }
         return sd_run(db, sql_put_blob, 2, bp, bl, bf);
     }
@@ -1281,6 +1287,36 @@ typedef struct newmsg {
     uint64_t mid, cn;
 } newmsg;
 
+static int cmp_hash(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* One reference more on every blob held in h, each as often as it is
+   there: one statement per distinct blob (a burst of mail often shares a
+   body or an attachment). */
+static xc_status ref_held(sd_db *db, sd_held *h)
+{
+    xc_status st = XC_OK;
+
+    if (h->n > 1)
+        qsort(h->hash, h->n, 32, cmp_hash);
+    for (size_t a = 0; a < h->n && st == XC_OK;) {
+        size_t b = a + 1;
+        char n[16];
+        while (b < h->n && memcmp(h->hash[a], h->hash[b], 32) == 0)
+            b++;
+        snprintf(n, sizeof(n), "%zu", b - a);
+        {
+            const char *rp_[2] = { (const char *)h->hash[a], n };
+            const int rl[2] = { 32, 0 }, rf[2] = { 1, 0 };
+            st = sd_db_pipe_send(db, sql_ref_blobs, 2, rp_, rl, rf);
+        }
+        a = b;
+    }
+    return st;
+}
+
 /* A PostgreSQL array literal of k texts (NULL: a NULL element), NUL
    terminated, appended to w. */
 static void pg_array(xc_wbuf *w, const char *const *vals, int k)
@@ -1392,7 +1428,7 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     static const char sql_async[] =
         "SELECT set_config('synchronous_commit', 'off', true)";
     const char *const extra[] = { sql_new, sql_news, sql_new_mime,
-                                  sql_hold_blob, sql_ref_blob, sql_pub_read,
+                                  sql_hold_blob, sql_ref_blobs, sql_pub_read,
                                   sql_dequeue, sql_async, NULL };
     sd_held held = { NULL, 0, 0 };
     char a[24], b[24], f[24], sz[24], who[24];
@@ -1465,18 +1501,13 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
             st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
         }
     }
-    /* the mailbox row is ours: the references, as every writer takes them */
+    /* the mailbox row is ours: the references, as every writer takes them
+       (one statement per blob, however many of the messages use it) */
     for (i = 0; i < k && st == XC_OK; i++)
-        if (v[i].mime != NULL) {
-            const char *rp_[1] = { (const char *)v[i].hash };
-            const int rl[1] = { 32 }, rf[1] = { 1 };
-            st = sd_db_pipe_send(db, sql_ref_blob, 1, rp_, rl, rf);
-        }
-    for (size_t h = 0; h < held.n && st == XC_OK; h++) {
-        const char *rp_[1] = { (const char *)held.hash[h] };
-        const int rl[1] = { 32 }, rf[1] = { 1 };
-        st = sd_db_pipe_send(db, sql_ref_blob, 1, rp_, rl, rf);
-    }
+        if (v[i].mime != NULL)
+            st = held_add(&held, v[i].hash);
+    if (st == XC_OK)
+        st = ref_held(db, &held);
     free(held.hash);
     for (i = 0; i < k && st == XC_OK; i++)
         if (v[i].mime != NULL) {
