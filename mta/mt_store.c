@@ -642,7 +642,7 @@ static char (*busy)[XC_SMTP_PATH_MAX + 1];
 #define BATCH_BYTES (8u << 20)
 /* Batches for one mailbox at once: one converts its messages while the
    other holds the mailbox row to its commit. */
-#define PER_MAILBOX 3
+#define PER_MAILBOX 2
 
 static int is_busy(const char *addr)
 {
