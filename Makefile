@@ -42,7 +42,8 @@ SD_SRC = storaged/sd_main.c storaged/sd_conf.c storaged/sd_log.c storaged/sd_db.
          storaged/sd_map.c storaged/sd_auth.c storaged/sd_ops.c storaged/sd_conn.c \
          storaged/sd_state.c storaged/sd_store.c storaged/sd_query.c \
          storaged/sd_folder.c storaged/sd_mime.c storaged/sd_stream.c \
-         storaged/sd_perm.c storaged/sd_index.c storaged/sd_queue.c
+         storaged/sd_perm.c storaged/sd_index.c storaged/sd_queue.c \
+         storaged/sd_imap.c
 SD_OBJ = $(SD_SRC:%.c=$(O)/%.o)
 SD_LIBS = -lpq -largon2 -lcrypto -lpthread -lm $(GMIME_LIBS)
 

@@ -275,6 +275,16 @@ enum xw_op {
                                    when it was done already */
     XW_OP_QUEUE_STATS = 45,     /* [LIMIT] -> TOTAL: messages queued
                                    (counted up to LIMIT + 1) */
+    /* IMAP's view of a folder (sql/020; [MS-OXIMAP4]) */
+    XW_OP_IMAP_LIST = 46,       /* PR_FID, [UID_FIRST], [UID_LAST], [CN:
+                                   only messages changed after it] -> rows
+                                   of UID, PR_MID, CN (the MODSEQ),
+                                   IMAP_FLAGS, PR_MESSAGE_DELIVERY_TIME
+                                   (INTERNALDATE), [SIZE: of its MIME when
+                                   known], [KEYWORDS], in UID order; then
+                                   UIDVALIDITY, UIDNEXT, TOTAL (messages in
+                                   the folder) and CN (the folder's highest
+                                   change). Needs ReadAny on the folder */
 };
 
 /*
@@ -432,6 +442,26 @@ const char *xc_status_name(uint32_t st);
    reply has NEW_MIDS); at most XW_IMPORT_PARTS_MAX, never with QUEUE_ID */
 #define XW_TAG_PARTS PROP_TAG(PT_MV | PT_I8, 0x005C)
 #define XW_IMPORT_PARTS_MAX 64
+/* XW_OP_IMAP_LIST */
+#define XW_TAG_UID PROP_TAG(PT_I8, 0x005D)
+#define XW_TAG_UIDVALIDITY PROP_TAG(PT_I8, 0x005E)
+#define XW_TAG_UIDNEXT PROP_TAG(PT_I8, 0x005F)
+#define XW_TAG_IMAP_FLAGS PROP_TAG(PT_LONG, 0x0060)
+#define XW_TAG_KEYWORDS PROP_TAG(PT_MV | PT_UNICODE, 0x0061)
+#define XW_TAG_UID_FIRST PROP_TAG(PT_I8, 0x0062)
+#define XW_TAG_UID_LAST PROP_TAG(PT_I8, 0x0063)
+/* IMAP system flags as the store keeps them: \Seen the read state,
+   \Flagged PidTagFlagStatus followupFlagged, \Answered and $Forwarded
+   PidTagLastVerbExecuted (reply, reply all / forward), \Deleted
+   PidTagMessageStatus MSGSTATUS_DELMARKED; keywords are the Keywords
+   (categories) named property. \Draft would be PidTagMessageFlags
+   mfUnsent, which the store doesn't keep yet: never set so far */
+#define XW_IMAP_SEEN 0x01
+#define XW_IMAP_ANSWERED 0x02
+#define XW_IMAP_FLAGGED 0x04
+#define XW_IMAP_DELETED 0x08
+#define XW_IMAP_DRAFT 0x10
+#define XW_IMAP_FORWARDED 0x20
 #define XW_MAX_CATEGORIES 4
 #define PR_ROW_TYPE PROP_TAG(PT_LONG, 0x0FF5)
 #define PR_INSTANCE_KEY PROP_TAG(PT_BINARY, 0x0FF6)

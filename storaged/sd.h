@@ -295,6 +295,9 @@ void sd_queue_defer(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_queue_done(sd_db *db, sd_req *req, sd_reply *rp);
 void sd_queue_stats(sd_db *db, sd_req *req, sd_reply *rp);
 
+/* ---- IMAP's view of a folder (sd_imap.c, sql/020) ---- */
+void sd_imap_list(sd_db *db, sd_req *req, sd_reply *rp);
+
 /* ---- connections and workers (sd_conn.c) ---- */
 extern const sd_conf *sd_config;
 int sd_workers_start(const sd_conf *conf);

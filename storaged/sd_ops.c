@@ -424,6 +424,7 @@ void sd_ops_run(sd_db *db, sd_req *req, sd_reply *rp)
     case XW_OP_QUEUE_DEFER: sd_queue_defer(db, req, rp); break;
     case XW_OP_QUEUE_DONE: sd_queue_done(db, req, rp); break;
     case XW_OP_QUEUE_STATS: sd_queue_stats(db, req, rp); break;
+    case XW_OP_IMAP_LIST: sd_imap_list(db, req, rp); break;
     default:
         sd_log_warn(16, "unknown opcode %u", req->hdr.op);
         sd_reply_status(rp, XC_E_UNSUPPORTED, "unknown opcode");

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """test_imap_uids - IMAP unique identifiers in the store (sql/020, for
-issue 5; RFC 3501 2.3.1.1, RFC 9051 2.3.1.1).
+issue 5; RFC 3501 2.3.1.1, RFC 9051 2.3.1.1) and IMAP's view of a folder
+(IMAP_LIST, op 46).
 
 Every message that arrives in a folder, however it arrives (saved through
 MAPI's SAVE_MESSAGE, imported as MIME, delivered several at once, copied,
@@ -9,11 +10,16 @@ order messages arrive, never repeat in a folder, and stay as long as the
 message stays, through changes of its content and read state. UIDNEXT only
 moves when messages arrive (deletes leave it), UIDVALIDITY is fixed and
 non-zero, and a folder made anew under an old name gets its own numbers
-from 1.
+from 1. IMAP_LIST gives each message's UID, MODSEQ (its CN), the system
+flags as the store keeps them (read state, follow-up flag, last verb,
+PidTagMessageStatus delete mark), its Keywords, INTERNALDATE and,
+once the store has its MIME, RFC822.SIZE; by UID range or changed since a
+CN; with UIDVALIDITY, UIDNEXT, the count and the highest change; and
+nothing for a user without access.
 """
 import xctest
 from xctest import OK, check, psql, store_mismatches, T_NEW_MIDS
-from test_store import Mailbox, a_note, PR_MID, T_MIDS
+from test_store import Mailbox, a_note, PR_MID, T_MIDS, T_TOTAL, T_CN
 from test_mime import (send_stream, counter_of, OP_IMPORT_MIME, T_PARTS,
                        import_mime)
 from xctest import (PR_FID, OP_COPY_MESSAGES, OP_MOVE_MESSAGES, OP_COPY_FOLDER,
@@ -133,8 +139,97 @@ def a_copied_folder_and_a_folder_made_anew_count_from_1():
     mb.close()
 
 
+OP_IMAP_LIST = 46
+T_UID = xctest.tag(xctest.PT_I8, 0x5D)
+T_UIDVALIDITY = xctest.tag(xctest.PT_I8, 0x5E)
+T_UIDNEXT = xctest.tag(xctest.PT_I8, 0x5F)
+T_IMAP_FLAGS = xctest.tag(xctest.PT_LONG, 0x60)
+T_KEYWORDS = xctest.tag(xctest.PT_MV | xctest.PT_UNICODE, 0x61)
+T_UID_FIRST = xctest.tag(xctest.PT_I8, 0x62)
+T_UID_LAST = xctest.tag(xctest.PT_I8, 0x63)
+T_SIZE = xctest.tag(xctest.PT_I8, 0x4D)
+SEEN, ANSWERED, FLAGGED, DELETED, DRAFT, FORWARDED = 1, 2, 4, 8, 16, 32
+PR_FLAG_STATUS = xctest.tag(xctest.PT_LONG, 0x1090)
+PR_LAST_VERB = xctest.tag(xctest.PT_LONG, 0x1081)
+PR_MSG_STATUS = xctest.tag(xctest.PT_LONG, 0x0E17)
+PR_MESSAGE_FLAGS = xctest.tag(xctest.PT_LONG, 0x0E07)
+PR_DELIVERY_TIME = xctest.tag(xctest.PT_SYSTIME, 0x0E06)
+
+
+def imap_list(mb, fid, *args, mailbox_id=None):
+    return mb.ask(OP_IMAP_LIST, [(PR_FID, fid)] + list(args), mailbox_id=mailbox_id)
+
+
+def set_props(mb, mid, *props):
+    from test_store import START_MESSAGE, END_MESSAGE
+    return mb.ask(xctest.OP_SET_PROPS, [(PR_MID, mid), (START_MESSAGE, 0)] + list(props) +
+                  [(END_MESSAGE, 0)])
+
+
+def imap_list_shows_uids_flags_and_keywords():
+    mb = Mailbox()
+    fid, _ = mb.new_folder("ImapList")
+    raw = (b"Subject: tagged\r\nKeywords: Urlaub, Familie\r\n"
+           b"Date: Tue, 1 Feb 1994 00:00:00 +0000\r\n\r\nhello\r\n")
+    st, p, _ = import_mime(mb, fid, raw)
+    tagged = p.get(PR_MID)
+    mids = [mb.save(a_note("plain %d" % i), fid=fid).get(PR_MID) for i in range(5)]
+    draft = mb.save(a_note("draft", props=[(PR_MESSAGE_FLAGS, 0x8)]), fid=fid).get(PR_MID)
+    check("seven messages", st == OK and None not in mids and draft is not None, p)
+
+    mb.set_read([mids[0]])
+    set_props(mb, mids[1], (PR_FLAG_STATUS, 2))
+    set_props(mb, mids[2], (PR_LAST_VERB, 103))
+    set_props(mb, mids[3], (PR_LAST_VERB, 104))
+    set_props(mb, mids[4], (PR_MSG_STATUS, 0x8))
+    r = imap_list(mb, fid)
+    rows = {row.get(PR_MID): row for row in r.rows}
+    check("IMAP_LIST answers a row per message, in UID order",
+          r.status == OK and [row.get(T_UID) for row in r.rows] == list(range(1, 8)), r)
+    flags = [rows.get(m, {}).get(T_IMAP_FLAGS) for m in mids + [draft]]
+    check("flags: read \\Seen, follow-up \\Flagged, reply all \\Answered, forward "
+          "$Forwarded, delete mark \\Deleted; none for the rest",
+          flags == [SEEN, FLAGGED, ANSWERED, FORWARDED, DELETED, 0], flags)
+    t = rows.get(tagged, {})
+    check("the imported message's Keywords are its keywords",
+          t.get(T_KEYWORDS) == ["Urlaub", "Familie"], t)
+    check("its RFC822.SIZE is its bytes", t.get(T_SIZE) == len(raw), t)
+    check("its INTERNALDATE is its delivery time (its Date here)",
+          t.get(PR_DELIVERY_TIME) == (760060800 + 11644473600) * 10 ** 7, t.get(PR_DELIVERY_TIME))
+    check("a MAPI message has no size until its MIME exists",
+          T_SIZE not in rows.get(mids[0], {}), rows.get(mids[0]))
+    from test_mime import get_mime
+    st, _, body = get_mime(mb, mids[0])
+    r = imap_list(mb, fid, (T_UID_FIRST, 2), (T_UID_LAST, 2))
+    check("a UID range gives just those; the generated MIME's size is known",
+          r.status == OK and len(r.rows) == 1 and r.rows[0].get(T_SIZE) == len(body), r)
+    check("the answer has UIDVALIDITY, UIDNEXT, the count",
+          r.get(T_UIDVALIDITY) == folder_uids(mb, fid)[0] and r.get(T_UIDNEXT) == 8 and
+          r.get(T_TOTAL) == 7, r)
+    highest = r.get(T_CN)
+    check("and the folder's highest change, the largest MODSEQ",
+          highest == max(row.get(T_CN) for row in imap_list(mb, fid).rows), highest)
+    set_props(mb, mids[1], (PR_FLAG_STATUS, 1))
+    r = imap_list(mb, fid, (T_CN, highest))
+    check("CHANGEDSINCE: only the message changed since",
+          r.status == OK and [row.get(PR_MID) for row in r.rows] == [mids[1]] and
+          r.rows[0].get(T_IMAP_FLAGS) == 0 and r.rows[0].get(T_CN) > highest, r)
+    mb.delete([mids[0]])
+    r = imap_list(mb, fid, (T_CN, r.get(T_CN)))
+    check("an expunge raises the highest change, with no row",
+          r.status == OK and r.rows == [] and r.get(T_CN) > highest, r)
+    r = imap_list(mb, fid, (T_UID_FIRST, 5), (T_UID_LAST, 2))
+    check("a range upside down is E_BADREQ", r.status == xctest.E_BADREQ, r)
+    bob = Mailbox(xctest.BOB)
+    r = imap_list(bob, fid, mailbox_id=mb.id)
+    check("another user without access gets nothing", r.status != OK and not r.rows, r)
+    bob.close()
+    mb.close()
+
+
 if __name__ == "__main__":
     xctest.run_tests(
         every_way_in_takes_the_next_uid,
         a_copied_folder_and_a_folder_made_anew_count_from_1,
+        imap_list_shows_uids_flags_and_keywords,
     )
