@@ -10,13 +10,13 @@
 # DIR/postfix, listening on a free loopback port; it needs root (Postfix's
 # master runs as root and drops to the postfix user).
 #
-# env: BENCH_SMTP_MESSAGES (default 5000), BENCH_ROUNDS (default 3):
+# env: BENCH_SMTP_MESSAGES (default 5000), BENCH_ROUNDS (default 5):
 #      alternating runs, medians reported.
 set -euo pipefail
 DIR=$1; SMTP=$2
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_SMTP_MESSAGES:-5000}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 PY=/usr/bin/python3
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 command -v smtp-source >/dev/null || { echo "bench: smtp-source missing (build/deps.sh test installs postfix)"; exit 1; }
