@@ -974,3 +974,63 @@ int xc_smtp_header_field(const uint8_t *p, size_t n, const char *name,
     }
     return -1;
 }
+
+/* ---- replies of servers we send to ------------------------------------ */
+
+int xc_smtp_reply_line(const char *line, size_t len, xc_smtp_reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (len < 3 || len > XC_SMTP_REPLY_MAX ||
+        memchr(line, '\0', len) != NULL ||
+        line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' ||
+        line[2] < '0' || line[2] > '9')
+        return -1;
+    if (len > 3 && line[3] != ' ' && line[3] != '-')
+        return -1;
+    r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    r->more = len > 3 && line[3] == '-';
+    r->text = line + (len > 3 ? 4 : 3);
+    r->text_len = len > 3 ? len - 4 : 0;
+    return 0;
+}
+
+static int keyword_is(const char *t, size_t n, const char *kw)
+{
+    size_t k = strlen(kw);
+
+    return n >= k && strncasecmp(t, kw, k) == 0 && (n == k || t[k] == ' ');
+}
+
+void xc_smtp_ehlo_line(const char *text, size_t len, unsigned *ext,
+                       uint64_t *size)
+{
+    if (keyword_is(text, len, "STARTTLS"))
+        *ext |= XC_SMTP_EXT_STARTTLS;
+    else if (keyword_is(text, len, "DSN"))
+        *ext |= XC_SMTP_EXT_DSN;
+    else if (keyword_is(text, len, "SMTPUTF8"))
+        *ext |= XC_SMTP_EXT_SMTPUTF8;
+    else if (keyword_is(text, len, "8BITMIME"))
+        *ext |= XC_SMTP_EXT_8BITMIME;
+    else if (keyword_is(text, len, "PIPELINING"))
+        *ext |= XC_SMTP_EXT_PIPELINING;
+    else if (keyword_is(text, len, "CHUNKING"))
+        *ext |= XC_SMTP_EXT_CHUNKING;
+    else if (keyword_is(text, len, "SIZE")) {
+        uint64_t v = 0;
+        size_t i = 4, digits = 0;
+        *ext |= XC_SMTP_EXT_SIZE;
+        while (i < len && text[i] == ' ')
+            i++;
+        for (; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+            if (++digits > 19) {
+                v = 0;
+                break;
+            }
+            v = v * 10 + (uint64_t)(text[i] - '0');
+        }
+        while (i < len && text[i] == ' ')
+            i++;
+        *size = i == len ? v : 0;
+    }
+}

@@ -182,6 +182,39 @@ int xc_smtp_header_field(const uint8_t *p, size_t n, const char *name,
                          char *dst, size_t dstlen);
 
 /*
+ * Replies of a server we send to (mtad's outbound client). One reply line
+ * without its CRLF (RFC 5321 4.2: Reply-code [ SP / "-" textstring ]): a
+ * code 200..559 of three digits (first 2-5, second 0-5), "-" when more
+ * lines follow, the text after the separator. 0, or -1 (no code, a bad
+ * separator, longer than XC_SMTP_REPLY_MAX, NUL). The caller checks that
+ * the lines of one reply share their code and limits how many there are
+ * (XC_SMTP_REPLY_LINES).
+ */
+#define XC_SMTP_REPLY_MAX 4096
+#define XC_SMTP_REPLY_LINES 100
+typedef struct xc_smtp_reply {
+    int code;
+    int more;
+    const char *text;       /* into the line */
+    size_t text_len;
+} xc_smtp_reply;
+int xc_smtp_reply_line(const char *line, size_t len, xc_smtp_reply *r);
+
+/* What a line of an EHLO reply's text (RFC 5321 4.1.1.1: ehlo-keyword
+   and its parameters) announces, added to *ext: XC_SMTP_EXT_* bits, the
+   SIZE limit (RFC 1870; 0: none given) into *size. Unknown keywords add
+   nothing; a SIZE whose number is not one is taken as no limit. */
+#define XC_SMTP_EXT_STARTTLS 0x01
+#define XC_SMTP_EXT_DSN 0x02
+#define XC_SMTP_EXT_SMTPUTF8 0x04
+#define XC_SMTP_EXT_8BITMIME 0x08
+#define XC_SMTP_EXT_SIZE 0x10
+#define XC_SMTP_EXT_PIPELINING 0x20
+#define XC_SMTP_EXT_CHUNKING 0x40
+void xc_smtp_ehlo_line(const char *text, size_t len, unsigned *ext,
+                       uint64_t *size);
+
+/*
  * The DATA phase (RFC 5321 4.1.1.4, 4.5.2): a resumable reader fed by the
  * connection's bytes in pieces of any size. It removes dot-stuffing,
  * finds the CRLF "." CRLF end (the terminating line is not part of the

@@ -198,12 +198,15 @@ static int cli_fill(cli *c)
  */
 static int cli_reply(cli *c, outcome *o, int ehlo)
 {
+    unsigned ext = 0;
+    uint64_t size = 0;
+
     o->code = 0;
     o->text[0] = '\0';
-    for (;;) {
-        char *nl;
-        size_t len;
-        int more;
+    for (int n = 0; n < XC_SMTP_REPLY_LINES; n++) {
+        char *nl, line[512];
+        size_t len, k;
+        xc_smtp_reply r;
 
         while ((nl = memchr(c->buf, '\n', c->len)) == NULL)
             if (cli_fill(c) < 0)
@@ -211,39 +214,35 @@ static int cli_reply(cli *c, outcome *o, int ehlo)
         len = (size_t)(nl - c->buf);
         if (len > 0 && c->buf[len - 1] == '\r')
             len--;
-        if (len < 3 || c->buf[0] < '2' || c->buf[0] > '5')
+        /* lib/xc_smtp: the code, the separator; one code for all lines */
+        if (xc_smtp_reply_line(c->buf, len, &r) < 0 ||
+            (o->code != 0 && r.code != o->code))
             return -1;
-        o->code = atoi(c->buf);
-        more = len > 3 && c->buf[3] == '-';
-        if (len > 4) {
-            char line[512];
-            size_t k = len - 4 < sizeof(line) - 1 ? len - 4 : sizeof(line) - 1;
-            memcpy(line, c->buf + 4, k);
-            line[k] = '\0';
-            for (size_t i = 0; i < k; i++)
-                if ((unsigned char)line[i] < 0x20)
-                    line[i] = ' ';
-            snprintf(o->text, sizeof(o->text), "%d %.500s", o->code, line);
-            if (ehlo) {
-                if (!strcasecmp(line, "STARTTLS"))
-                    c->starttls = 1;
-                else if (!strcasecmp(line, "DSN"))
-                    c->dsn = 1;
-                else if (!strcasecmp(line, "SMTPUTF8"))
-                    c->smtputf8 = 1;
-                else if (!strcasecmp(line, "8BITMIME"))
-                    c->eightbit = 1;
-                else if (!strncasecmp(line, "SIZE ", 5))
-                    c->size = strtoull(line + 5, NULL, 10);
-            }
-        } else {
-            snprintf(o->text, sizeof(o->text), "%d", o->code);
-        }
+        o->code = r.code;
+        if (ehlo && n > 0)          /* the first line greets */
+            xc_smtp_ehlo_line(r.text, r.text_len, &ext, &size);
+        k = r.text_len < sizeof(line) - 1 ? r.text_len : sizeof(line) - 1;
+        memcpy(line, r.text, k);
+        line[k] = '\0';
+        for (size_t i = 0; i < k; i++)
+            if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F)
+                line[i] = ' ';
+        snprintf(o->text, sizeof(o->text), k ? "%d %.500s" : "%d%.0s",
+                 o->code, line);
         c->len -= (size_t)(nl + 1 - c->buf);
         memmove(c->buf, nl + 1, c->len);
-        if (!more)
+        if (!r.more) {
+            if (ehlo) {
+                c->starttls = (ext & XC_SMTP_EXT_STARTTLS) != 0;
+                c->dsn = (ext & XC_SMTP_EXT_DSN) != 0;
+                c->smtputf8 = (ext & XC_SMTP_EXT_SMTPUTF8) != 0;
+                c->eightbit = (ext & XC_SMTP_EXT_8BITMIME) != 0;
+                c->size = size;
+            }
             return 0;
+        }
     }
+    return -1;                  /* a reply without end */
 }
 
 static int cli_cmd(cli *c, outcome *o, int ehlo, const char *fmt, ...)

@@ -1,7 +1,9 @@
 /*
  * fuzz_smtp - lib/xc_smtp on arbitrary bytes. The first byte picks a mode
  * (low two bits) and flags (the next three):
- *   0  a command line; MAIL and RCPT arguments go on to the path checks
+ *   0  a command line; MAIL and RCPT arguments go on to the path checks;
+ *      the same bytes as a server's reply line: code in range, text inside
+ *      the line, EHLO keywords only known bits
  *   1  a MAIL / RCPT argument: on success the text fits, has no CR, LF
  *      or NUL, agrees with local, domain, null and utf8, and "<" text ">"
  *      parses again to the same address (the canonical form is stable)
@@ -106,6 +108,24 @@ static void check_command(const char *line, size_t len, int flags)
                                cmd.arg[cmd.arg_len - 1] != ' '));
     if (cmd.verb == XC_SMTP_MAIL || cmd.verb == XC_SMTP_RCPT)
         check_path(cmd.arg, cmd.arg_len, flags);
+}
+
+/* a server's reply line (mtad's outbound client) and EHLO keywords */
+static void check_reply(const char *line, size_t len)
+{
+    xc_smtp_reply r;
+    unsigned ext = 0;
+    uint64_t size = 7;
+
+    if (xc_smtp_reply_line(line, len, &r) < 0)
+        return;
+    CHECK(len >= 3 && len <= XC_SMTP_REPLY_MAX);
+    CHECK(r.code >= 200 && r.code <= 559);
+    CHECK(r.more == (len > 3 && line[3] == '-'));
+    CHECK(r.text >= line && r.text + r.text_len <= line + len);
+    xc_smtp_ehlo_line(r.text, r.text_len, &ext, &size);
+    CHECK((ext & ~0x7Fu) == 0);
+    CHECK((ext & XC_SMTP_EXT_SIZE) || size == 7);
 }
 
 static void check_xtext(const char *p, size_t n)
@@ -333,6 +353,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (mode) {
     case 0:
         check_command(copy, size - 1, flags);
+        check_reply(copy, size - 1);
         break;
     case 1:
         check_path(copy, size - 1, flags);

@@ -935,6 +935,81 @@ static void test_header_field(void)
     test_end();
 }
 
+/* ---- replies of servers we send to ---------------------------------- */
+
+static void test_replies(void)
+{
+    static const struct {
+        const char *line;
+        int ret, code, more;
+        const char *text;
+    } c[] = {
+        { "250 OK", 0, 250, 0, "OK" },
+        { "250-mx.example Hello", 0, 250, 1, "mx.example Hello" },
+        { "250", 0, 250, 0, "" },
+        { "220 ", 0, 220, 0, "" },
+        { "554 5.7.1 no", 0, 554, 0, "5.7.1 no" },
+        { "559 x", 0, 559, 0, "x" },
+        { "599 x", -1, 0, 0, NULL },
+        { "199 x", -1, 0, 0, NULL },
+        { "600 x", -1, 0, 0, NULL },
+        { "260 x", -1, 0, 0, NULL },
+        { "25", -1, 0, 0, NULL },
+        { "25x ok", -1, 0, 0, NULL },
+        { "250x", -1, 0, 0, NULL },
+        { "250_ok", -1, 0, 0, NULL },
+        { "", -1, 0, 0, NULL },
+    };
+    static const struct {
+        const char *text;
+        unsigned ext;
+        uint64_t size;
+    } e[] = {
+        { "STARTTLS", XC_SMTP_EXT_STARTTLS, 0 },
+        { "starttls", XC_SMTP_EXT_STARTTLS, 0 },
+        { "STARTTLSX", 0, 0 },
+        { "DSN", XC_SMTP_EXT_DSN, 0 },
+        { "SMTPUTF8", XC_SMTP_EXT_SMTPUTF8, 0 },
+        { "8BITMIME", XC_SMTP_EXT_8BITMIME, 0 },
+        { "PIPELINING", XC_SMTP_EXT_PIPELINING, 0 },
+        { "CHUNKING", XC_SMTP_EXT_CHUNKING, 0 },
+        { "SIZE 10240000", XC_SMTP_EXT_SIZE, 10240000 },
+        { "SIZE", XC_SMTP_EXT_SIZE, 0 },
+        { "SIZE 12x", XC_SMTP_EXT_SIZE, 0 },
+        { "SIZE 99999999999999999999", XC_SMTP_EXT_SIZE, 0 },
+        { "SIZE  5 ", XC_SMTP_EXT_SIZE, 5 },
+        { "AUTH PLAIN LOGIN", 0, 0 },
+        { "", 0, 0 },
+    };
+    char big[XC_SMTP_REPLY_MAX + 2];
+
+    test_begin("server replies: codes, continuation, EHLO keywords");
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        xc_smtp_reply r;
+        int ret = xc_smtp_reply_line(c[i].line, strlen(c[i].line), &r);
+        test_assert_idx(ret == c[i].ret, i);
+        if (ret == 0)
+            test_assert_idx(r.code == c[i].code && r.more == c[i].more &&
+                            r.text_len == strlen(c[i].text) &&
+                            memcmp(r.text, c[i].text, r.text_len) == 0, i);
+    }
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "250 ", 4);
+    {
+        xc_smtp_reply r;
+        test_assert(xc_smtp_reply_line(big, XC_SMTP_REPLY_MAX, &r) == 0);
+        test_assert(xc_smtp_reply_line(big, XC_SMTP_REPLY_MAX + 1, &r) == -1);
+        test_assert(xc_smtp_reply_line("250 a\0b", 7, &r) == -1);
+    }
+    for (size_t i = 0; i < sizeof(e) / sizeof(e[0]); i++) {
+        unsigned ext = 0;
+        uint64_t size = 0;
+        xc_smtp_ehlo_line(e[i].text, strlen(e[i].text), &ext, &size);
+        test_assert_idx(ext == e[i].ext && size == e[i].size, i);
+    }
+    test_end();
+}
+
 int main(void)
 {
     test_commands();
@@ -945,5 +1020,6 @@ int main(void)
     test_raw();
     test_auth();
     test_header_field();
+    test_replies();
     return test_exit();
 }
