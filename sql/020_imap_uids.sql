@@ -24,16 +24,38 @@ ALTER TABLE folders
     ADD COLUMN imap_uidnext bigint NOT NULL DEFAULT 1
         CHECK (imap_uidnext BETWEEN 1 AND 4294967296);
 
+-- Messages already stored are numbered folder by folder in the order of
+-- their ids, with a line of progress (INFO reaches psql whatever its
+-- client_min_messages) every 100,000 messages on a large store.
 ALTER TABLE messages ADD COLUMN imap_uid bigint;
-WITH r AS (
-    SELECT mailbox_id, mid,
-           row_number() OVER (PARTITION BY mailbox_id, fid ORDER BY mid) AS n
-    FROM messages)
-UPDATE messages m SET imap_uid = r.n
-FROM r WHERE m.mailbox_id = r.mailbox_id AND m.mid = r.mid;
-UPDATE folders f SET imap_uidnext = 1 + coalesce(
-    (SELECT max(imap_uid) FROM messages m
-     WHERE m.mailbox_id = f.mailbox_id AND m.fid = f.fid), 0);
+DO $$
+DECLARE
+    f record;
+    total bigint;
+    done bigint := 0;
+    shown bigint := 0;
+    n bigint;
+BEGIN
+    SELECT count(*) INTO total FROM messages;
+    FOR f IN SELECT mailbox_id, fid FROM folders ORDER BY mailbox_id, fid LOOP
+        WITH r AS (
+            SELECT mid, row_number() OVER (ORDER BY mid) AS k
+            FROM messages WHERE mailbox_id = f.mailbox_id AND fid = f.fid)
+        UPDATE messages m SET imap_uid = r.k
+        FROM r WHERE m.mailbox_id = f.mailbox_id AND m.mid = r.mid;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        UPDATE folders SET imap_uidnext = n + 1
+        WHERE mailbox_id = f.mailbox_id AND fid = f.fid;
+        done := done + n;
+        IF done - shown >= 100000 THEN
+            RAISE INFO 'IMAP UIDs: % of % messages numbered', done, total;
+            shown := done;
+        END IF;
+    END LOOP;
+    IF total >= 100000 THEN
+        RAISE INFO 'IMAP UIDs: all % messages numbered', total;
+    END IF;
+END $$;
 ALTER TABLE messages ALTER COLUMN imap_uid SET NOT NULL;
 CREATE UNIQUE INDEX messages_imap_uid ON messages (mailbox_id, fid, imap_uid);
 
