@@ -453,9 +453,9 @@ const char *xc_status_name(uint32_t st);
 /* IMAP system flags as the store keeps them: \Seen the read state,
    \Flagged PidTagFlagStatus followupFlagged, \Answered and $Forwarded
    PidTagLastVerbExecuted (reply, reply all / forward), \Deleted
-   PidTagMessageStatus MSGSTATUS_DELMARKED; keywords are the Keywords
-   (categories) named property. \Draft would be PidTagMessageFlags
-   mfUnsent, which the store doesn't keep yet: never set so far */
+   PidTagMessageStatus MSGSTATUS_DELMARKED, \Draft PidTagMessageFlags
+   mfUnsent (sql/021); keywords are the Keywords (categories) named
+   property */
 #define XW_IMAP_SEEN 0x01
 #define XW_IMAP_ANSWERED 0x02
 #define XW_IMAP_FLAGGED 0x04
@@ -576,6 +576,10 @@ const char *xc_status_name(uint32_t st);
 #define PR_ASSOCIATED PROP_TAG(PT_BOOLEAN, 0x67AA)
 #define MSGFLAG_READ 0x0001
 #define MSGFLAG_ASSOCIATED 0x0040
+/* [MS-OXCMSG] 2.2.1.6: bits a client sets on a new message (mfUnsent,
+   mfFromMe, mfResend, mfNotifyRead, mfNotifyUnread); kept (sql/021) */
+#define MSGFLAG_UNSENT 0x0008
+#define MSGFLAG_CLIENT 0x03A8
 /* our own: which [MS-OXOSFLD] special folder this is (0 = none) */
 #define PR_XC_SPECIAL_FOLDER PROP_TAG(PT_LONG, 0x0050)
 

@@ -72,6 +72,8 @@ static int flags_of(PGresult *res, int i)
     if (!PQgetisnull(res, i, 8) &&
         (strtoul(PQgetvalue(res, i, 8), NULL, 10) & MSGSTATUS_DELMARKED))
         f |= XW_IMAP_DELETED;
+    if (atoi(PQgetvalue(res, i, 10)) & MSGFLAG_UNSENT)
+        f |= XW_IMAP_DRAFT;
     return f;
 }
 
@@ -86,7 +88,7 @@ void sd_imap_list(sd_db *db, sd_req *req, sd_reply *rp)
         "(SELECT b.size FROM message_mime mm JOIN blobs b ON b.hash = mm.blob "
         "  WHERE mm.mailbox_id = m.mailbox_id AND mm.mid = m.mid "
         "  AND (mm.received OR mm.cn = m.cn)), "
-        "p.fs, p.verb, p.ms, p.kw "
+        "p.fs, p.verb, p.ms, p.kw, m.msg_flags "
         "FROM messages m LEFT JOIN LATERAL ("
         "  SELECT max(x.ival) FILTER (WHERE x.tag = " "277872643" ") AS fs, "
         "  max(x.ival) FILTER (WHERE x.tag = 276889603) AS verb, "

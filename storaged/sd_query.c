@@ -177,7 +177,7 @@ static int vclass(uint16_t type)
  * message has the property (NULL: always, or the column is NULL when not).
  */
 #define FLAGS_EXPR "(CASE WHEN m.is_read THEN 1 ELSE 0 END + " \
-                   "CASE WHEN m.is_fai THEN 64 ELSE 0 END)"
+                   "CASE WHEN m.is_fai THEN 64 ELSE 0 END + m.msg_flags)"
 static const struct hot {
     uint16_t id, type;
     const char *expr;           /* the value */
@@ -905,11 +905,17 @@ static PGresult *page_props(sd_db *db, PGresult *res, const char *mailbox,
                             const uint32_t *col, size_t ncol,
                             xc_status *st_r)
 {
+    /* with the client bits of PR_MESSAGE_FLAGS (sql/021) as a value of
+       that tag, for emit_leaf to add to the computed ones */
     static const char sql_props[] =
         "SELECT p.mid, " TABLE_VALUE_COLS " FROM message_props p "
         "LEFT JOIN blobs b ON b.hash = p.blob "
         "WHERE p.mailbox_id = $1 AND p.mid = ANY ($2::bigint[]) "
-        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) ORDER BY p.mid, p.tag";
+        "AND ((p.tag >> 16) & 65535) = ANY ($3::int[]) "
+        "UNION ALL SELECT m.mid, 235339779, m.msg_flags::bigint, NULL, NULL, "
+        "NULL, NULL FROM messages m WHERE m.mailbox_id = $1 "
+        "AND m.mid = ANY ($2::bigint[]) AND m.msg_flags <> 0 "
+        "AND 3591 = ANY ($3::int[]) ORDER BY 1, 2";
     xc_wbuf ids, pids;
     PGresult *props = NULL;
     char num[16];
@@ -1005,12 +1011,18 @@ static void emit_leaf(xc_wbuf *w, PGresult *res, int i, PGresult *props,
             xc_put_long(w, PR_MESSAGE_SIZE,
                         (int32_t)strtoll(PQgetvalue(res, i, 4), NULL, 10));
             continue;
-        case PROP_ID(PR_MESSAGE_FLAGS):
+        case PROP_ID(PR_MESSAGE_FLAGS): {
+            int32_t extra = 0;      /* the client's bits (page_props) */
+            for (int k = first; k < pi; k++)
+                if (sd_be32(PQgetvalue(props, k, 1)) == PR_MESSAGE_FLAGS &&
+                    !PQgetisnull(props, k, 2))
+                    extra = (int32_t)sd_be64(PQgetvalue(props, k, 2));
             xc_put_long(w, PR_MESSAGE_FLAGS,
                         (PQgetvalue(res, i, 5)[0] == 't' ? MSGFLAG_READ
                                                          : 0) |
-                        (fai ? MSGFLAG_ASSOCIATED : 0));
+                        (fai ? MSGFLAG_ASSOCIATED : 0) | extra);
             continue;
+        }
         case PROP_ID(PR_CHANGE_NUMBER):
             xc_put_i8(w, PR_CHANGE_NUMBER, (int64_t)xc_make_id(replid,
                       (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10)));

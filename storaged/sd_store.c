@@ -847,6 +847,7 @@ typedef struct hot {
     xc_wbuf cls, subj;          /* UTF-8 + NUL; empty: none */
     char when[40];              /* epoch seconds; "": none */
     int read;                   /* MSGFLAG_READ of PR_MESSAGE_FLAGS; -1 */
+    int32_t flags;              /* its client bits (sql/021), at creation */
     int has_cls, has_subj, has_when;    /* named by the properties */
 } hot;
 
@@ -856,6 +857,7 @@ static void hot_init(hot *h)
     xc_wbuf_init(&h->subj, 65536);
     h->when[0] = '\0';
     h->read = -1;
+    h->flags = 0;
     h->has_cls = h->has_subj = h->has_when = 0;
 }
 
@@ -893,6 +895,7 @@ static void hot_take(hot *h, const xc_propval *pv, int del)
                      (double)pv->v.i64 / 1e7 - (double)FILETIME_UNIX_DIFF);
     } else if (pv->tag == PR_MESSAGE_FLAGS && !del) {
         h->read = (pv->v.i32 & MSGFLAG_READ) != 0;
+        h->flags = pv->v.i32 & MSGFLAG_CLIENT;
     }
 }
 
@@ -1427,9 +1430,13 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     static const char sql_dequeue[] = "SELECT xc_queue_done($1, $2)";
     static const char sql_async[] =
         "SELECT set_config('synchronous_commit', 'off', true)";
+    static const char sql_set_flags[] =
+        "UPDATE messages SET msg_flags = $3 "
+        "WHERE mailbox_id = $1 AND mid = $2";
     const char *const extra[] = { sql_new, sql_news, sql_new_mime,
                                   sql_hold_blob, sql_ref_blobs, sql_pub_read,
-                                  sql_dequeue, sql_async, NULL };
+                                  sql_dequeue, sql_async, sql_set_flags,
+                                  NULL };
     sd_held held = { NULL, 0, 0 };
     char a[24], b[24], f[24], sz[24], who[24];
     xc_status st;
@@ -1501,6 +1508,16 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
             st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
         }
     }
+    /* the bits of PR_MESSAGE_FLAGS a client set on a new message (a
+       draft's mfUnsent, sql/021): rare, so a statement of their own */
+    for (i = 0; i < k && st == XC_OK; i++)
+        if (v[i].h.flags != 0) {
+            char fl[16];
+            const char *fp[3] = { a, b, fl };
+            snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
+            snprintf(fl, sizeof(fl), "%d", (int)v[i].h.flags);
+            st = sd_db_pipe_send(db, sql_set_flags, 3, fp, NULL, NULL);
+        }
     /* the mailbox row is ours: the references, as every writer takes them
        (one statement per blob, however many of the messages use it) */
     for (i = 0; i < k && st == XC_OK; i++)
@@ -1899,7 +1916,8 @@ static void emit_sub(xc_wbuf *w, PGresult *res, int from, int to, int col,
 #define FETCH_SQL(vcols, is_read)                                           \
     "SELECT m.fid, m.is_fai, m.cn, m.change_key, m.pcl, m.message_size, "   \
     is_read ", extract(epoch FROM m.created_at)::float8, "                  \
-    "extract(epoch FROM m.modified_at)::float8, v.* FROM messages m "       \
+    "extract(epoch FROM m.modified_at)::float8, m.msg_flags, v.* "          \
+    "FROM messages m "                                                      \
     "LEFT JOIN LATERAL ("                                                   \
     "  SELECT 0 AS k, 0 AS sub, " vcols " FROM message_props p "            \
     "  LEFT JOIN blobs b ON b.hash = p.blob "                               \
@@ -1911,7 +1929,7 @@ static void emit_sub(xc_wbuf *w, PGresult *res, int from, int to, int col,
     "  LEFT JOIN blobs b ON b.hash = p.blob "                               \
     "  WHERE p.mailbox_id = m.mailbox_id AND p.mid = m.mid) v ON true "     \
     "WHERE m.mailbox_id = $1 AND m.mid = $2 ORDER BY v.k, v.sub, v.tag"
-#define FETCH_K 9               /* column of k; sub follows, then values */
+#define FETCH_K 10              /* column of k; sub follows, then values */
 
 static double be_double(const char *p)
 {
@@ -1971,6 +1989,7 @@ xc_status sd_fetch_content(sd_db *db, int64_t mailbox, int64_t mid,
     r->read = PQgetvalue(res, 0, 6)[0] != 0;
     r->created = be_double(PQgetvalue(res, 0, 7));
     r->modified = be_double(PQgetvalue(res, 0, 8));
+    r->flags = (int32_t)sd_be32(PQgetvalue(res, 0, 9));
     /* the rows of each kind, in order (none when the value is NULL) */
     for (int k = 0; k < 3; k++)
         r->from[k] = r->to[k] = 0;
@@ -2008,7 +2027,8 @@ void sd_emit_content(xc_wbuf *w, const sd_content_rows *r, uint16_t replid,
     xc_put_bin(w, PR_PREDECESSOR_CHANGE_LIST, r->pcl, r->pcllen);
     xc_put_long(w, PR_MESSAGE_SIZE, (int32_t)r->size);
     xc_put_long(w, PR_MESSAGE_FLAGS, (r->read ? MSGFLAG_READ : 0) |
-                                     (r->fai ? MSGFLAG_ASSOCIATED : 0));
+                                     (r->fai ? MSGFLAG_ASSOCIATED : 0) |
+                                     r->flags);
     xc_put_bool(w, PR_ASSOCIATED, r->fai);
     xc_put_i8(w, PR_CREATION_TIME, sd_filetime_of_epoch(r->created));
     xc_put_i8(w, PR_LAST_MODIFICATION_TIME,
@@ -2689,9 +2709,9 @@ static const char sql_del_row[] =
 static const char sql_copy_msg[] =
     "WITH msg AS (INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, "
     "  change_key, pcl, message_class, subject, delivery_time, message_size, "
-    "  is_read, creator_id) "
+    "  is_read, creator_id, msg_flags) "
     "  SELECT mailbox_id, $3, $4, is_fai, $5, $6, $7, message_class, "
-    "  subject, delivery_time, message_size, is_read, creator_id "
+    "  subject, delivery_time, message_size, is_read, creator_id, msg_flags "
     "  FROM messages WHERE mailbox_id = $1 AND mid = $2), "
     "p AS (INSERT INTO message_props (mailbox_id, mid, tag, ival, fval, "
     "  tval, bval, blob) SELECT mailbox_id, $3, tag, ival, fval, tval, bval, "
@@ -2720,10 +2740,10 @@ static const char sql_copy_msg[] =
 static const char sql_move_row[] =
     "INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, "
     "pcl, message_class, subject, delivery_time, message_size, is_read, "
-    "created_at, modified_at, creator_id) "
+    "created_at, modified_at, creator_id, msg_flags) "
     "SELECT mailbox_id, $3, $4, is_fai, $5, $6, $7, message_class, subject, "
     "delivery_time, message_size, is_read, created_at, modified_at, "
-    "creator_id FROM messages WHERE mailbox_id = $1 AND mid = $2";
+    "creator_id, msg_flags FROM messages WHERE mailbox_id = $1 AND mid = $2";
 static const char sql_move_parts[] =
     "WITH p AS (UPDATE message_props SET mid = $3 "
     "  WHERE mailbox_id = $1 AND mid = $2), "

@@ -164,6 +164,7 @@ typedef struct sd_content_rows {
     int64_t fid, size;
     uint64_t cn;
     int fai, read;
+    int32_t flags;              /* client bits of PR_MESSAGE_FLAGS (sql/021) */
     double created, modified;   /* epoch seconds */
     const uint8_t *ck, *pcl;    /* into res */
     size_t cklen, pcllen;

@@ -12,7 +12,7 @@ moves when messages arrive (deletes leave it), UIDVALIDITY is fixed and
 non-zero, and a folder made anew under an old name gets its own numbers
 from 1. IMAP_LIST gives each message's UID, MODSEQ (its CN), the system
 flags as the store keeps them (read state, follow-up flag, last verb,
-PidTagMessageStatus delete mark), its Keywords, INTERNALDATE and,
+PidTagMessageStatus delete mark, mfUnsent), its Keywords, INTERNALDATE and,
 once the store has its MIME, RFC822.SIZE; by UID range or changed since a
 CN; with UIDVALIDITY, UIDNEXT, the count and the highest change; and
 nothing for a user without access.
@@ -188,8 +188,8 @@ def imap_list_shows_uids_flags_and_keywords():
           r.status == OK and [row.get(T_UID) for row in r.rows] == list(range(1, 8)), r)
     flags = [rows.get(m, {}).get(T_IMAP_FLAGS) for m in mids + [draft]]
     check("flags: read \\Seen, follow-up \\Flagged, reply all \\Answered, forward "
-          "$Forwarded, delete mark \\Deleted; none for the rest",
-          flags == [SEEN, FLAGGED, ANSWERED, FORWARDED, DELETED, 0], flags)
+          "$Forwarded, delete mark \\Deleted, unsent \\Draft",
+          flags == [SEEN, FLAGGED, ANSWERED, FORWARDED, DELETED, DRAFT], flags)
     t = rows.get(tagged, {})
     check("the imported message's Keywords are its keywords",
           t.get(T_KEYWORDS) == ["Urlaub", "Familie"], t)
@@ -227,9 +227,43 @@ def imap_list_shows_uids_flags_and_keywords():
     mb.close()
 
 
+def a_draft_stays_unsent():
+    """[MS-OXCMSG] 2.2.1.6: the bits of PidTagMessageFlags a client sets on
+    a new message (mfUnsent for a draft, mfFromMe ...) are kept (sql/021)
+    beside the store's own (read, FAI); later saves can't change them."""
+    from test_store import PR_MESSAGE_FLAGS as FLAGS
+    mb = Mailbox()
+    fid, _ = mb.new_folder("Drafts of mine")
+    other, _ = mb.new_folder("Draft copies")
+    r = mb.save(a_note("a draft", props=[(FLAGS, 0x8 | 0x20)]), fid=fid)
+    mid = r.get(PR_MID)
+    _, got, _ = mb.get(mid)
+    check("GET_MESSAGE shows mfUnsent and mfFromMe", got is not None and
+          got.prop(FLAGS) == 0x28, got and got.prop(FLAGS))
+    mb.set_read([mid])
+    c = mb.contents(fid, [PR_MID, FLAGS])
+    check("the contents table too, with the read state",
+          [row.get(FLAGS) for row in c.rows] == [0x29], c.rows)
+    r = mb.save(a_note("a draft, edited", props=[(FLAGS, 0)]), mid=mid)
+    _, got, _ = mb.get(mid)
+    check("a later save leaves them", r.status == OK and got.prop(FLAGS) & 0x28 == 0x28,
+          got and got.prop(FLAGS))
+    r = mb.ask(OP_COPY_MESSAGES, [(T_MIDS, [mid]), (PR_FID, other)])
+    copy = (r.get(T_NEW_MIDS) or [None])[0]
+    _, got, _ = mb.get(copy)
+    check("a copy keeps them", got is not None and got.prop(FLAGS) & 0x28 == 0x28,
+          got and got.prop(FLAGS))
+    plain = mb.save(a_note("not a draft"), fid=fid).get(PR_MID)
+    _, got, _ = mb.get(plain)
+    check("a message without them has none", got is not None and got.prop(FLAGS) & 0x3A8 == 0,
+          got and got.prop(FLAGS))
+    mb.close()
+
+
 if __name__ == "__main__":
     xctest.run_tests(
         every_way_in_takes_the_next_uid,
         a_copied_folder_and_a_folder_made_anew_count_from_1,
         imap_list_shows_uids_flags_and_keywords,
+        a_draft_stays_unsent,
     )
