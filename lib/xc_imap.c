@@ -3,6 +3,7 @@
  * references are to RFC 3501 section 9 and RFC 9051 section 9.
  */
 #include "xc_imap.h"
+#include "xc_text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -847,99 +848,73 @@ static int b64_val(char ch)
     return q ? (int)(q - b64) : -1;
 }
 
-static void put_utf8(xc_wbuf *w, uint32_t u)
-{
-    uint8_t b[4];
-    size_t n;
-
-    if (u < 0x80) {
-        b[0] = (uint8_t)u;
-        n = 1;
-    } else if (u < 0x800) {
-        b[0] = (uint8_t)(0xC0 | u >> 6);
-        b[1] = (uint8_t)(0x80 | (u & 0x3F));
-        n = 2;
-    } else if (u < 0x10000) {
-        b[0] = (uint8_t)(0xE0 | u >> 12);
-        b[1] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
-        b[2] = (uint8_t)(0x80 | (u & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (uint8_t)(0xF0 | u >> 18);
-        b[1] = (uint8_t)(0x80 | ((u >> 12) & 0x3F));
-        b[2] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
-        b[3] = (uint8_t)(0x80 | (u & 0x3F));
-        n = 4;
-    }
-    xc_put_bytes(w, b, n);
-}
-
 int xc_imap_mutf7_decode(xc_wbuf *w, const char *s, size_t len)
 {
+    xc_wbuf u16;
     size_t i = 0;
+    int rc = 0;
 
-    while (i < len) {
-        uint32_t bits = 0, hi = 0;
-        int nbits = 0, units = 0;
+    xc_wbuf_init(&u16, 0);
+    while (i < len && rc == 0) {
+        uint32_t bits = 0;
+        int nbits = 0;
         uint8_t ch = (uint8_t)s[i];
 
         if (ch != '&') {
             if (ch < 0x20 || ch > 0x7E)
-                return -1;
-            xc_put_u8(w, ch);
+                rc = -1;
+            else
+                xc_put_u8(w, ch);
             i++;
             continue;
         }
-        i++;
-        if (i < len && s[i] == '-') {
+        if (++i < len && s[i] == '-') {
             xc_put_u8(w, '&');
             i++;
             continue;
         }
-        while (i < len && s[i] != '-') {
+        /* modified base64 of UTF-16BE, gathered as UTF-16LE for the
+           library's conversion (which refuses bad surrogates and NUL) */
+        xc_wbuf_reset(&u16);
+        while (i < len && s[i] != '-' && rc == 0) {
             int v = b64_val(s[i++]);
-            if (v < 0)
-                return -1;
+            if (v < 0) {
+                rc = -1;
+                break;
+            }
             bits = bits << 6 | (uint32_t)v;
             nbits += 6;
             if (nbits >= 16) {
                 uint32_t u = (bits >> (nbits - 16)) & 0xFFFF;
                 nbits -= 16;
                 bits &= (1u << nbits) - 1;
-                units++;
-                if (hi) {
-                    if (u < 0xDC00 || u > 0xDFFF)
-                        return -1;
-                    put_utf8(w, 0x10000 + ((hi - 0xD800) << 10) +
-                                    (u - 0xDC00));
-                    hi = 0;
-                } else if (u >= 0xD800 && u <= 0xDBFF) {
-                    hi = u;
-                } else if ((u >= 0xDC00 && u <= 0xDFFF) || u == 0) {
-                    return -1;
-                } else if (u >= 0x20 && u <= 0x7E) {
-                    return -1;  /* printable ASCII represents itself */
-                } else {
-                    put_utf8(w, u);
-                }
+                if (u >= 0x20 && u <= 0x7E)
+                    rc = -1;    /* printable ASCII represents itself */
+                xc_put_u16(&u16, (uint16_t)u);
             }
         }
         /* the shift ends with "-", leftover bits are zero padding (< 6) */
-        if (i >= len || hi || units == 0 || nbits >= 6 || bits != 0)
-            return -1;
+        if (rc == 0 && (i >= len || u16.len == 0 || nbits >= 6 || bits != 0 ||
+                        xc_utf16le_to_utf8(w, u16.p, u16.len) < 0))
+            rc = -1;
         i++;
     }
-    return w->err ? -1 : 0;
+    xc_wbuf_free(&u16);
+    return rc < 0 || w->err ? -1 : 0;
 }
 
 int xc_imap_mutf7_encode(xc_wbuf *w, const char *s, size_t len)
 {
+    xc_wbuf u16;
     size_t i = 0;
+    int rc = 0;
 
-    while (i < len) {
+    xc_wbuf_init(&u16, 0);
+    while (i < len && rc == 0) {
         uint8_t ch = (uint8_t)s[i];
         uint32_t bits = 0;
         int nbits = 0;
+        size_t b = i;
 
         if (ch >= 0x20 && ch <= 0x7E) {
             if (ch == '&')
@@ -949,55 +924,31 @@ int xc_imap_mutf7_encode(xc_wbuf *w, const char *s, size_t len)
             i++;
             continue;
         }
+        /* a run of what isn't printable ASCII, as UTF-16 (the library
+           refuses bad UTF-8 and NUL), in modified base64 of UTF-16BE */
+        while (i < len && ((uint8_t)s[i] < 0x20 || (uint8_t)s[i] > 0x7E))
+            i++;
+        xc_wbuf_reset(&u16);
+        if (xc_utf8_to_utf16le(&u16, (const uint8_t *)s + b, i - b) < 0) {
+            rc = -1;
+            break;
+        }
         xc_put_u8(w, '&');
-        while (i < len && ((uint8_t)s[i] < 0x20 || (uint8_t)s[i] > 0x7E)) {
-            uint8_t c0 = (uint8_t)s[i];
-            uint32_t u, units[2];
-            int k, nu;
-
-            if (c0 == 0)
-                return -1;
-            if (c0 < 0x80) { u = c0; k = 0; }
-            else if (c0 >= 0xC2 && c0 <= 0xDF) { u = c0 & 0x1F; k = 1; }
-            else if (c0 >= 0xE0 && c0 <= 0xEF) { u = c0 & 0x0F; k = 2; }
-            else if (c0 >= 0xF0 && c0 <= 0xF4) { u = c0 & 0x07; k = 3; }
-            else return -1;
-            if (len - i <= (size_t)k)
-                return -1;
-            for (int j = 1; j <= k; j++) {
-                if (((uint8_t)s[i + j] & 0xC0) != 0x80)
-                    return -1;
-                u = u << 6 | ((uint8_t)s[i + j] & 0x3F);
+        for (size_t k = 0; k + 1 < u16.len; k += 2) {
+            bits = bits << 16 | (uint32_t)(u16.p[k + 1] << 8 | u16.p[k]);
+            nbits += 16;
+            while (nbits >= 6) {
+                xc_put_u8(w, (uint8_t)b64[(bits >> (nbits - 6)) & 0x3F]);
+                nbits -= 6;
             }
-            if ((k == 1 && u < 0x80) || (k == 2 && u < 0x800) ||
-                (k == 3 && u < 0x10000) || u > 0x10FFFF ||
-                (u >= 0xD800 && u <= 0xDFFF))
-                return -1;
-            i += (size_t)k + 1;
-            if (u >= 0x10000) {
-                u -= 0x10000;
-                units[0] = 0xD800 | u >> 10;
-                units[1] = 0xDC00 | (u & 0x3FF);
-                nu = 2;
-            } else {
-                units[0] = u;
-                nu = 1;
-            }
-            for (int q = 0; q < nu; q++) {
-                bits = bits << 16 | units[q];
-                nbits += 16;
-                while (nbits >= 6) {
-                    xc_put_u8(w, (uint8_t)b64[(bits >> (nbits - 6)) & 0x3F]);
-                    nbits -= 6;
-                }
-                bits &= (1u << nbits) - 1;
-            }
+            bits &= (1u << nbits) - 1;
         }
         if (nbits > 0)
             xc_put_u8(w, (uint8_t)b64[(bits << (6 - nbits)) & 0x3F]);
         xc_put_u8(w, '-');
     }
-    return w->err ? -1 : 0;
+    xc_wbuf_free(&u16);
+    return rc < 0 || w->err ? -1 : 0;
 }
 
 /* ---- writing responses -------------------------------------------------- */

@@ -195,21 +195,9 @@ int xc_utf8_to_utf16le(xc_wbuf *w, const uint8_t *p, size_t n)
 
 void xc_put_utf8_char(xc_wbuf *w, uint32_t u)
 {
-    if (u < 0x80) {
-        xc_put_u8(w, (uint8_t)u);
-    } else if (u < 0x800) {
-        xc_put_u8(w, (uint8_t)(0xC0 | u >> 6));
-        xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
-    } else if (u < 0x10000) {
-        xc_put_u8(w, (uint8_t)(0xE0 | u >> 12));
-        xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
-        xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
-    } else {
-        xc_put_u8(w, (uint8_t)(0xF0 | u >> 18));
-        xc_put_u8(w, (uint8_t)(0x80 | ((u >> 12) & 0x3F)));
-        xc_put_u8(w, (uint8_t)(0x80 | ((u >> 6) & 0x3F)));
-        xc_put_u8(w, (uint8_t)(0x80 | (u & 0x3F)));
-    }
+    uint8_t b[4];
+
+    xc_put_bytes(w, b, utf8_of(b, u));
 }
 
 int xc_hexval(uint8_t c)

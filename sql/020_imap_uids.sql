@@ -9,8 +9,9 @@
 -- when the folder is made, from a sequence that began at the time this
 -- migration ran and never gives a value twice, so a folder deleted and
 -- made again under the same name (a new folder) gets another.
--- xc_new_message(s) take their UIDs in the UPDATE of the folder's counts
--- they make anyway; any other insert takes one in the trigger below.
+-- xc_new_messages takes its UIDs in the UPDATE of the folder's counts
+-- it makes anyway; any other insert takes one in the trigger below
+-- (sql/021 drops the single-message xc_new_message, no longer used).
 DO $$
 BEGIN
     EXECUTE format('CREATE SEQUENCE xc_imap_uidvalidity MINVALUE 1 '
@@ -86,49 +87,6 @@ RETURNS bigint LANGUAGE sql AS $$
     WHERE mailbox_id = p_mailbox AND fid = p_fid
     RETURNING imap_uidnext - k;
 $$;
-
-CREATE OR REPLACE FUNCTION xc_new_message(p_mailbox bigint, p_mid bigint,
-                                          p_fid bigint, p_fai boolean,
-                                          p_xid_guid bytea, p_class text,
-                                          p_subject text, p_when float8,
-                                          p_size bigint, p_read boolean,
-                                          p_creator bigint)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    v_cn bigint;
-    v_used bigint;
-    v_quota bigint;
-    v_ck bytea;
-    v_uid bigint;
-BEGIN
-    UPDATE mailboxes SET next_cn = next_cn + 1,
-                         used_bytes = used_bytes + p_size
-    WHERE id = p_mailbox
-    RETURNING next_cn - 1, used_bytes, quota_bytes
-    INTO v_cn, v_used, v_quota;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no such mailbox' USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    IF p_size > 0 AND v_quota IS NOT NULL AND v_used > v_quota THEN
-        RAISE EXCEPTION 'mailbox quota exceeded' USING ERRCODE = 'XCQ01';
-    END IF;
-    v_uid := xc_folder_add(p_mailbox, p_fid, p_fai, 1,
-                           CASE WHEN p_read THEN 0 ELSE 1 END);
-    IF v_uid IS NULL THEN
-        RAISE EXCEPTION 'no such folder' USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    v_ck := p_xid_guid || substring(int8send(v_cn) FROM 3);
-    INSERT INTO messages (mailbox_id, mid, fid, is_fai, cn, change_key, pcl,
-                          message_class, subject, delivery_time, message_size,
-                          is_read, creator_id, imap_uid)
-    VALUES (p_mailbox, p_mid, p_fid, p_fai, v_cn, v_ck,
-            '\x16'::bytea || v_ck, coalesce(p_class, 'IPM.Note'),
-            coalesce(p_subject, ''), to_timestamp(p_when), p_size, p_read,
-            p_creator, v_uid);
-    INSERT INTO changes (mailbox_id, cn, kind, fid, mid, is_fai)
-    VALUES (p_mailbox, v_cn, 'create', p_fid, p_mid, p_fai);
-    RETURN v_cn;
-END $$;
 
 CREATE OR REPLACE FUNCTION xc_new_messages(p_mailbox bigint, p_mids bigint[],
                                            p_fid bigint, p_fai boolean,

@@ -233,7 +233,7 @@ static xc_status status_of(PGresult *r)
     if (state != NULL && strcmp(state, "23503") == 0)
         return XC_E_NOTFOUND;
     if (state != NULL && strcmp(state, "XCQ01") == 0)
-        return XC_E_NOQUOTA;    /* sql/012 xc_new_message */
+        return XC_E_NOQUOTA;    /* sql/020 xc_new_messages */
     if (state != NULL && strcmp(state, "XCS01") == 0)
         return XC_E_PERM;       /* sql/016: into a search folder */
     if (state != NULL && strcmp(state, "XCD01") == 0)

@@ -1405,10 +1405,11 @@ out:
 }
 
 /*
- * New messages (sql/012), k of them into one folder in one transaction
- * (one message, or several mtad delivers to one mailbox at once): their
- * ids from the range, their content rows, then xc_new_message (CN, quota,
- * message row, change log, folder counts) for each and COMMIT, all in one
+ * New messages (sql/012, sql/019), k of them into one folder in one
+ * transaction (one message, or several mtad delivers to one mailbox at
+ * once): their ids from the range, their content rows, then
+ * xc_new_messages (CNs, quota, message rows, change log, folder counts and
+ * IMAP UIDs) once for all and COMMIT, all in one
  * pipeline: the mailbox row is locked only from the first of those
  * statements to the end of the commit, once for all k. Every blob (large
  * values, received MIME) is taken before the mailbox row, so the only
@@ -1419,9 +1420,6 @@ out:
 static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
                                newmsg *v, int k)
 {
-    static const char sql_new[] =
-        "SELECT xc_new_message($1, $2, $3, $4, $5, $6, $7, $8::float8, $9, "
-        "$10, $11)";
     /* in the public store the read flag a new message comes with is its
        author's (sql/015) */
     static const char sql_pub_read[] =
@@ -1433,12 +1431,12 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     static const char sql_set_flags[] =
         "UPDATE messages SET msg_flags = $3 "
         "WHERE mailbox_id = $1 AND mid = $2";
-    const char *const extra[] = { sql_new, sql_news, sql_new_mime,
+    const char *const extra[] = { sql_news, sql_new_mime,
                                   sql_hold_blob, sql_ref_blobs, sql_pub_read,
                                   sql_dequeue, sql_async, sql_set_flags,
                                   NULL };
     sd_held held = { NULL, 0, 0 };
-    char a[24], b[24], f[24], sz[24], who[24];
+    char a[24], b[24], f[24], who[24];
     xc_status st;
     int i, got;
 
@@ -1479,35 +1477,14 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
             st = put_content(db, m->id, v[i].mid, v[i].pv, v[i].n);
     }
     db->held = NULL;
-    if (k > 1 && st == XC_OK) {
+    if (st == XC_OK)
         st = new_messages(db, m, a, f, who, fai, v, k);
-        for (i = 0; i < k && st == XC_OK; i++)
-            if (m->is_public && v[i].is_read) {
-                const char *rp_[3] = { a, b, who };
-                snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
-                st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
-            }
-    }
-    for (i = 0; i < k && k == 1 && st == XC_OK; i++) {
-        const char *params[11];
-        int len[11] = { 0 }, fmt[11] = { 0 };
-
-        snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
-        snprintf(sz, sizeof(sz), "%" PRId64, v[i].size);
-        params[0] = a; params[1] = b; params[2] = f;
-        params[3] = fai ? "t" : "f";
-        params[4] = (const char *)m->guid; len[4] = 16; fmt[4] = 1;
-        hot_params(&v[i].h, params + 5);
-        params[8] = sz;
-        params[9] = v[i].is_read ? "t" : "f";
-        params[10] = who;
-        sd_db_pipe_keep(db);
-        st = sd_db_pipe_send(db, sql_new, 11, params, len, fmt);
-        if (st == XC_OK && m->is_public && v[i].is_read) {
+    for (i = 0; i < k && st == XC_OK; i++)
+        if (m->is_public && v[i].is_read) {
             const char *rp_[3] = { a, b, who };
+            snprintf(b, sizeof(b), "%" PRIu64, v[i].mid);
             st = sd_db_pipe_send(db, sql_pub_read, 3, rp_, NULL, NULL);
         }
-    }
     /* the bits of PR_MESSAGE_FLAGS a client set on a new message (a
        draft's mfUnsent, sql/021): rare, so a statement of their own */
     for (i = 0; i < k && st == XC_OK; i++)
@@ -1545,20 +1522,15 @@ static xc_status save_new_once(sd_db *db, mbx *m, int64_t fid, int fai,
     if (st == XC_OK)
         st = sd_db_pipe_tx_commit(db);
     st = sd_pipe_end(db, st);
-    for (i = got = 0; i < (k > 1 ? 1 : k); i++) {
+    /* xc_new_messages gave the first CN, the others follow */
+    {
         PGresult *res = sd_db_pipe_kept(db);
-        if (res != NULL && PQntuples(res) == 1) {
-            v[i].cn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-            got++;
-        }
+        got = res != NULL && PQntuples(res) == 1;
+        for (i = 0; i < k && got; i++)
+            v[i].cn = strtoull(PQgetvalue(res, 0, 0), NULL, 10) + (uint64_t)i;
         PQclear(res);
     }
-    /* several: xc_new_messages gave the first CN, the others follow */
-    for (i = 1; i < k && got == 1; i++)
-        v[i].cn = v[0].cn + (uint64_t)i;
-    if (k > 1 && got == 1)
-        got = k;
-    if (st == XC_OK && got != k)
+    if (st == XC_OK && !got)
         st = XC_E_INTERNAL;
     if (st == XC_OK)
         db->in_tx = 0;
